@@ -1,0 +1,142 @@
+// Command kessai is the whole Kessai payment gateway in one binary: the server and the operators'
+// command-line tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"kessai/internal/maintenance"
+	"kessai/internal/store"
+)
+
+const usage = `kessai — a card payment gateway for Japanese merchants (ROBOT PAYMENT wire-compatible)
+
+Usage:
+  kessai serve [--data DIR] [--addr HOST:PORT] [--clock RFC3339 [--clock-rate R]] [--database-url URL]
+  kessai store create|list|update …
+  kessai user create --aid NNNNNN --login NAME --password PW --role admin|viewer
+  kessai operator create --login NAME --password PW
+  kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish …
+  kessai vault rotate
+  kessai migrate
+  kessai bench gateway --addr HOST:PORT …
+
+Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
+embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
+Run "kessai COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "kessai:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, maintenance.ErrInvalid), errors.Is(err, errUsage):
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "maintenance", "maint", "mt":
+		return cmdMaintenance(ctx, rest, stdout, stderr)
+	case "store", "stores":
+		return cmdStore(ctx, rest, stdout, stderr)
+	case "user", "users":
+		return cmdUser(ctx, rest, stdout, stderr)
+	case "operator", "operators":
+		return cmdOperator(ctx, rest, stdout, stderr)
+	case "vault":
+		return cmdVault(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErr("unknown command %q", cmd)
+}
+
+// dbFlags are the storage flags every storage command shares.
+type dbFlags struct {
+	data string
+	url  string
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	def := os.Getenv("KESSAI_DATA")
+	if def == "" {
+		def = "kessai-data"
+	}
+	fs.StringVar(&d.data, "data", def, "data directory for the embedded SQLite database (env KESSAI_DATA)")
+	fs.StringVar(&d.url, "database-url", os.Getenv("KESSAI_DATABASE_URL"), "PostgreSQL URL, postgres://… (env KESSAI_DATABASE_URL); overrides --data")
+}
+
+func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
+	return store.Open(ctx, store.Config{DataDir: d.data, DatabaseURL: d.url})
+}
+
+// parseInterleaved parses flags that may come before or after positional arguments
+// ("move --data D 3 --to 05:00"), returning the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kessai "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

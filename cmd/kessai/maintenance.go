@@ -1,0 +1,413 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"kessai/internal/maintenance"
+)
+
+func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "add":
+		return maintAdd(ctx, rest, stdout, stderr)
+	case "list", "ls":
+		return maintList(ctx, rest, stdout, stderr)
+	case "status":
+		return maintStatus(ctx, rest, stdout, stderr)
+	case "move", "cancel", "publish":
+		return maintEdit(ctx, sub, rest, stdout, stderr)
+	case "start", "end", "extend":
+		return maintLive(ctx, sub, rest, stdout, stderr)
+	case "draft":
+		return maintDraft(ctx, rest, stdout, stderr)
+	case "notice":
+		return maintNotice(ctx, rest, stdout, stderr)
+	case "export":
+		return maintExport(ctx, rest, stdout, stderr)
+	case "import":
+		return maintImport(ctx, rest, stdout, stderr)
+	}
+	return usageErr("unknown maintenance command %q", sub)
+}
+
+func maintAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("maintenance add", stderr)
+	var db dbFlags
+	db.register(fs)
+	date := fs.String("date", "", "local date YYYY-MM-DD (required)")
+	from := fs.String("from", "02:55", "local start HH:MM")
+	to := fs.String("to", "04:30", "local end HH:MM (earlier than --from: the next day)")
+	zone := fs.String("zone", maintenance.DefaultZone, "IANA time zone the times are given in")
+	scope := fs.String("scope", "all", "what is refused: all | payments | comma list of CAPTURE,AUTH,CHECK,SALES,CANCEL,TOKEN,AUTOCHARGE,KICKBACK,PANEL, method:card|cvs|bank, brand:VISA|MASTER|JCB|AMEX|DINERS")
+	reserve := fs.String("reserve", "", "optional reserve end HH:MM (the latest the window may run)")
+	kind := fs.String("kind", maintenance.KindScheduled, "scheduled | emergency")
+	titleJA := fs.String("title-ja", "", "Japanese title")
+	titleEN := fs.String("title-en", "", "English title")
+	notesJA := fs.String("notes-ja", "", "Japanese notes")
+	notesEN := fs.String("notes-en", "", "English notes")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	if *date == "" {
+		return usageErr("--date is required")
+	}
+	w, err := maintenance.WallWindow(*date, *from, *to, *zone)
+	if err != nil {
+		return err
+	}
+	if w.Scope, err = maintenance.ParseScope(*scope); err != nil {
+		return &maintenance.InputError{Msg: err.Error()}
+	}
+	if *reserve != "" {
+		r, err := maintenance.WallWindow(*date, *from, *reserve, *zone)
+		if err != nil {
+			return err
+		}
+		w.ReserveEnd = r.End
+	}
+	if *kind != maintenance.KindScheduled && *kind != maintenance.KindEmergency {
+		return usageErr("--kind must be scheduled or emergency")
+	}
+	w.Kind, w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN = *kind, *titleJA, *titleEN, *notesJA, *notesEN
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	added, err := d.AddWindows(ctx, []maintenance.Window{w}, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s\n", added[0].Describe())
+	return nil
+}
+
+// windowView is the JSON shape of a window on the CLI and the status API.
+type windowView struct {
+	ID         int64    `json:"id"`
+	UID        string   `json:"uid"`
+	Start      string   `json:"start"`
+	End        string   `json:"end"`
+	ReserveEnd string   `json:"reserve_end,omitempty"`
+	Zone       string   `json:"zone"`
+	Kind       string   `json:"kind"`
+	Status     string   `json:"status"`
+	State      string   `json:"state"`
+	Revision   int      `json:"revision"`
+	Scope      string   `json:"scope"`
+	Jobs       []string `json:"jobs"`
+	Methods    []string `json:"methods,omitempty"`
+	Brands     []string `json:"brands,omitempty"`
+	TitleJA    string   `json:"title_ja,omitempty"`
+	TitleEN    string   `json:"title_en,omitempty"`
+}
+
+func viewOf(w *maintenance.Window, at time.Time) *windowView {
+	if w == nil {
+		return nil
+	}
+	loc := w.Location()
+	v := &windowView{ID: w.ID, UID: w.UID, Start: w.Start.In(loc).Format(time.RFC3339), End: w.End.In(loc).Format(time.RFC3339),
+		Zone: w.Zone, Kind: w.Kind, Status: w.Status, State: w.StatusAt(at), Revision: w.Revision, Scope: w.Scope.String(),
+		Jobs: w.Scope.Ops.Names(), Methods: w.Scope.Methods, Brands: w.Scope.Brands, TitleJA: w.TitleJA, TitleEN: w.TitleEN}
+	if !w.ReserveEnd.IsZero() {
+		v.ReserveEnd = w.ReserveEnd.In(loc).Format(time.RFC3339)
+	}
+	return v
+}
+
+func maintList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("maintenance list", stderr)
+	var db dbFlags
+	db.register(fs)
+	year := fs.Int("year", 0, "only windows starting in this year (in their zone)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ws, err := d.Windows(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	views := []*windowView{}
+	for i := range ws {
+		if *year != 0 && ws[i].Start.In(ws[i].Location()).Year() != *year {
+			continue
+		}
+		views = append(views, viewOf(&ws[i], now))
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"windows": views})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTART\tEND\tZONE\tSTATUS\tREV\tSCOPE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Start, v.End, v.Zone, v.State, v.Revision, v.Scope)
+	}
+	return tw.Flush()
+}
+
+func maintStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("maintenance status", stderr)
+	var db dbFlags
+	db.register(fs)
+	at := fs.String("at", "", "instant to ask about, RFC3339 (default now)")
+	job := fs.String("job", "", "only windows refusing this job (CAPTURE, CANCEL, PANEL…)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	t := time.Now()
+	if *at != "" {
+		var err error
+		if t, err = time.Parse(time.RFC3339, *at); err != nil {
+			return &maintenance.InputError{Msg: fmt.Sprintf("--at %q is not an RFC3339 instant (e.g. 2020-07-22T02:55:00+09:00)", *at)}
+		}
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ws, err := d.Windows(ctx)
+	if err != nil {
+		return err
+	}
+	ix := maintenance.NewIndex(ws)
+	var active *maintenance.Window
+	if *job != "" {
+		sc, err := maintenance.ParseScope(*job)
+		if err != nil {
+			return &maintenance.InputError{Msg: err.Error()}
+		}
+		active = ix.Refused(t, sc.Ops, "", "")
+	} else {
+		active = ix.Active(t)
+	}
+	next := ix.Next(t)
+	out := map[string]any{"at": t.Format(time.RFC3339), "active": active != nil, "window": viewOf(active, t), "next": viewOf(next, t)}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if active != nil {
+		fmt.Fprintf(stdout, "MAINTENANCE at %s: window %s (refuses %s)\n", t.Format(time.RFC3339), active.Describe(), active.Scope)
+	} else {
+		fmt.Fprintf(stdout, "no maintenance at %s\n", t.Format(time.RFC3339))
+	}
+	if next != nil {
+		fmt.Fprintf(stdout, "next: %s\n", next.Describe())
+	}
+	return nil
+}
+
+func parseID(pos []string) (int64, error) {
+	if len(pos) != 1 {
+		return 0, usageErr("give exactly one window ID")
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageErr("window ID %q is not a positive number", pos[0])
+	}
+	return id, nil
+}
+
+func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("maintenance "+sub, stderr)
+	var db dbFlags
+	db.register(fs)
+	date := fs.String("date", "", "move: new local date YYYY-MM-DD (default: keep)")
+	from := fs.String("from", "", "move: new local start HH:MM (default: keep)")
+	to := fs.String("to", "", "move: new local end HH:MM (default: keep)")
+	reason := fs.String("reason", "", "reason, kept with the change and shown in its notice")
+	if sub == "publish" {
+		// publish announces every planned window of a year (the annual notice)
+	}
+	year := fs.Int("year", 0, "publish: the year whose planned windows are announced")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if sub == "publish" {
+		if *year == 0 {
+			return usageErr("publish needs --year YYYY")
+		}
+		ws, err := d.Windows(ctx)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, w := range ws {
+			if w.Status != maintenance.StatusPlanned || w.Start.In(w.Location()).Year() != *year {
+				continue
+			}
+			if _, err := d.ChangeWindow(ctx, w.ID, maintenance.ChangePublished, "cli", *reason, func(w *maintenance.Window) error {
+				w.Status = maintenance.StatusAnnounced
+				return nil
+			}); err != nil {
+				return err
+			}
+			n++
+		}
+		fmt.Fprintf(stdout, "published %d windows of %d\n", n, *year)
+		return nil
+	}
+	id, err := parseID(pos)
+	if err != nil {
+		return err
+	}
+	kind := maintenance.ChangeMoved
+	if sub == "cancel" {
+		kind = maintenance.ChangeCancelled
+	}
+	w, err := d.ChangeWindow(ctx, id, kind, "cli", *reason, func(w *maintenance.Window) error {
+		if w.Status == maintenance.StatusCancelled {
+			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is already cancelled", w.ID)}
+		}
+		if sub == "cancel" {
+			w.Status = maintenance.StatusCancelled
+			return nil
+		}
+		loc := w.Location()
+		ls, le := w.Start.In(loc), w.End.In(loc)
+		nd, nf, nt := ls.Format("2006-01-02"), ls.Format("15:04"), le.Format("15:04")
+		if *date != "" {
+			nd = *date
+		}
+		if *from != "" {
+			nf = *from
+		}
+		if *to != "" {
+			nt = *to
+		}
+		if *date == "" && *from == "" && *to == "" {
+			return usageErr("move needs --date, --from or --to")
+		}
+		nw, err := maintenance.WallWindow(nd, nf, nt, w.Zone)
+		if err != nil {
+			return err
+		}
+		w.Start, w.End = nw.Start, nw.End
+		if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
+			w.ReserveEnd = time.Time{}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s (revision %d)\n", kind, w.Describe(), w.Revision)
+	return nil
+}
+
+// maintLive handles the operator's emergency controls on the running service: start a window now,
+// end the current one early, or extend it. Servers pick the change up within a second.
+func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("maintenance "+sub, stderr)
+	var db dbFlags
+	db.register(fs)
+	dur := fs.Duration("for", 0, "start: how long the emergency window lasts (e.g. 30m)")
+	by := fs.Duration("by", 0, "extend: how much longer")
+	scope := fs.String("scope", "all", "start: what is refused (see maintenance add)")
+	reason := fs.String("reason", "", "reason, kept with the change")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	now := time.Now().UTC()
+	switch sub {
+	case "start":
+		if *dur <= 0 {
+			return usageErr("start needs --for DURATION (e.g. 30m)")
+		}
+		sc, err := maintenance.ParseScope(*scope)
+		if err != nil {
+			return &maintenance.InputError{Msg: err.Error()}
+		}
+		w := maintenance.Window{Start: now.Truncate(time.Second), End: now.Add(*dur), Zone: maintenance.DefaultZone,
+			Kind: maintenance.KindEmergency, Status: maintenance.StatusAnnounced, Scope: sc,
+			TitleJA: "緊急メンテナンス", TitleEN: "Emergency maintenance", NotesJA: *reason, NotesEN: *reason}
+		added, err := d.AddWindows(ctx, []maintenance.Window{w}, "cli")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "started %s\n", added[0].Describe())
+		return nil
+	case "end", "extend":
+		var id int64
+		if len(pos) > 0 {
+			if id, err = parseID(pos); err != nil {
+				return err
+			}
+		} else {
+			ws, err := d.Windows(ctx)
+			if err != nil {
+				return err
+			}
+			act := maintenance.NewIndex(ws).Active(now)
+			if act == nil {
+				return &maintenance.InputError{Msg: "no maintenance window is active now; give a window ID"}
+			}
+			id = act.ID
+		}
+		kind := maintenance.ChangeEnded
+		if sub == "extend" {
+			kind = maintenance.ChangeExtended
+			if *by <= 0 {
+				return usageErr("extend needs --by DURATION (e.g. 15m)")
+			}
+		}
+		w, err := d.ChangeWindow(ctx, id, kind, "cli", *reason, func(w *maintenance.Window) error {
+			if sub == "extend" {
+				w.End = w.End.Add(*by)
+				if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
+					w.ReserveEnd = w.End
+				}
+				return nil
+			}
+			if !w.Active(now) {
+				return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is not active now", w.ID)}
+			}
+			w.End = now
+			if !w.End.After(w.Start) {
+				w.End = w.Start.Add(time.Second)
+			}
+			w.ReserveEnd = time.Time{}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s %s (revision %d)\n", kind, w.Describe(), w.Revision)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+// Package store opens Kessai's database (SQLite embedded by default, PostgreSQL for several
+// instances), runs the embedded migrations, and provides the group-commit writer that lets many
+// payments share one durable disk flush. Domain repositories live in this package too and speak
+// plain SQL written once for both dialects ("?" placeholders are rebound for PostgreSQL).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite", pure Go
+)
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is an open Kessai database.
+type DB struct {
+	R       *sql.DB // readers
+	W       *sql.DB // the single writer connection pool (one connection on SQLite)
+	Dialect string
+	Where   string // data directory or masked URL, for messages
+	gc      *groupCommitter
+	rebind  map[string]string
+}
+
+// Config says which database to open.
+type Config struct {
+	DataDir     string // SQLite lives in DataDir/kessai.db
+	DatabaseURL string // postgres://… wins over DataDir
+}
+
+// Open opens (creating if needed) the database and brings its schema up to date.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	var db *DB
+	var err error
+	if cfg.DatabaseURL != "" {
+		db, err = openPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		db, err = openSQLite(ctx, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.gc = newGroupCommitter(db)
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, dir string) (*DB, error) {
+	if dir == "" {
+		dir = "kessai-data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "kessai.db")
+	// synchronous(FULL): a payment is on disk before its answer. busy_timeout: the CLI may write
+	// (maintenance start) while the server runs.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &DB{R: r, W: w, Dialect: SQLite, Where: dir}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	p, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, err
+	}
+	p.SetMaxOpenConns(24)
+	p.SetMaxIdleConns(24)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.PingContext(pctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", MaskURL(url), err)
+	}
+	w, _ := sql.Open("pgx", url)
+	w.SetMaxOpenConns(4)
+	return &DB{R: p, W: w, Dialect: Postgres, Where: MaskURL(url), rebind: map[string]string{}}, nil
+}
+
+// MaskURL hides the password of a database URL for logs.
+func MaskURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	sch := strings.Index(u, "://")
+	if at < 0 || sch < 0 {
+		return u
+	}
+	cred := u[sch+3 : at]
+	if i := strings.Index(cred, ":"); i >= 0 {
+		return u[:sch+3] + cred[:i] + ":***" + u[at:]
+	}
+	return u
+}
+
+// Close stops the writer and closes the pools.
+func (db *DB) Close() error {
+	if db.gc != nil {
+		db.gc.close()
+	}
+	db.W.Close()
+	return db.R.Close()
+}
+
+// Q rebinds a query written with "?" placeholders for the current dialect.
+func (db *DB) Q(q string) string {
+	if db.Dialect != Postgres {
+		return q
+	}
+	return rebindDollar(q)
+}
+
+func rebindDollar(q string) string {
+	var b strings.Builder
+	n := 0
+	inStr := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inStr = !inStr
+		}
+		if c == '?' && !inStr {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Tx runs fn in a transaction on the writer, outside group commit: for rare, larger changes.
+func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := db.W.BeginTx(ctx, nil)
+		if err != nil {
+			return classify(err)
+		}
+		t := &Tx{Tx: tx, db: db}
+		if err := fn(t); err != nil {
+			tx.Rollback()
+			if retryable(err) && attempt < 5 {
+				time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			if retryable(err) && attempt < 5 {
+				continue
+			}
+			return classify(err)
+		}
+		return nil
+	}
+}
+
+// Tx is a transaction that rebinds its queries for the dialect.
+type Tx struct {
+	*sql.Tx
+	db *DB
+}
+
+// Exec runs a statement written with "?" placeholders.
+func (t *Tx) Exec(q string, args ...any) (sql.Result, error) { return t.Tx.Exec(t.db.Q(q), args...) }
+
+// QueryRow runs a one-row query written with "?" placeholders.
+func (t *Tx) QueryRow(q string, args ...any) *sql.Row { return t.Tx.QueryRow(t.db.Q(q), args...) }
+
+// Query runs a query written with "?" placeholders.
+func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) { return t.Tx.Query(t.db.Q(q), args...) }
+
+// InsertID inserts and returns the new row's id column on both dialects.
+func (t *Tx) InsertID(q string, args ...any) (int64, error) {
+	var id int64
+	err := t.Tx.QueryRow(t.db.Q(q+" RETURNING id"), args...).Scan(&id)
+	return id, err
+}
+
+// QueryRow reads one row outside any transaction.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.R.QueryRowContext(ctx, db.Q(q), args...)
+}
+
+// Query reads rows outside any transaction.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.R.QueryContext(ctx, db.Q(q), args...)
+}
+
+// ErrUnavailable means the database could not be reached or stayed locked: callers answer with a
+// clear "try again" error, never a false success.
+var ErrUnavailable = errors.New("database unavailable")
+
+// ErrNotFound is returned by look-ups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a unique key is already taken.
+var ErrConflict = errors.New("conflict")
+
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "database is locked") ||
+		strings.Contains(s, "40001") || strings.Contains(s, "40P01") // serialization failure, deadlock
+}
+
+// IsUnique reports whether err is a unique-constraint violation.
+func IsUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "23505") ||
+		strings.Contains(s, "duplicate key")
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s := err.Error()
+	if retryable(err) || strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
+		strings.Contains(s, "bad connection") || strings.Contains(s, "57P01") || strings.Contains(s, "closed") {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
