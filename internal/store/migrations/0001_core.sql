@@ -85,11 +85,12 @@ CREATE TABLE payments (
   acid TEXT NOT NULL DEFAULT '',
   source TEXT NOT NULL DEFAULT 'gateway',
   fingerprint TEXT NOT NULL DEFAULT '',
+  net_ref TEXT NOT NULL DEFAULT '',
   accepted_at BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX payments_cod ON payments(aid, cod) WHERE cod <> '';
+CREATE UNIQUE INDEX payments_cod ON payments(aid, cod) WHERE cod <> '' AND rst = '1';
 CREATE INDEX payments_store_time ON payments(aid, created_at);
 
 CREATE TABLE payment_events (

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/clock"
+	"kessai/internal/server"
+	"kessai/internal/store"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var db dbFlags
+	db.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
+	clk := fs.String("clock", "", "sandbox clock: run the service from this RFC3339 instant (sandbox only)")
+	rate := fs.Float64("clock-rate", 1, "sandbox clock speed: sandbox seconds per real second")
+	keyFile := fs.String("vault-key-file", os.Getenv("KESSAI_VAULT_KEY_FILE"), "vault key file (else KESSAI_VAULT_KEY, else DATA/vault.key in the sandbox)")
+	var opAllow, proxies multiFlag
+	fs.Var(&opAllow, "operator-allow", "CIDR that passes through maintenance windows, for verification (repeatable)")
+	fs.Var(&proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageErr("--log-level: %v", err)
+	}
+	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, Log: log}
+	if *clk != "" {
+		t, err := time.Parse(time.RFC3339, *clk)
+		if err != nil {
+			return usageErr("--clock %q is not RFC3339 (e.g. 2020-07-22T02:54:50+09:00)", *clk)
+		}
+		if *rate <= 0 {
+			return usageErr("--clock-rate must be positive")
+		}
+		cfg.Clock = clock.NewSandbox(t, *rate)
+		cfg.SandboxClock = true
+	}
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	demo, err := s.EnsureDemo(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	banner(stdout, s, base, demo, cfg)
+	log.Info("kessai serving", "addr", ln.Addr().String(), "sandbox", s.Sandbox, "storage", s.DB.Dialect, "where", s.DB.Where)
+	if s.Sandbox {
+		log.Warn("SANDBOX MODE: the card-network simulator is the only acquirer; no real card is charged")
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.StartWorkers(wctx)
+	err = s.Serve(ctx, ln)
+	cancel()
+	return err
+}
+
+func banner(w io.Writer, s *server.Server, base string, demo *store.Store, cfg server.Config) {
+	mode := "PRODUCTION"
+	if s.Sandbox {
+		mode = "テスト環境 / TEST (sandbox: simulated card network, no real money)"
+	}
+	fmt.Fprintf(w, "Kessai 決済 — %s\n", mode)
+	fmt.Fprintf(w, "  storage:   %s (%s)\n", s.DB.Dialect, s.DB.Where)
+	fmt.Fprintf(w, "  %s\n", s.KeyNote)
+	if cfg.SandboxClock {
+		fmt.Fprintf(w, "  sandbox clock: starts at %s\n", cfg.Clock.Now().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "\nOpen:\n")
+	fmt.Fprintf(w, "  gateway (server-to-server)  %s/gateway/gateway.aspx\n", base)
+	fmt.Fprintf(w, "  hosted payment page         %s/link/creditcard\n", base)
+	fmt.Fprintf(w, "  merchant control panel      %s/console/\n", base)
+	fmt.Fprintf(w, "  operator console            %s/operator/\n", base)
+	fmt.Fprintf(w, "  maintenance notices         %s/maintenance  (feed %s/maintenance.ics, status %s/api/maintenance)\n", base, base, base)
+	if demo != nil {
+		fmt.Fprintf(w, "\nDemo store: %s (%s)\n", demo.AID, demo.Name)
+		fmt.Fprintf(w, "  try: curl -d 'aid=%s&jb=CAPTURE&rt=1&cod=demo-1&am=1000&tx=100&sf=0&cn=4111+1111+1111+1111&ed=%s&cvv=123&fn=TARO&ln=YAMADA' %s/gateway/gateway.aspx\n",
+			demo.AID, time.Now().AddDate(3, 0, 0).Format("0601"), base)
+	}
+	if s.Sandbox {
+		fmt.Fprintf(w, "\nTest cards (any future expiry YYMM, any 3-digit security code; 4 for Amex):\n")
+		// Grouped in fours, as printed on cards: test numbers are documentation, and the banner
+		// lands in logs, where no unbroken card number may ever appear.
+		for _, c := range acquirer.TestCards {
+			fmt.Fprintf(w, "  %-22s %-7s %s %s\n", groupDigits(c.PAN), c.Brand, c.Outcome, c.Code)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func groupDigits(pan string) string {
+	var b []byte
+	for i := 0; i < len(pan); i++ {
+		if i > 0 && i%4 == 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, pan[i])
+	}
+	return string(b)
+}

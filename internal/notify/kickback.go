@@ -1,0 +1,163 @@
+// Package notify delivers what Kessai owes merchants: kickbacks (result notifications) from the
+// outbox, and e-mail.
+package notify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+)
+
+// RetryWindow is how long a kickback is retried before it is given up (wire.md §3.3: 72 hours).
+const RetryWindow = 72 * time.Hour
+
+// SignatureHeader carries "t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + query)>" for stores that
+// set a kickback secret.
+const SignatureHeader = "X-Kessai-Signature"
+
+// Kickbacks delivers the outbox. Each instance runs one; leases keep two instances from sending
+// the same kickback at once, and a bounded pool keeps a hanging receiver from holding up others.
+type Kickbacks struct {
+	DB       *store.DB
+	Clock    clock.Clock
+	Maint    *maintenance.Index
+	Log      *slog.Logger
+	Client   *http.Client
+	Stores   func(ctx context.Context, aid string) (*store.Store, error)
+	Wake     <-chan struct{}
+	Workers  int
+	Poll     time.Duration
+	inflight sync.Map
+}
+
+// Backoff is the wait after the n-th failed attempt: 5 s doubling, at most one hour.
+func Backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	if d > time.Hour {
+		d = time.Hour
+	}
+	return d
+}
+
+// Run delivers until ctx ends.
+func (k *Kickbacks) Run(ctx context.Context) {
+	if k.Workers == 0 {
+		k.Workers = 8
+	}
+	if k.Poll == 0 {
+		k.Poll = 250 * time.Millisecond
+	}
+	if k.Client == nil {
+		k.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	sem := make(chan struct{}, k.Workers)
+	t := time.NewTicker(k.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-k.Wake:
+		}
+		now := k.Clock.Now()
+		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "", "") != nil {
+			continue // paused: the outbox keeps everything, delivery catches up after the window
+		}
+		free := k.Workers - len(sem)
+		if free <= 0 {
+			continue
+		}
+		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, 60*time.Second)
+		if err != nil {
+			k.Log.Warn("kickback claim failed", "err", err)
+			continue
+		}
+		for _, kb := range kbs {
+			sem <- struct{}{}
+			go func(kb *store.Kickback) {
+				defer func() { <-sem }()
+				k.deliver(ctx, kb)
+			}(kb)
+		}
+	}
+}
+
+func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {
+	start := time.Now()
+	at := k.Clock.Now()
+	u := kb.URL
+	if strings.Contains(u, "?") {
+		u += "&" + kb.Query
+	} else {
+		u += "?" + kb.Query
+	}
+	a := store.Attempt{At: at}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	delivered := false
+	if err == nil {
+		req.Header.Set("User-Agent", "Kessai-Kickback/1")
+		if k.Stores != nil {
+			if st, err := k.Stores(ctx, kb.AID); err == nil && st.KickbackSecret != "" {
+				req.Header.Set(SignatureHeader, Sign(st.KickbackSecret, at, kb.Query))
+			}
+		}
+		var resp *http.Response
+		resp, err = k.Client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			a.StatusCode = resp.StatusCode
+			a.Body = vault.Redact(strings.ToValidUTF8(string(body), "?"))
+			delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
+			if !delivered {
+				a.Error = "HTTP " + strconv.Itoa(resp.StatusCode)
+			}
+		}
+	}
+	if err != nil {
+		a.Error = vault.Redact(err.Error())
+	}
+	a.LatencyMS = time.Since(start).Milliseconds()
+	attempts := kb.Attempts + 1
+	next := at.Add(Backoff(attempts))
+	giveUp := !delivered && next.Sub(kb.CreatedAt) > RetryWindow
+	if ctx.Err() != nil && !delivered {
+		// shutting down: leave it for the next start, with no attempt recorded against it
+		return
+	}
+	if err := k.DB.RecordAttempt(context.WithoutCancel(ctx), kb, a, delivered, next, giveUp); err != nil {
+		k.Log.Error("kickback record failed", "id", kb.ID, "err", err)
+		return
+	}
+	lvl := slog.LevelInfo
+	if !delivered {
+		lvl = slog.LevelWarn
+	}
+	k.Log.Log(ctx, lvl, "kickback", "id", kb.ID, "aid", kb.AID, "gid", kb.Gid, "attempt", attempts, "status", a.StatusCode,
+		"ms", a.LatencyMS, "delivered", delivered, "error", a.Error)
+}
+
+// Sign computes the signature header value for a kickback query sent at t.
+func Sign(secret string, t time.Time, query string) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "." + query))
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}

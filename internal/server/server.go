@@ -1,0 +1,331 @@
+// Package server wires Kessai's parts into one running service: storage, vault, payment service,
+// maintenance index and its watcher, the background workers, and every HTTP surface behind its
+// middleware chain (request ID → logging → recovery → surface gate → handler).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/notify"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+	"kessai/internal/web/gateway"
+)
+
+// Config is the typed configuration of a server, parsed once in main.
+type Config struct {
+	DataDir       string
+	DatabaseURL   string
+	Addr          string
+	Clock         clock.Clock
+	SandboxClock  bool
+	VaultKeyEnv   string // value of KESSAI_VAULT_KEY
+	VaultKeyFile  string
+	OperatorAllow []string // CIDRs passing through maintenance for verification
+	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
+	Log           *slog.Logger
+}
+
+// Server is a running Kessai.
+type Server struct {
+	Cfg      Config
+	DB       *store.DB
+	Vault    *vault.KeyRing
+	Pay      *payment.Service
+	Maint    *maintenance.Index
+	Kick     *notify.Kickbacks
+	Sandbox  bool
+	Log      *slog.Logger
+	mux      *http.ServeMux
+	workers  sync.WaitGroup
+	KeyNote  string // what happened with the vault key at start, for the banner
+	allowOps []netip.Prefix
+	proxies  []netip.Prefix
+	gateway  *gateway.Handler
+}
+
+// New opens storage and builds the service; it does not start serving.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	log := cfg.Log
+	db, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL})
+	if err != nil {
+		return nil, err
+	}
+	kr, note, err := openVault(ctx, db, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	acq := acquirer.Sandbox{}
+	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note}
+	if cfg.SandboxClock && !s.Sandbox {
+		db.Close()
+		return nil, errors.New("--clock is only allowed in sandbox mode")
+	}
+	for _, c := range cfg.OperatorAllow {
+		p, err := parsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("operator allow-list: %w", err)
+		}
+		s.allowOps = append(s.allowOps, p)
+	}
+	for _, c := range cfg.TrustedProxy {
+		p, err := parsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy: %w", err)
+		}
+		s.proxies = append(s.proxies, p)
+	}
+	s.Pay = payment.New(db, kr, acq, cfg.Clock, log)
+	ws, err := db.Windows(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.Maint = maintenance.NewIndex(ws)
+	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked}
+	s.routes()
+	return s, nil
+}
+
+func parsePrefix(c string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(c); err == nil {
+		return p, nil
+	}
+	a, err := netip.ParseAddr(c)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", c)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// openVault loads the card-data key and checks it against the database's key-check value, so
+// that an instance started with the wrong key refuses to start instead of writing unreadable data.
+func openVault(ctx context.Context, db *store.DB, cfg Config) (*vault.KeyRing, string, error) {
+	var kr *vault.KeyRing
+	var err error
+	note := ""
+	switch {
+	case cfg.VaultKeyEnv != "" || cfg.VaultKeyFile != "":
+		kr, err = vault.LoadKeyRing(cfg.VaultKeyEnv, cfg.VaultKeyFile)
+		note = "vault key from " + map[bool]string{true: "KESSAI_VAULT_KEY", false: cfg.VaultKeyFile}[cfg.VaultKeyEnv != ""]
+	case db.Dialect == store.SQLite:
+		var created bool
+		kr, created, err = vault.LoadOrCreate(cfg.DataDir, "")
+		note = "vault key from " + cfg.DataDir + "/" + vault.KeyFileName
+		if created {
+			note = "SANDBOX: generated a new vault key in " + cfg.DataDir + "/" + vault.KeyFileName + " (set KESSAI_VAULT_KEY in production)"
+		}
+	default:
+		return nil, "", errors.New("PostgreSQL needs the shared vault key: set KESSAI_VAULT_KEY (32 random bytes, standard base64) or --vault-key-file")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	check, err := db.Meta(ctx, "vault_check")
+	if err != nil {
+		return nil, "", err
+	}
+	if check == "" {
+		if err := db.SetMeta(ctx, "vault_check", kr.CheckValue()); err != nil {
+			return nil, "", err
+		}
+	} else if err := kr.Verify(check); err != nil {
+		return nil, "", fmt.Errorf("%w: this instance's vault key cannot read the card data already in %s; start it with the key the other instances use", err, db.Where)
+	}
+	return kr, note, nil
+}
+
+// Gate is the one maintenance decision every surface consults: the window refusing op at t for
+// this request, or nil. Operators on the allow-list pass through, to verify the service before a
+// window ends.
+func (s *Server) Gate(t time.Time, op maintenance.Op, brand string, r *http.Request) *maintenance.Window {
+	w := s.Maint.Refused(t, op, "card", brand)
+	if w == nil {
+		return nil
+	}
+	if r != nil && len(s.allowOps) > 0 {
+		ip := s.RemoteIP(r)
+		for _, p := range s.allowOps {
+			if p.Contains(ip) {
+				return nil
+			}
+		}
+	}
+	return w
+}
+
+// RemoteIP is the client address: the TCP peer, or the last untrusted hop of X-Forwarded-For when
+// the peer is a trusted proxy.
+func (s *Server) RemoteIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, _ := netip.ParseAddr(host)
+	ip = ip.Unmap()
+	if len(s.proxies) == 0 {
+		return ip
+	}
+	trusted := func(a netip.Addr) bool {
+		for _, p := range s.proxies {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !trusted(ip) {
+		return ip
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !trusted(a) {
+			return a
+		}
+		ip = a
+	}
+	return ip
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	gw := &gateway.Handler{Pay: s.Pay, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, RemoteIP: s.RemoteIP}
+	gw.Register(s.mux)
+	s.gateway = gw
+	s.registerLink()    // hosted pages, token and 3-D Secure scripts (link.go)
+	s.registerConsole() // merchant control panel and operator console (console.go)
+	s.registerPublic()  // maintenance notices, feeds, status API (public.go)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.DB.R.PingContext(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+}
+
+// Handler is the whole HTTP surface with its middleware.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.mux
+	h = s.recoverer(h)
+	h = s.logging(h)
+	return h
+}
+
+type ctxKey int
+
+const reqIDKey ctxKey = 0
+
+func newReqID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(c int)           { w.status = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logging(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newReqID()
+		w.Header().Set("X-Request-Id", id)
+		if s.Sandbox {
+			w.Header().Set("X-Kessai-Environment", "sandbox")
+		}
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		start := time.Now()
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), reqIDKey, id)))
+		// Only the path is logged: query strings can carry card data on GET requests.
+		s.Log.Debug("http", "id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// StartWorkers runs the background workers until ctx ends.
+func (s *Server) StartWorkers(ctx context.Context) {
+	s.workers.Add(2)
+	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
+	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
+}
+
+// Serve listens on addr and serves until ctx ends, then drains in-flight requests (a request
+// accepted before shutdown or a window's start runs to completion).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	s.workers.Wait()
+	return err
+}
+
+// Close releases storage.
+func (s *Server) Close() error { return s.DB.Close() }
+
+// EnsureDemo creates the demo store on an empty database, so a fresh "kessai serve" can take a
+// payment at once. It returns the demo store, or nil when stores already exist.
+func (s *Server) EnsureDemo(ctx context.Context) (*store.Store, error) {
+	ss, err := s.DB.ListStores(ctx)
+	if err != nil || len(ss) > 0 {
+		return nil, err
+	}
+	st := store.NewStore(DemoAID, "デモストア / Demo Store")
+	if err := s.DB.CreateStore(ctx, st); err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
+	return st, nil
+}
+
+// DemoAID is the store ID of the sandbox's demo store.
+const DemoAID = "100001"

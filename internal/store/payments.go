@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Payment is one recorded payment (the gid of the wire). Card data is only ever its masked parts
+// here; the encrypted number lives in cards.
+type Payment struct {
+	Gid, AID, Cod, Job, Status, Rst, Ec, Ap, God string
+	Am, Tx, Sf, Ta                               int64
+	Captured, Refunded                           int64
+	CardID                                       int64
+	First6, Last4, Brand, Md                     string
+	Em, Pn, Inm, Free, Acid, Source, Fingerprint string
+	NetRef                                       string // acquirer reference for capture / void / refund
+	AcceptedAt, CreatedAt, UpdatedAt             time.Time
+}
+
+// Payment statuses.
+const (
+	StatusAuthorized        = "authorized"
+	StatusCaptured          = "captured"
+	StatusChecked           = "checked"
+	StatusVoided            = "voided"
+	StatusRefunded          = "refunded"
+	StatusPartiallyRefunded = "partially_refunded"
+	StatusDeclined          = "declined"
+	StatusRegistered        = "registered" // auto-charge sign-up without a charge now (am=0)
+)
+
+const paymentCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, COALESCE(card_id, 0), first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at`
+
+// ScanPayment reads a payment row selected with PaymentCols.
+func scanPayment(r rowScanner) (*Payment, error) {
+	var p Payment
+	var acc, ca, ua int64
+	err := r.Scan(&p.Gid, &p.AID, &p.Cod, &p.Job, &p.Status, &p.Rst, &p.Ec, &p.Ap, &p.God, &p.Am, &p.Tx, &p.Sf, &p.Ta,
+		&p.Captured, &p.Refunded, &p.CardID, &p.First6, &p.Last4, &p.Brand, &p.Md, &p.Em, &p.Pn, &p.Inm, &p.Free, &p.Acid,
+		&p.Source, &p.Fingerprint, &p.NetRef, &acc, &ca, &ua)
+	if err != nil {
+		return nil, err
+	}
+	p.AcceptedAt, p.CreatedAt, p.UpdatedAt = FromNS(acc), FromNS(ca), FromNS(ua)
+	return &p, nil
+}
+
+// InsertPayment records a payment; ErrConflict when its (store, cod) already has a successful one.
+func (t *Tx) InsertPayment(p *Payment) error {
+	var card any
+	if p.CardID != 0 {
+		card = p.CardID
+	}
+	_, err := t.Exec(`INSERT INTO payments(`+paymentInsertCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Gid, p.AID, p.Cod, p.Job, p.Status, p.Rst, p.Ec, p.Ap, p.God, p.Am, p.Tx, p.Sf, p.Ta, p.Captured, p.Refunded, card,
+		p.First6, p.Last4, p.Brand, p.Md, p.Em, p.Pn, p.Inm, p.Free, p.Acid, p.Source, p.Fingerprint, p.NetRef, NS(p.AcceptedAt), NS(p.CreatedAt), NS(p.UpdatedAt))
+	if IsUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+const paymentInsertCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, card_id, first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at`
+
+// SuccessfulByCod finds the successful payment of (aid, cod) inside a transaction.
+func (t *Tx) SuccessfulByCod(aid, cod string) (*Payment, error) {
+	p, err := scanPayment(t.QueryRow(`SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND rst = '1'`, aid, cod))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return p, err
+}
+
+// SuccessfulByCod finds the successful payment of (aid, cod).
+func (db *DB) SuccessfulByCod(ctx context.Context, aid, cod string) (*Payment, error) {
+	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND rst = '1'`, aid, cod))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return p, classify(err)
+}
+
+// GetPayment reads a payment of a store by gid; ErrNotFound when absent or another store's.
+func (db *DB) GetPayment(ctx context.Context, aid, gid string) (*Payment, error) {
+	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE gid = ? AND aid = ?`, gid, aid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return p, classify(err)
+}
+
+// GetPayment reads a payment by gid inside a transaction.
+func (t *Tx) GetPayment(aid, gid string) (*Payment, error) {
+	q := `SELECT ` + paymentCols + ` FROM payments WHERE gid = ? AND aid = ?`
+	if t.db.Dialect == Postgres {
+		q += ` FOR UPDATE`
+	}
+	p, err := scanPayment(t.QueryRow(q, gid, aid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return p, err
+}
+
+// SetPaymentState moves a payment from one status to another (compare-and-set on the status).
+// It reports false when the payment was no longer in from.
+func (t *Tx) SetPaymentState(gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
+	res, err := t.Exec(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ? WHERE gid = ? AND status = ?`,
+		to, captured, refunded, NS(at), gid, from)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Event is one step of a payment's timeline.
+type Event struct {
+	ID             int64
+	Gid            string
+	At             time.Time
+	Kind, From, To string
+	Amount         int64
+	Actor          string
+}
+
+// AddEvent appends a timeline step.
+func (t *Tx) AddEvent(e Event) error {
+	_, err := t.Exec(`INSERT INTO payment_events(gid, at, kind, from_status, to_status, amount, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Gid, NS(e.At), e.Kind, e.From, e.To, e.Amount, e.Actor)
+	return err
+}
+
+// Events lists a payment's timeline.
+func (db *DB) Events(ctx context.Context, gid string) ([]Event, error) {
+	rows, err := db.Query(ctx, `SELECT id, gid, at, kind, from_status, to_status, amount, actor FROM payment_events WHERE gid = ? ORDER BY id`, gid)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Gid, &at, &e.Kind, &e.From, &e.To, &e.Amount, &e.Actor); err != nil {
+			return nil, err
+		}
+		e.At = FromNS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Card is a stored card: the number sealed by the vault, only masked parts in clear.
+type Card struct {
+	ID                   int64
+	AID                  string
+	KeyID                string
+	Blob                 []byte
+	First6, Last4, Brand string
+	Lookup               []byte
+	Exp, Holder, Em, Pn  string
+	CreatedAt            time.Time
+}
+
+// InsertCard stores a sealed card and returns its id.
+func (t *Tx) InsertCard(c *Card) (int64, error) {
+	return t.InsertID(`INSERT INTO cards(aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
+}
+
+const cardCols = `id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at`
+
+func scanCard(r rowScanner) (*Card, error) {
+	var c Card
+	var ca int64
+	if err := r.Scan(&c.ID, &c.AID, &c.KeyID, &c.Blob, &c.First6, &c.Last4, &c.Brand, &c.Lookup, &c.Exp, &c.Holder, &c.Em, &c.Pn, &ca); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = FromNS(ca)
+	return &c, nil
+}
+
+// GetCard reads a stored card of a store.
+func (db *DB) GetCard(ctx context.Context, aid string, id int64) (*Card, error) {
+	c, err := scanCard(db.QueryRow(ctx, `SELECT `+cardCols+` FROM cards WHERE id = ? AND aid = ?`, id, aid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, classify(err)
+}
+
+// CardByCustomer finds the newest card a store's customer (e-mail + phone) used.
+func (db *DB) CardByCustomer(ctx context.Context, aid, em, pn string) (*Card, error) {
+	c, err := scanCard(db.QueryRow(ctx, `SELECT `+cardCols+` FROM cards WHERE aid = ? AND em = ? AND pn = ? ORDER BY id DESC LIMIT 1`, aid, em, pn))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, classify(err)
+}
+
+// AllCards streams every stored card to fn (for key rotation).
+func (db *DB) AllCards(ctx context.Context, fn func(*Card) error) error {
+	rows, err := db.Query(ctx, `SELECT `+cardCols+` FROM cards ORDER BY id`)
+	if err != nil {
+		return classify(err)
+	}
+	var cards []*Card
+	for rows.Next() {
+		c, err := scanCard(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		cards = append(cards, c)
+	}
+	rows.Close()
+	for _, c := range cards {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResealCard replaces a card's ciphertext (key rotation).
+func (t *Tx) ResealCard(id int64, keyID string, blob []byte) error {
+	_, err := t.Exec(`UPDATE cards SET key_id = ?, blob = ? WHERE id = ?`, keyID, blob, id)
+	return err
+}

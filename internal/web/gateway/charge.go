@@ -1,0 +1,302 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+	"kessai/internal/wire"
+)
+
+// cardIn wraps the typed card so a nil card has a brand of "".
+type cardIn = payment.CardInput
+
+// Amounts reads am/tx/sf (or the product iid) and checks the store's limits: ER061–ER063, ER005,
+// ER068, ER017, ER018.
+func Amounts(ctx context.Context, db *store.DB, st *store.Store, p *wire.Params) (am, tx, sf int64, inm string, err error) {
+	inm = p.Get("inm")
+	if iid := p.Get("iid"); iid != "" {
+		if len(iid) > 32 {
+			return 0, 0, 0, "", wire.Errf(wire.ERParamItem, "iid", "too long")
+		}
+		prod, err := db.GetProduct(ctx, st.AID, iid)
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, 0, 0, "", wire.Errf(wire.ERUnknownItem, "iid", "unknown product")
+		}
+		if err != nil {
+			return 0, 0, 0, "", err
+		}
+		if inm == "" {
+			inm = prod.Name
+		}
+		am, tx, sf = prod.Am, prod.Tx, prod.Sf
+	} else {
+		if am, tx, sf, err = p.Amounts(true); err != nil {
+			return
+		}
+	}
+	if len([]rune(inm)) > 255 {
+		return 0, 0, 0, "", wire.Errf(wire.ERMalformed, "inm", "item name longer than 255 characters")
+	}
+	return am, tx, sf, inm, nil
+}
+
+// CheckLimits applies the store's minimum and maximum to a total (ER017 / ER018).
+func CheckLimits(st *store.Store, total int64) error {
+	if total < st.MinAmount {
+		return wire.Errf(wire.ERAmountTooLow, "am", "total %d below the store minimum %d", total, st.MinAmount)
+	}
+	if total > st.MaxAmount {
+		return wire.Errf(wire.ERAmountTooHigh, "am", "total %d above the store maximum %d", total, st.MaxAmount)
+	}
+	return nil
+}
+
+// Card reads and checks a raw card (cn, ed, cvv, fn, ln) in the contract's order: ER055, ER014,
+// ER015, ER056, ER057/ER058, ER079.
+func Card(st *store.Store, p *wire.Params, now time.Time) (*cardIn, error) {
+	pan, err := p.CardNumber()
+	if err != nil {
+		return nil, err
+	}
+	if !vault.Luhn(pan) {
+		return nil, wire.Errf(wire.ERCardCheckDigit, "cn", "check digit")
+	}
+	brand := vault.Brand(pan)
+	if brand == "" || (len(st.Brands) > 0 && !contains(st.Brands, brand)) {
+		return nil, wire.Errf(wire.ERBrandNotAccepted, "cn", "brand %q not accepted", brand)
+	}
+	exp, err := p.Expiry(now)
+	if err != nil {
+		return nil, err
+	}
+	if wire.Expired(exp, now.In(jst)) {
+		return nil, wire.Errf(wire.ERParamExpiry, "ed", "card expired")
+	}
+	fn, ln, err := p.HolderNames(false)
+	if err != nil {
+		return nil, err
+	}
+	cvv, err := p.CVV(st.RequireCVV)
+	if err != nil {
+		return nil, err
+	}
+	if cvv != "" && brand != "AMEX" && len(cvv) != 3 {
+		return nil, wire.Errf(wire.ERParamCVV, "cvv", "wrong length for the brand")
+	}
+	return &cardIn{PAN: pan, Exp: exp, CVV: cvv, Holder: strings.TrimSpace(fn + " " + ln)}, nil
+}
+
+var jst = time.FixedZone("JST", 9*3600)
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// chargeRequest checks a new charge's parameters in the contract's order and builds the request.
+func (h *Handler) chargeRequest(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time) (*payment.ChargeRequest, wire.Code, error) {
+	req, err := h.buildCharge(ctx, k, st, p, accepted)
+	if err != nil {
+		return nil, wire.CodeOf(err), err
+	}
+	return req, "", nil
+}
+
+func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time) (*payment.ChargeRequest, error) {
+	jb, err := p.JobType(wire.JobCapture)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.ReplyType(); err != nil {
+		return nil, err
+	}
+	cod, err := p.Cod()
+	if err != nil {
+		return nil, err
+	}
+	em, pn := p.Get("em"), p.Get("pn")
+	if em != "" {
+		if em, err = p.Email(); err != nil {
+			return nil, err
+		}
+	}
+	if pn != "" {
+		if pn, err = p.Phone(); err != nil {
+			return nil, err
+		}
+	}
+	md := "10"
+	if p.Get("md") != "" {
+		if md, _, err = p.Method(); err != nil {
+			return nil, err
+		}
+		if md != "10" && !st.Installments {
+			return nil, wire.Errf(wire.ERParamMethod, "md", "the store does not accept installments")
+		}
+	}
+	am, tx, sf, inm, err := Amounts(ctx, h.Pay.DB, st, p)
+	if err != nil {
+		return nil, err
+	}
+	req := &payment.ChargeRequest{Store: st, Job: jb, Cod: cod, Am: am, Tx: tx, Sf: sf, Inm: inm, Em: em, Pn: pn, Md: md,
+		AcceptedAt: accepted, Source: "gateway"}
+	free := p.Free()
+	req.Free = wire.EncodeFree(free)
+	switch k {
+	case kindRaw:
+		if p.Get("tkn") != "" {
+			return nil, wire.Errf(wire.ERTokenWithCard, "tkn", "card number sent with a token")
+		}
+		if req.Card, err = Card(st, p, h.Clock.Now()); err != nil {
+			return nil, err
+		}
+	case kindToken:
+		req.Source = "token"
+		tkn, err := p.Token()
+		if err != nil {
+			return nil, err
+		}
+		if em == "" && pn == "" {
+			return nil, wire.Errf(wire.ERParamEmail, "em", "token charges need em or pn")
+		}
+		if h.Tokens == nil {
+			return nil, wire.Errf(wire.Code("ER584"), "tkn", "tokens unavailable")
+		}
+		if err := CheckLimits(st, req.Total()); err != nil {
+			return nil, err
+		}
+		id, err := h.Tokens.Use(ctx, st, tkn, am, tx, sf)
+		if err != nil {
+			return nil, err
+		}
+		req.CardID = id
+	case kindOneTouch:
+		req.Source = "onetouch"
+		if em == "" || pn == "" {
+			if em == "" {
+				return nil, wire.Errf(wire.ERParamEmail, "em", "one-touch needs em and pn")
+			}
+			return nil, wire.Errf(wire.ERParamPhone, "pn", "one-touch needs em and pn")
+		}
+		if c := p.Get("cmd"); c != "" && c != "1" && c != "2" {
+			return nil, wire.Errf(wire.ERParamCmd, "cmd", "must be 1 or 2")
+		}
+		c, err := h.Pay.DB.CardByCustomer(ctx, st.AID, em, pn)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, wire.Errf(wire.ERDeclined, "em", "no stored card for this customer")
+		}
+		if err != nil {
+			return nil, err
+		}
+		req.CardID = c.ID
+	}
+	if k != kindToken {
+		if err := CheckLimits(st, req.Total()); err != nil && !(req.Total() == 0 && h.AutoCharge != nil && p.Has("actp")) {
+			return nil, err
+		}
+	}
+	if h.AutoCharge != nil && p.Has("actp") {
+		if err := h.AutoCharge.SignUp(ctx, st, p, req); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// followUp runs SALES or CANCEL on an earlier payment: "OK" or "ER:ER032/ER033/ER053".
+func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, jb string) {
+	tid := p.Get("tid")
+	if tid == "" || len(tid) > 32 {
+		h.fail(w, r, wire.ERParamTID, errors.New("tid missing"))
+		return
+	}
+	var err error
+	if jb == "SALES" {
+		var amount int64
+		if p.Get("am") != "" {
+			am, e := p.Int("am", wire.ERParamAmount, 1, 99999999, true)
+			if e != nil {
+				h.fail(w, r, wire.CodeOf(e), e)
+				return
+			}
+			tx, _ := p.Int("tx", wire.ERParamTax, 0, 99999999, false)
+			sf, _ := p.Int("sf", wire.ERParamShipping, 0, 99999999, false)
+			amount = am + tx + sf
+		}
+		_, err = h.Pay.Sales(r.Context(), st, tid, amount, "gateway")
+	} else {
+		_, err = h.Pay.Cancel(r.Context(), st, tid, "gateway")
+	}
+	if err != nil {
+		code := wire.Code(payment.CodeOf(err))
+		if code == wire.ERParamTID {
+			// an unknown tid cannot be captured or cancelled: answer the job's own failure code
+			if jb == "SALES" {
+				code = wire.ERSalesFailed
+			} else {
+				code = wire.ERCancelFailed
+			}
+		}
+		h.fail(w, r, code, err)
+		return
+	}
+	writeBody(w, "OK")
+}
+
+func (h *Handler) autoCharge(w http.ResponseWriter, r *http.Request, k kind, st *store.Store, p *wire.Params) {
+	if h.AutoCharge == nil {
+		h.fail(w, r, wire.ERParamACID, errors.New("auto-charge unavailable"))
+		return
+	}
+	if p.Get("cmd") != "1" {
+		h.fail(w, r, wire.ERParamCmd, errors.New("cmd must be 1"))
+		return
+	}
+	acid := p.Get("acid")
+	if acid == "" || len(acid) > 32 {
+		h.fail(w, r, wire.ERParamACID, errors.New("acid missing"))
+		return
+	}
+	var err error
+	switch k {
+	case kindACStop:
+		err = h.AutoCharge.Stop(r.Context(), st, acid, "acsgate")
+	case kindACChange:
+		err = h.AutoCharge.Change(r.Context(), st, p, 0)
+	case kindACCard:
+		tkn := p.Get("tkn")
+		if tkn == "" {
+			h.fail(w, r, wire.Code("ER583"), errors.New("token missing"))
+			return
+		}
+		if h.Tokens == nil {
+			h.fail(w, r, wire.Code("ER584"), errors.New("tokens unavailable"))
+			return
+		}
+		id, e := h.Tokens.Use(r.Context(), st, tkn, -1, -1, -1)
+		if e != nil {
+			h.fail(w, r, wire.CodeOf(e), e)
+			return
+		}
+		err = h.AutoCharge.Change(r.Context(), st, p, id)
+	}
+	if err != nil {
+		code := wire.CodeOf(err)
+		if c := payment.CodeOf(err); c != "ER000" {
+			code = wire.Code(c)
+		}
+		h.fail(w, r, code, err)
+		return
+	}
+	writeBody(w, "OK")
+}

@@ -1,0 +1,230 @@
+// Package gateway serves the server-to-server ROBOT PAYMENT endpoints (/gateway/*.aspx): it parses
+// the wire parameters, runs the checks in the contract's order, calls the payment service and
+// answers with a result line, "OK" or "ER:ERnnn" — always HTTP 200, as merchants' clients expect.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+	"kessai/internal/wire"
+)
+
+// MaxBody bounds a gateway request; real requests are well under 4 KiB.
+const MaxBody = 64 << 10
+
+// Gate decides whether maintenance refuses op at t for a request from remote; it returns the
+// refusing window or nil. One implementation serves every surface (server.Gate).
+type Gate func(t time.Time, op maintenance.Op, brand string, r *http.Request) *maintenance.Window
+
+// Handler serves the gateway endpoints.
+type Handler struct {
+	Pay      *payment.Service
+	Clock    clock.Clock
+	Gate     Gate
+	Log      *slog.Logger
+	RemoteIP func(r *http.Request) netip.Addr
+	// AutoCharge handles sign-up parameters and the accgate/acsgate endpoints when set.
+	AutoCharge AutoCharger
+	// Tokens resolves tkn for gateway_token.aspx when set.
+	Tokens TokenResolver
+}
+
+// AutoCharger is the auto-charge service as the gateway needs it.
+type AutoCharger interface {
+	// SignUp validates the plan parameters and returns a hook that creates the plan inside the
+	// payment's transaction, or nil when p carries no plan.
+	SignUp(ctx context.Context, st *store.Store, p *wire.Params, req *payment.ChargeRequest) error
+	Change(ctx context.Context, st *store.Store, p *wire.Params, cardID int64) error
+	Stop(ctx context.Context, st *store.Store, acid string, via string) error
+}
+
+// TokenResolver consumes a card token for a charge.
+type TokenResolver interface {
+	Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, err error)
+}
+
+// Register adds the gateway routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/gateway/gateway.aspx", h.serve(kindRaw))
+	mux.HandleFunc("/gateway/gateway_token.aspx", h.serve(kindToken))
+	mux.HandleFunc("/gateway/onetouch.aspx", h.serve(kindOneTouch))
+	mux.HandleFunc("/gateway/accgate.aspx", h.serve(kindACChange))
+	mux.HandleFunc("/gateway/accgate_token.aspx", h.serve(kindACCard))
+	mux.HandleFunc("/gateway/acsgate.aspx", h.serve(kindACStop))
+}
+
+type kind int
+
+const (
+	kindRaw kind = iota
+	kindToken
+	kindOneTouch
+	kindACChange
+	kindACCard
+	kindACStop
+)
+
+func writeBody(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte(body))
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code wire.Code, err error) {
+	if err != nil {
+		h.Log.Info("gateway refused", "path", r.URL.Path, "code", string(code), "reason", vault.Redact(err.Error()))
+	}
+	writeBody(w, wire.ErrorBody(code))
+}
+
+func (h *Handler) serve(k kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		accepted := h.Clock.Now()
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			h.fail(w, r, wire.ERMethod, nil)
+			return
+		}
+		p, err := wire.Parse(r, MaxBody)
+		if err != nil {
+			h.fail(w, r, wire.CodeOf(err), err)
+			return
+		}
+		op := h.opFor(k, p)
+		if win := h.Gate(accepted, op, "", r); win != nil && len(win.Scope.Brands) == 0 {
+			RetryAfter(w, h.Clock.Now(), win)
+			h.fail(w, r, wire.Code("ER999"), nil)
+			return
+		}
+		st, code, err := h.storeChecks(r, p, accepted)
+		if err != nil {
+			h.fail(w, r, code, err)
+			return
+		}
+		p.Recode(st.Encoding)
+		ctx := r.Context()
+		switch k {
+		case kindACChange, kindACCard, kindACStop:
+			h.autoCharge(w, r, k, st, p)
+			return
+		}
+		jb := strings.ToUpper(p.Get("jb"))
+		if jb == "SALES" || jb == "CANCEL" {
+			h.followUp(w, r, st, p, jb)
+			return
+		}
+		req, code, err := h.chargeRequest(ctx, k, st, p, accepted)
+		if err != nil {
+			h.fail(w, r, code, err)
+			return
+		}
+		if req.Card != nil {
+			brand := vault.Brand(req.Card.PAN)
+			if win := h.Gate(accepted, op, brand, r); win != nil {
+				RetryAfter(w, h.Clock.Now(), win)
+				h.fail(w, r, wire.Code("ER999"), nil)
+				return
+			}
+		}
+		rt, _ := p.ReplyType()
+		req.Kickback = rt == wire.ReplyOK
+		res, err := h.Pay.Charge(ctx, req)
+		if err != nil {
+			h.fail(w, r, wire.Code(payment.CodeOf(err)), err)
+			return
+		}
+		if rt == wire.ReplyOK {
+			if res.P.Rst == "1" {
+				writeBody(w, "OK")
+			} else {
+				writeBody(w, wire.ErrorBody(wire.Code(res.P.Ec)))
+			}
+			return
+		}
+		writeBody(w, string(ResultOf(res.P).AppendLine(nil)))
+	}
+}
+
+// ResultOf turns a recorded payment into its wire result line.
+func ResultOf(p *store.Payment) *wire.Result {
+	return &wire.Result{Gid: p.Gid, Rst: p.Rst, Ap: p.Ap, Ec: p.Ec, God: p.God, Cod: p.Cod, Am: p.Am, Tx: p.Tx, Sf: p.Sf,
+		Ta: p.Ta, Acid: p.Acid, Other: p.Free}
+}
+
+// RetryAfter sets Retry-After to the seconds until the window ends (at least 1).
+func RetryAfter(w http.ResponseWriter, now time.Time, win *maintenance.Window) {
+	secs := int64(win.End.Sub(now).Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+}
+
+func (h *Handler) opFor(k kind, p *wire.Params) maintenance.Op {
+	switch k {
+	case kindACChange, kindACCard, kindACStop:
+		return maintenance.OpAutoCharge
+	}
+	jb := p.Get("jb")
+	if jb == "" {
+		return maintenance.OpCapture
+	}
+	return maintenance.OpForJob(jb)
+}
+
+// storeChecks runs the checks that come before the parameters: the store (ER050, ER004, ER998),
+// the source IP (ER003) and, when the store turned it on, the ut/hak signature.
+func (h *Handler) storeChecks(r *http.Request, p *wire.Params, now time.Time) (*store.Store, wire.Code, error) {
+	aid, err := p.AID()
+	if err != nil {
+		return nil, wire.CodeOf(err), err
+	}
+	st, err := h.Pay.Stores.Get(r.Context(), aid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, wire.ERUnknownStore, err
+	}
+	if err != nil {
+		return nil, wire.ERInternal, err
+	}
+	if st.Suspended {
+		return nil, wire.Code("ER998"), errors.New("store suspended")
+	}
+	if len(st.AllowIPs) > 0 && !IPAllowed(h.RemoteIP(r), st.AllowIPs) {
+		return nil, wire.ERSourceIP, errors.New("source address not in the store's allow-list")
+	}
+	if st.AuthCode != "" {
+		if err := wire.CheckSignature(p.Get("ut"), p.Get("hak"), st.AuthCode, time.Now(), 300*time.Second); err != nil {
+			return nil, wire.CodeOf(err), err
+		}
+	}
+	return st, "", nil
+}
+
+// IPAllowed reports whether ip matches one of the allowed addresses or CIDRs.
+func IPAllowed(ip netip.Addr, allowed []string) bool {
+	ip = ip.Unmap()
+	for _, a := range allowed {
+		if pfx, err := netip.ParsePrefix(a); err == nil {
+			if pfx.Contains(ip) {
+				return true
+			}
+			continue
+		}
+		if x, err := netip.ParseAddr(a); err == nil && x.Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}
