@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on KESSAI_PPROF_ADDR
 	"os"
 	"time"
 
@@ -66,6 +68,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("kessai serving", "addr", ln.Addr().String(), "sandbox", s.Sandbox, "storage", s.DB.Dialect, "where", s.DB.Where)
 	if s.Sandbox {
 		log.Warn("SANDBOX MODE: the card-network simulator is the only acquirer; no real card is charged")
+	}
+	if pp := os.Getenv("KESSAI_PPROF_ADDR"); pp != "" {
+		// profiling on its own loopback listener, never on the public mux
+		go func() { log.Info("pprof", "err", http.ListenAndServe(pp, nil)) }()
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -24,4 +24,3 @@ func cmdOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 func cmdVault(ctx context.Context, args []string, stdout, stderr io.Writer) error   { return errNotYet }
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error { return errNotYet }
-func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error   { return errNotYet }

@@ -98,6 +98,7 @@ func (g *groupCommitter) run(batch []*gcOp) {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		err = g.try(batch, results)
+		g.db.preparePending()
 		if err == nil {
 			for i, op := range batch {
 				op.done <- results[i]
@@ -126,7 +127,7 @@ func (g *groupCommitter) try(batch []*gcOp, results []error) error {
 	single := len(batch) == 1
 	for i, op := range batch {
 		if !single {
-			if _, err := sqlTx.Exec("SAVEPOINT gc"); err != nil {
+			if _, err := tx.Exec("SAVEPOINT gc"); err != nil {
 				sqlTx.Rollback()
 				return err
 			}
@@ -138,12 +139,12 @@ func (g *groupCommitter) try(batch []*gcOp, results []error) error {
 		}
 		if !single {
 			if e != nil {
-				if _, err := sqlTx.Exec("ROLLBACK TO SAVEPOINT gc"); err != nil {
+				if _, err := tx.Exec("ROLLBACK TO SAVEPOINT gc"); err != nil {
 					sqlTx.Rollback()
 					return err
 				}
 			}
-			if _, err := sqlTx.Exec("RELEASE SAVEPOINT gc"); err != nil {
+			if _, err := tx.Exec("RELEASE SAVEPOINT gc"); err != nil {
 				sqlTx.Rollback()
 				return err
 			}

@@ -67,7 +67,7 @@ const paymentInsertCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx,
 
 // SuccessfulByCod finds the successful payment of (aid, cod) inside a transaction.
 func (t *Tx) SuccessfulByCod(aid, cod string) (*Payment, error) {
-	p, err := scanPayment(t.QueryRow(`SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND rst = '1'`, aid, cod))
+	p, err := scanPayment(t.QueryRow(`SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND cod <> '' AND rst = '1'`, aid, cod))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -76,7 +76,7 @@ func (t *Tx) SuccessfulByCod(aid, cod string) (*Payment, error) {
 
 // SuccessfulByCod finds the successful payment of (aid, cod).
 func (db *DB) SuccessfulByCod(ctx context.Context, aid, cod string) (*Payment, error) {
-	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND rst = '1'`, aid, cod))
+	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE aid = ? AND cod = ? AND cod <> '' AND rst = '1'`, aid, cod))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -1,0 +1,288 @@
+// Package bench is Kessai's load harness: bounded, loopback-only scenarios against a running
+// server, reporting throughput, latency percentiles and errors by wire code. Figures in
+// BENCHMARKS.md come from here.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config bounds a run: it stops at Duration or after Requests, whichever comes first.
+type Config struct {
+	Addrs    []string // host:port of one or more instances (round-robin)
+	AID      string
+	Clients  int
+	Duration time.Duration
+	Requests int64
+	Scenario string // capture | auth-sales | hosted | mixed
+	Card     string
+	Expiry   string // YYMM
+	RunID    string // makes cod values unique across runs
+	// OnTick, when set, is called about once a second with the requests done so far (for mixed
+	// scenarios that start maintenance mid-run).
+	OnTick func(elapsed time.Duration)
+}
+
+// Report is a run's outcome.
+type Report struct {
+	Scenario    string
+	Clients     int
+	Elapsed     time.Duration
+	OK          int64
+	Errors      map[string]int64 // by wire code (ER999, …) or transport error
+	P50, P95    time.Duration
+	P99, Max    time.Duration
+	PerSecond   float64
+	Operations  int64 // payments made (an auth-sales pair counts once)
+	HTTPPerSec  float64
+	HTTPRequest int64
+}
+
+// CheckLoopback refuses any target that is not on this machine's loopback.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: want HOST:PORT", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("bench targets loopback only (127.0.0.0/8, ::1, localhost), not %q", host)
+	}
+	return nil
+}
+
+// Run executes a scenario.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("no address")
+	}
+	for _, a := range cfg.Addrs {
+		if err := CheckLoopback(a); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 32
+	}
+	if cfg.Duration <= 0 || cfg.Duration > 10*time.Minute {
+		return nil, errors.New("duration must be between 0 and 10m")
+	}
+	if cfg.Requests <= 0 {
+		cfg.Requests = 1_000_000
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = fmt.Sprintf("b%x", time.Now().UnixNano()&0xffffffffff)
+	}
+	tr := &http.Transport{MaxIdleConns: cfg.Clients * 2, MaxIdleConnsPerHost: cfg.Clients * 2, IdleConnTimeout: 30 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer tr.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var issued, ok, httpN atomic.Int64
+	var mu sync.Mutex
+	errs := map[string]int64{}
+	lat := make([][]time.Duration, cfg.Clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	if cfg.OnTick != nil {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					cfg.OnTick(time.Since(start))
+				}
+			}
+		}()
+	}
+	for c := 0; c < cfg.Clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				n := issued.Add(1)
+				if n > cfg.Requests {
+					return
+				}
+				base := "http://" + cfg.Addrs[int(n)%len(cfg.Addrs)]
+				cod := fmt.Sprintf("%s-%d-%d", cfg.RunID, c, i)
+				t0 := time.Now()
+				code, calls, err := one(ctx, client, base, cfg, cod, c, i)
+				d := time.Since(t0)
+				httpN.Add(int64(calls))
+				if ctx.Err() != nil && err != nil {
+					return // cut off by the deadline: not an error of the server
+				}
+				if err != nil {
+					code = "transport: " + shortErr(err)
+				}
+				if code == "" {
+					ok.Add(1)
+					lat[c] = append(lat[c], d)
+				} else {
+					mu.Lock()
+					errs[code]++
+					mu.Unlock()
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		i := int(float64(len(all))*p+0.5) - 1
+		if i < 0 {
+			i = 0
+		}
+		if i >= len(all) {
+			i = len(all) - 1
+		}
+		return all[i]
+	}
+	r := &Report{Scenario: cfg.Scenario, Clients: cfg.Clients, Elapsed: el, OK: ok.Load(), Errors: errs, P50: pct(0.50), P95: pct(0.95),
+		P99: pct(0.99), HTTPRequest: httpN.Load()}
+	if len(all) > 0 {
+		r.Max = all[len(all)-1]
+	}
+	r.Operations = r.OK
+	r.PerSecond = float64(r.OK) / el.Seconds()
+	r.HTTPPerSec = float64(r.HTTPRequest) / el.Seconds()
+	return r, nil
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
+}
+
+// one performs one scenario step and returns "" on success or the wire code.
+func one(ctx context.Context, c *http.Client, base string, cfg Config, cod string, client, i int) (string, int, error) {
+	switch cfg.Scenario {
+	case "auth-sales":
+		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "AUTH"))
+		if err != nil {
+			return "", 1, err
+		}
+		gid, code := parseLine(line)
+		if code != "" {
+			return code, 1, nil
+		}
+		body, err := post(ctx, c, base+"/gateway/gateway.aspx", url.Values{"aid": {cfg.AID}, "jb": {"SALES"}, "rt": {"0"}, "tid": {gid}})
+		if err != nil {
+			return "", 2, err
+		}
+		if strings.TrimSpace(body) != "OK" {
+			return strings.TrimPrefix(strings.TrimSpace(body), "ER:"), 2, nil
+		}
+		return "", 2, nil
+	case "hosted":
+		// the shopper's two steps: open the hosted page with the merchant's form, then pay on it
+		f := url.Values{"aid": {cfg.AID}, "jb": {"CAPTURE"}, "cod": {cod}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"}, "inm": {"ベンチ商品"}}
+		page, err := post(ctx, c, base+"/link/creditcard", f)
+		if err != nil {
+			return "", 1, err
+		}
+		if !strings.Contains(page, "<form") {
+			return "page", 1, nil
+		}
+		return "", 1, nil
+	default: // capture, mixed
+		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "CAPTURE"))
+		if err != nil {
+			return "", 1, err
+		}
+		_, code := parseLine(line)
+		return code, 1, nil
+	}
+}
+
+func chargeForm(cfg Config, cod, jb string) url.Values {
+	return url.Values{"aid": {cfg.AID}, "jb": {jb}, "rt": {"1"}, "cod": {cod}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"},
+		"cn": {cfg.Card}, "ed": {cfg.Expiry}, "cvv": {"123"}, "fn": {"TARO"}, "ln": {"YAMADA"}, "em": {"bench@example.com"}}
+}
+
+func post(ctx context.Context, c *http.Client, u string, form url.Values) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return "ER:ER999", nil
+	}
+	return string(b), err
+}
+
+// parseLine returns the gid of a successful result line, or the error code.
+func parseLine(s string) (gid, code string) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "ER:") {
+		return "", s[3:]
+	}
+	cols := strings.Split(s, ",")
+	if len(cols) != 14 {
+		return "", "bad-line"
+	}
+	if cols[1] != "1" {
+		if cols[3] == "" {
+			return "", "rst" + cols[1]
+		}
+		return "", cols[3]
+	}
+	return cols[0], ""
+}
+
+// Print writes the report in the form BENCHMARKS.md quotes.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "scenario=%s clients=%d elapsed=%.1fs ok=%d throughput=%.0f/s http=%.0f req/s p50=%s p95=%s p99=%s max=%s\n",
+		r.Scenario, r.Clients, r.Elapsed.Seconds(), r.OK, r.PerSecond, r.HTTPPerSec, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
+	keys := make([]string, 0, len(r.Errors))
+	for k := range r.Errors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		fmt.Fprintln(w, "errors: none")
+	}
+	for _, k := range keys {
+		fmt.Fprintf(w, "errors[%s]=%d\n", k, r.Errors[k])
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
