@@ -485,7 +485,8 @@ func (k *KeyRing) CheckValue() string {
 }
 
 // Verify compares the check value stored in the database with this ring's. On a mismatch the error
-// (wrapping ErrKeyMismatch) says so in words an operator can act on.
+// (wrapping ErrKeyMismatch) says so in words an operator can act on. An empty check (a database that
+// has none yet) is a mismatch too: the caller stores CheckValue when it creates the database.
 func (k *KeyRing) Verify(check string) error {
 	mine := k.CheckValue()
 	if hmac.Equal([]byte(mine), []byte(strings.TrimSpace(check))) {

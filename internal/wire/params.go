@@ -71,6 +71,7 @@ func Parse(r *http.Request, maxBytes int64) (*Params, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
+	maxBytes = min(maxBytes, 1<<30) // offsets are int32
 	q := r.URL.RawQuery
 	if int64(len(q)) > maxBytes {
 		return nil, tooLarge("query")
