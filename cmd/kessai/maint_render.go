@@ -245,6 +245,6 @@ func maintImport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func exportJSON(w io.Writer, ws []maintenance.Window) error { return errNotYet }
+func exportJSON(w io.Writer, ws []maintenance.Window) error { return maintenance.ExportJSON(w, ws) }
 
-func importJSON(r io.Reader) ([]maintenance.Window, error) { return nil, errNotYet }
+func importJSON(r io.Reader) ([]maintenance.Window, error) { return maintenance.ImportJSON(r) }

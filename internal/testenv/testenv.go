@@ -78,6 +78,8 @@ type Options struct {
 	Store *store.Config
 	// VaultKey is the base64 key; a fresh one is made when empty.
 	VaultKey string
+	// OperatorAllow passes these CIDRs through maintenance windows.
+	OperatorAllow []string
 }
 
 // Srv is a running test server.
@@ -108,7 +110,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

@@ -1,0 +1,14 @@
+package public_test
+
+import (
+	"net"
+	"testing"
+)
+
+func listen(t testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
