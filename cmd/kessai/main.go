@@ -26,6 +26,7 @@ Usage:
   kessai operator create --login NAME --password PW
   kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish …
   kessai vault rotate
+  kessai mail send --smtp HOST:PORT | kessai mail log
   kessai migrate
   kessai bench gateway --addr HOST:PORT …
 
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdVault(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "mail":
+		return cmdMail(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -13,6 +13,7 @@ import (
 
 	"kessai/internal/acquirer"
 	"kessai/internal/clock"
+	"kessai/internal/notify"
 	"kessai/internal/server"
 	"kessai/internal/store"
 )
@@ -29,6 +30,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&opAllow, "operator-allow", "CIDR that passes through maintenance windows, for verification (repeatable)")
 	fs.Var(&proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
+	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
+	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +41,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
-		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, Log: log}
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, Log: log,
+		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
 	if *clk != "" {
 		t, err := time.Parse(time.RFC3339, *clk)
 		if err != nil {

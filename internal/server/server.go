@@ -38,6 +38,8 @@ type Config struct {
 	VaultKeyFile  string
 	OperatorAllow []string // CIDRs passing through maintenance for verification
 	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
+	SMTP          notify.SMTPConfig
+	MailPoll      time.Duration // how often the mailer looks for due messages (default 1 s)
 	Log           *slog.Logger
 }
 
@@ -49,6 +51,7 @@ type Server struct {
 	Pay      *payment.Service
 	Maint    *maintenance.Index
 	Kick     *notify.Kickbacks
+	Mail     *notify.Mailer
 	Sandbox  bool
 	Log      *slog.Logger
 	mux      *http.ServeMux
@@ -102,6 +105,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Maint = maintenance.NewIndex(ws)
 	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked}
+	if cfg.SMTP.Addr != "" {
+		if cfg.SMTP.From == "" {
+			cfg.SMTP.From = "noreply@kessai.example"
+		}
+		s.Mail = &notify.Mailer{DB: db, Clock: cfg.Clock, Log: log, Sender: notify.SMTP{Cfg: cfg.SMTP}, Poll: cfg.MailPoll}
+	}
 	s.routes()
 	return s, nil
 }
@@ -289,6 +298,10 @@ func (s *Server) StartWorkers(ctx context.Context) {
 	s.workers.Add(2)
 	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
 	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
+	if s.Mail != nil {
+		s.workers.Add(1)
+		go func() { defer s.workers.Done(); s.Mail.Run(ctx) }()
+	}
 }
 
 // Serve listens on addr and serves until ctx ends, then drains in-flight requests (a request

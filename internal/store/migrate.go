@@ -16,7 +16,10 @@ var migrationFS embed.FS
 // old binary never writes into a schema it does not understand.
 func SchemaVersion() int {
 	ms, _ := migrations()
-	return len(ms)
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
 }
 
 type migration struct {
@@ -67,15 +70,29 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 			return err
 		}
-		var cur int
-		if err := tx.QueryRow(`SELECT COALESCE(MAX(version),0) FROM schema_version`).Scan(&cur); err != nil {
+		applied := map[int]bool{}
+		rows, err := tx.Query(`SELECT version FROM schema_version`)
+		if err != nil {
 			return err
 		}
-		if cur > len(ms) {
-			return fmt.Errorf("database schema is version %d but this kessai knows only %d: upgrade kessai", cur, len(ms))
+		maxApplied := 0
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			applied[v] = true
+			maxApplied = max(maxApplied, v)
 		}
+		rows.Close()
+		if known := SchemaVersion(); maxApplied > known {
+			return fmt.Errorf("database schema is version %d but this kessai knows only %d: upgrade kessai", maxApplied, known)
+		}
+		// every migration not yet applied runs, in order (the set, not a high-water mark, so a
+		// migration merged out of order is never skipped)
 		for _, m := range ms {
-			if m.version <= cur {
+			if applied[m.version] {
 				continue
 			}
 			for _, stmt := range splitSQL(db.dialectSQL(m.sql)) {

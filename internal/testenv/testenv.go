@@ -22,6 +22,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"kessai/internal/clock"
+	"kessai/internal/notify"
 	"kessai/internal/server"
 	"kessai/internal/store"
 )
@@ -80,6 +81,8 @@ type Options struct {
 	VaultKey string
 	// OperatorAllow passes these CIDRs through maintenance windows.
 	OperatorAllow []string
+	// SMTP turns the maintenance mailer on.
+	SMTP notify.SMTPConfig
 }
 
 // Srv is a running test server.
@@ -110,7 +113,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

@@ -1,0 +1,321 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/store"
+)
+
+// SMTPConfig says where mail goes. TLS is opportunistic; production relays should offer it.
+type SMTPConfig struct {
+	Addr     string // host:port
+	From     string
+	Username string
+	Password string
+}
+
+// Sender delivers one message.
+type Sender interface {
+	Send(ctx context.Context, to, subject, body string) error
+}
+
+// SMTP sends through an SMTP relay with go-mail.
+type SMTP struct{ Cfg SMTPConfig }
+
+// Send delivers one plain-text UTF-8 message.
+func (s SMTP) Send(ctx context.Context, to, subject, body string) error {
+	host, port, err := net.SplitHostPort(s.Cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp address %q: %w", s.Cfg.Addr, err)
+	}
+	p, _ := strconv.Atoi(port)
+	opts := []mail.Option{mail.WithPort(p), mail.WithTLSPolicy(mail.TLSOpportunistic), mail.WithTimeout(15 * time.Second)}
+	if s.Cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(s.Cfg.Username), mail.WithPassword(s.Cfg.Password))
+	}
+	c, err := mail.NewClient(host, opts...)
+	if err != nil {
+		return err
+	}
+	m := mail.NewMsg()
+	if err := m.From(s.Cfg.From); err != nil {
+		return fmt.Errorf("from: %w", err)
+	}
+	if err := m.To(to); err != nil {
+		return fmt.Errorf("to: %w", err)
+	}
+	m.Subject(subject)
+	m.SetBodyString(mail.TypeTextPlain, body)
+	return c.DialAndSendWithContext(ctx, m)
+}
+
+// Mailer turns the maintenance schedule into e-mail to every store's notification address: the
+// annual notice on publication, reminders before each window (7 and 1 days by default), the start
+// and the end, and every change. Each message is queued once under a dedupe key, so it is sent
+// once even across restarts and instances; failures are retried and logged per store.
+type Mailer struct {
+	DB        *store.DB
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Sender    Sender
+	Reminders []time.Duration
+	// Poll is the wall-clock interval between passes.
+	Poll time.Duration
+	// MaxAttempts before a message is given up.
+	MaxAttempts int
+}
+
+func (m *Mailer) defaults() {
+	if len(m.Reminders) == 0 {
+		m.Reminders = []time.Duration{7 * 24 * time.Hour, 24 * time.Hour}
+	}
+	if m.Poll == 0 {
+		m.Poll = time.Second
+	}
+	if m.MaxAttempts == 0 {
+		m.MaxAttempts = 8
+	}
+}
+
+// Run schedules and sends until ctx ends.
+func (m *Mailer) Run(ctx context.Context) {
+	m.defaults()
+	t := time.NewTicker(m.Poll)
+	defer t.Stop()
+	for {
+		if err := m.Schedule(ctx); err != nil && ctx.Err() == nil {
+			m.Log.Warn("mail scheduling failed", "err", err)
+		}
+		if _, err := m.SendDue(ctx, nil); err != nil && ctx.Err() == nil {
+			m.Log.Warn("mail sending failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// published reports whether merchants have been told about w: drafts (planned) are not mailed.
+func published(w maintenance.Window) bool {
+	return w.Status == maintenance.StatusAnnounced || w.Kind == maintenance.KindEmergency
+}
+
+type due struct {
+	key, kind, subjectJA, subjectEN string
+	w                               maintenance.Window
+	body                            func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error
+}
+
+// Schedule queues every message that is due now and not yet queued.
+func (m *Mailer) Schedule(ctx context.Context) error {
+	m.defaults()
+	now := m.Clock.Now()
+	ws, err := m.DB.Windows(ctx)
+	if err != nil {
+		return err
+	}
+	chs, err := m.DB.Changes(ctx)
+	if err != nil {
+		return err
+	}
+	var ds []due
+	byID := map[int64]maintenance.Window{}
+	years := map[int]bool{}
+	for _, w := range ws {
+		byID[w.ID] = w
+	}
+	recent := time.Now().Add(-24 * time.Hour) // changes are operator actions, in real time
+	told := map[int64]bool{}                  // windows merchants have been told about
+	for _, c := range chs {
+		if w, ok := byID[c.WindowID]; ok && (c.Kind == maintenance.ChangePublished || published(w)) {
+			told[c.WindowID] = true
+		}
+	}
+	for _, c := range chs {
+		w, ok := byID[c.WindowID]
+		if !ok || c.At.Before(recent) || !told[c.WindowID] {
+			continue // drafts are not mailed
+		}
+		if c.Kind == maintenance.ChangePublished {
+			years[w.Start.In(w.Location()).Year()] = true
+			continue
+		}
+		if c.Kind == maintenance.ChangeAdded && w.Kind != maintenance.KindEmergency {
+			continue // a scheduled window is announced by publication, not by its creation
+		}
+		c := c
+		ds = append(ds, due{key: fmt.Sprintf("change-%d", c.ID), kind: "change-" + c.Kind, w: w,
+			subjectJA: "【Kessai】メンテナンス変更のお知らせ", subjectEN: "[Kessai] Maintenance change",
+			body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+				return maintenance.RenderChangeNotice(b, cfg, w, c, lang, maintenance.FormatText)
+			}})
+	}
+	for y := range years {
+		y := y
+		var pub []maintenance.Window
+		for _, w := range ws {
+			if w.Status == maintenance.StatusAnnounced && w.Start.In(w.Location()).Year() == y {
+				pub = append(pub, w)
+			}
+		}
+		ds = append(ds, due{key: fmt.Sprintf("annual-%d", y), kind: "annual",
+			subjectJA: fmt.Sprintf("【Kessai】%d年 決済サーバ定期メンテナンススケジュールのご案内", y),
+			subjectEN: fmt.Sprintf("[Kessai] %d payment-server maintenance schedule", y),
+			body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+				return maintenance.RenderAnnualNotice(b, cfg, y, pub, lang, maintenance.FormatText)
+			}})
+	}
+	for _, w := range ws {
+		if !published(w) || w.Status == maintenance.StatusCancelled {
+			continue
+		}
+		w := w
+		windowBody := func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+			return maintenance.RenderWindowNotice(b, cfg, w, lang, maintenance.FormatText)
+		}
+		// reminders: of those whose time has come, only the nearest is sent; earlier ones
+		// that were missed (a window added late, a server down) are recorded as skipped
+		var dueOffsets []time.Duration
+		for _, o := range m.Reminders {
+			if !now.Before(w.Start.Add(-o)) && now.Before(w.Start) {
+				dueOffsets = append(dueOffsets, o)
+			}
+		}
+		if len(dueOffsets) > 0 {
+			nearest := dueOffsets[0]
+			for _, o := range dueOffsets {
+				if o < nearest {
+					nearest = o
+				}
+			}
+			for _, o := range dueOffsets {
+				d := due{key: fmt.Sprintf("remind-%s-w%d-r%d", durName(o), w.ID, w.Revision), kind: "reminder-" + durName(o), w: w,
+					subjectJA: "【Kessai】メンテナンスのお知らせ（" + durJA(o) + "前）", subjectEN: "[Kessai] Maintenance in " + durEN(o), body: windowBody}
+				if o != nearest {
+					d.body = nil // skipped
+				}
+				ds = append(ds, d)
+			}
+		}
+		if w.Active(now) {
+			ds = append(ds, due{key: fmt.Sprintf("start-w%d", w.ID), kind: "start", w: w,
+				subjectJA: "【Kessai】メンテナンスを開始しました", subjectEN: "[Kessai] Maintenance has started", body: windowBody})
+		}
+		if !now.Before(w.End) && now.Before(w.End.Add(6*time.Hour)) {
+			ds = append(ds, due{key: fmt.Sprintf("end-w%d", w.ID), kind: "end", w: w,
+				subjectJA: "【Kessai】メンテナンスが終了しました", subjectEN: "[Kessai] Maintenance has ended", body: windowBody})
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	stores, err := m.DB.ListStores(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := m.DB.NoticeConfig(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		for _, st := range stores {
+			if st.NotifyEmail == "" {
+				continue
+			}
+			e := &store.Email{Dedupe: st.AID + "/" + d.key, AID: st.AID, Rcpt: st.NotifyEmail, Kind: d.kind, WindowID: d.w.ID,
+				Status: "pending", NextAt: now, CreatedAt: now, Subject: d.subjectJA + " / " + d.subjectEN}
+			if d.body == nil {
+				e.Status = "skipped"
+			} else {
+				var b bytes.Buffer
+				fmt.Fprintf(&b, "%s 様（店舗ID: %s）\n\n", st.Name, st.AID)
+				if err := d.body(cfg, "ja", &b); err != nil {
+					return err
+				}
+				b.WriteString("\n\n---------------- English ----------------\n\n")
+				if err := d.body(cfg, "en", &b); err != nil {
+					return err
+				}
+				e.Body = b.String()
+			}
+			if _, err := m.DB.QueueEmail(ctx, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func durName(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return strings.ReplaceAll(d.String(), "0s", "")
+}
+
+func durJA(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "日"
+	}
+	return d.String()
+}
+
+func durEN(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		n := int(d / (24 * time.Hour))
+		if n == 1 {
+			return "1 day"
+		}
+		return strconv.Itoa(n) + " days"
+	}
+	return d.String()
+}
+
+// SendDue sends the pending messages that are due; progress, when set, is told after each one.
+func (m *Mailer) SendDue(ctx context.Context, progress func(done, total int)) (int, error) {
+	m.defaults()
+	if m.Sender == nil {
+		return 0, nil
+	}
+	es, err := m.DB.DueEmails(ctx, m.Clock.Now(), 500)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for i, e := range es {
+		err := m.Sender.Send(ctx, e.Rcpt, e.Subject, e.Body)
+		at := m.Clock.Now()
+		if err != nil {
+			n := e.Attempts + 1
+			giveUp := n >= m.MaxAttempts
+			m.Log.Warn("mail failed", "aid", e.AID, "kind", e.Kind, "attempt", n, "give_up", giveUp, "err", err)
+			if err := m.DB.MarkEmail(ctx, e.ID, false, at, err.Error(), at.Add(Backoff(n)), giveUp); err != nil {
+				return sent, err
+			}
+		} else {
+			sent++
+			m.Log.Info("mail sent", "aid", e.AID, "kind", e.Kind, "window", e.WindowID)
+			if err := m.DB.MarkEmail(ctx, e.ID, true, at, "", at, false); err != nil {
+				return sent, err
+			}
+		}
+		if progress != nil {
+			progress(i+1, len(es))
+		}
+	}
+	return sent, nil
+}

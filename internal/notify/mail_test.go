@@ -1,0 +1,187 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	smtp "github.com/emersion/go-smtp"
+
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/notify"
+	"kessai/internal/store"
+	"kessai/internal/testenv"
+)
+
+// inbox is a real SMTP server in the test process that records every message.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []msg
+	fail int // refuse this many messages first
+	addr string
+}
+
+type msg struct{ to, subject, body string }
+
+type backend struct{ in *inbox }
+type session struct {
+	in *inbox
+	to string
+}
+
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{in: b.in}, nil }
+func (s *session) Reset()                                     {}
+func (s *session) Logout() error                              { return nil }
+func (s *session) Mail(string, *smtp.MailOptions) error       { return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
+func (s *session) Data(r io.Reader) error {
+	m, err := mail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	var body io.Reader = m.Body
+	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, _ := io.ReadAll(body)
+	subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	s.in.mu.Lock()
+	defer s.in.mu.Unlock()
+	if s.in.fail > 0 {
+		s.in.fail--
+		return &smtp.SMTPError{Code: 451, Message: "try later"}
+	}
+	s.in.msgs = append(s.in.msgs, msg{to: s.to, subject: subj, body: string(b)})
+	return nil
+}
+
+func newInbox(t testing.TB, fail int) *inbox {
+	in := &inbox{fail: fail}
+	srv := smtp.NewServer(backend{in})
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return in
+}
+
+func (in *inbox) count(pred func(msg) bool) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, m := range in.msgs {
+		if pred(m) {
+			n++
+		}
+	}
+	return n
+}
+
+func (in *inbox) waitFor(t testing.TB, what string, pred func(msg) bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if in.count(pred) > 0 {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("no %s e-mail arrived", what)
+}
+
+func subj(s string) func(msg) bool { return func(m msg) bool { return strings.Contains(m.subject, s) } }
+
+func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
+	in := newInbox(t, 1) // the first delivery fails and must be retried
+	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s.CreateStore(t, "123456", "テスト商店", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
+	s.CreateStore(t, "234567", "No mail", nil)
+	ctx := context.Background()
+	w, _ := maintenance.WallWindow("2020-07-22", "02:55", "04:30", "")
+	ws, err := s.DB.AddWindows(ctx, []maintenance.Window{w}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := in.count(func(msg) bool { return true }); n != 0 {
+		t.Fatalf("%d e-mails for an unpublished draft", n)
+	}
+	if _, err := s.DB.ChangeWindow(ctx, ws[0].ID, maintenance.ChangePublished, "test", "", func(w *maintenance.Window) error {
+		w.Status = maintenance.StatusAnnounced
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the first attempt is refused; its retry is due 5 s later in service time
+	clk.Advance(10 * time.Second)
+	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	steps := []struct {
+		at, subject string
+	}{
+		{"2020-07-15T02:55:00+09:00", "7日前"},
+		{"2020-07-21T02:55:00+09:00", "1日前"},
+		{"2020-07-22T02:55:00+09:00", "開始しました"},
+		{"2020-07-22T04:30:00+09:00", "終了しました"},
+	}
+	for _, st := range steps {
+		ts, _ := time.Parse(time.RFC3339, st.at)
+		clk.Set(ts.Add(-time.Second))
+		time.Sleep(300 * time.Millisecond)
+		if in.count(subj(st.subject)) != 0 {
+			t.Fatalf("%q mail arrived before %s", st.subject, st.at)
+		}
+		clk.Set(ts)
+		in.waitFor(t, st.subject, subj(st.subject))
+	}
+	// a restart must not send anything again
+	cfg, key := s.Config, s.Key
+	s.Stop()
+	s2 := testenv.Start(t, testenv.Options{Clock: clk, Store: &cfg, VaultKey: key, SMTP: notify.SMTPConfig{Addr: in.addr}})
+	time.Sleep(time.Second)
+	for _, x := range []string{"2020年 決済サーバ", "7日前", "1日前", "開始しました", "終了しました"} {
+		if n := in.count(subj(x)); n != 1 {
+			t.Errorf("%q arrived %d times", x, n)
+		}
+	}
+	if n := in.count(func(m msg) bool { return m.to != "shop@example.jp" }); n != 0 {
+		t.Errorf("%d e-mails to a store without a notification address", n)
+	}
+	if in.count(func(m msg) bool {
+		return strings.Contains(m.body, "ER999") && strings.Contains(m.body, "2020年07月22日")
+	}) == 0 {
+		t.Errorf("no e-mail names the window and ER999")
+	}
+	log, _ := s2.DB.Emails(ctx, 50)
+	retried := false
+	for _, e := range log {
+		retried = retried || (e.Status == "sent" && e.Attempts >= 2)
+	}
+	if !retried {
+		t.Errorf("the refused first delivery was not retried and logged")
+	}
+	// a change after publication is mailed too
+	if _, err := s2.DB.ChangeWindow(ctx, ws[0].ID, maintenance.ChangeCancelled, "test", "", func(w *maintenance.Window) error {
+		w.Status = maintenance.StatusCancelled
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, "change", subj("変更"))
+}
