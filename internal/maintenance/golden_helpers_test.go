@@ -36,7 +36,7 @@ func checkGolden(t testing.TB, name string, got []byte) {
 }
 
 // wall builds a window like the operator's "add" does, failing the test on bad input.
-func wall(t testing.TB, date, from, to, zone string) Window {
+func wallIn(t testing.TB, date, from, to, zone string) Window {
 	t.Helper()
 	w, err := WallWindow(date, from, to, zone)
 	if err != nil {
@@ -54,7 +54,7 @@ func windows2020(t testing.TB) []Window {
 	t.Helper()
 	ws := make([]Window, len(notice2020Dates))
 	for i, d := range notice2020Dates {
-		ws[i] = wall(t, d, "02:55", "04:30", "")
+		ws[i] = wallIn(t, d, "02:55", "04:30", "")
 		ws[i].ID = int64(i + 1)
 	}
 	return ws

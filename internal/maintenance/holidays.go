@@ -89,6 +89,9 @@ func (c *holidayCalendar) yearMap(year int) map[civil]string {
 	if m, ok := c.years[year]; ok {
 		return m
 	}
+	_, inTable := c.table[year]
+	// Only years that can have holidays are cached, so arbitrary dates cannot grow the cache.
+	cache := inTable || year >= holidayRuleMinYear && year <= holidayRuleMaxYear
 	m := map[civil]string{}
 	if t, ok := c.table[year]; ok {
 		for k, v := range t {
@@ -109,7 +112,9 @@ func (c *holidayCalendar) yearMap(year int) map[civil]string {
 			m[o.day] = o.name
 		}
 	}
-	c.years[year] = m
+	if cache || len(m) > 0 {
+		c.years[year] = m
+	}
 	return m
 }
 

@@ -32,7 +32,7 @@ var cabinetOffice = map[int][]string{
 		"08-11", "09-20", "09-23", "10-11", "11-03", "11-23"},
 }
 
-func tokyo(t testing.TB) *time.Location {
+func tokyoLoc(t testing.TB) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(DefaultZone)
 	if err != nil {
@@ -42,9 +42,9 @@ func tokyo(t testing.TB) *time.Location {
 }
 
 // day parses YYYY-MM-DD as a Japan-time midnight.
-func day(t testing.TB, s string) time.Time {
+func jpDay(t testing.TB, s string) time.Time {
 	t.Helper()
-	d, err := time.ParseInLocation("2006-01-02", s, tokyo(t))
+	d, err := time.ParseInLocation("2006-01-02", s, tokyoLoc(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +91,13 @@ func TestJapaneseHolidayNamedDays(t *testing.T) {
 		{"2026-09-22", "国民の休日"},
 		{"2027-03-22", "振替休日"},
 	} {
-		name, ok := JapaneseHoliday(day(t, c.date))
+		name, ok := JapaneseHoliday(jpDay(t, c.date))
 		if !ok || name != c.name {
 			t.Errorf("%s: got %q ok=%v, want %q", c.date, name, ok, c.name)
 		}
 	}
 	for _, d := range []string{"2019-12-23", "2020-08-11", "2020-10-12", "2021-08-11", "2021-10-11", "2020-07-22", "2020-12-31"} {
-		if name, ok := JapaneseHoliday(day(t, d)); ok {
+		if name, ok := JapaneseHoliday(jpDay(t, d)); ok {
 			t.Errorf("%s is not a holiday, got %q", d, name)
 		}
 	}
@@ -148,7 +148,7 @@ func TestHolidaysAgainstRickarCal(t *testing.T) {
 				continue
 			}
 			d := actual.Format("2006-01-02")
-			_, ok := JapaneseHoliday(day(t, d))
+			_, ok := JapaneseHoliday(jpDay(t, d))
 			if ok == knownWrong[d] {
 				t.Errorf("%s (%s): ours holiday=%v, known rickar difference=%v", d, h.Name, ok, knownWrong[d])
 			}
@@ -157,7 +157,7 @@ func TestHolidaysAgainstRickarCal(t *testing.T) {
 			h    string
 			rick time.Time
 		}{{"春分の日", calcRick(jp.VernalEquinoxDay.Calc(y))}, {"秋分の日", calcRick(jp.AutumnalEquinoxDay.Calc(y))}} {
-			if name, _ := JapaneseHoliday(day(t, eq.rick.Format("2006-01-02"))); name != eq.h {
+			if name, _ := JapaneseHoliday(jpDay(t, eq.rick.Format("2006-01-02"))); name != eq.h {
 				t.Errorf("%d %s: rickar says %s, ours names it %q", y, eq.h, eq.rick.Format("01-02"), name)
 			}
 		}
@@ -168,7 +168,7 @@ func calcRick(actual, _ time.Time) time.Time { return actual }
 
 func TestJapaneseHolidayUsesCallersCalendarDate(t *testing.T) {
 	// 2020-07-23 00:30 in Tokyo is still 22 July in UTC: the caller's location decides.
-	inTokyo := time.Date(2020, 7, 23, 0, 30, 0, 0, tokyo(t))
+	inTokyo := time.Date(2020, 7, 23, 0, 30, 0, 0, tokyoLoc(t))
 	if _, ok := JapaneseHoliday(inTokyo); !ok {
 		t.Error("Tokyo date 2020-07-23 should be 海の日")
 	}
@@ -192,7 +192,7 @@ func TestIsBusinessDay(t *testing.T) {
 		{"2031-05-06", false}, // past the table, by rule: 振替休日 for Sunday 4 May, skipping 5 May
 		{"2031-05-07", true},
 	} {
-		if got := IsBusinessDay(day(t, c.date)); got != c.want {
+		if got := IsBusinessDay(jpDay(t, c.date)); got != c.want {
 			t.Errorf("%s: business day %v, want %v", c.date, got, c.want)
 		}
 	}

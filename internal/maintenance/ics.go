@@ -479,7 +479,17 @@ func ImportICS(r io.Reader) ([]Window, error) {
 // unfoldICS splits data into logical lines: CRLF or bare LF ends a line, and a line starting with
 // a space or tab continues the previous one (RFC 5545 §3.1). Blank lines are skipped.
 func unfoldICS(data []byte) ([]icsLine, error) {
-	var out []icsLine
+	var (
+		out  []icsLine
+		cur  []byte // the logical line being assembled (appending keeps unfolding linear)
+		from int    // its first physical line, 0 when none
+	)
+	flush := func() {
+		if from != 0 {
+			out = append(out, icsLine{text: string(cur), num: from})
+		}
+		cur, from = cur[:0], 0
+	}
 	num := 0
 	for len(data) > 0 {
 		num++
@@ -491,17 +501,19 @@ func unfoldICS(data []byte) ([]icsLine, error) {
 		}
 		raw = bytes.TrimSuffix(raw, []byte("\r"))
 		if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
-			if len(out) == 0 {
+			if from == 0 {
 				return nil, inputErr("line %d: continuation line with nothing to continue", num)
 			}
-			out[len(out)-1].text += string(raw[1:])
+			cur = append(cur, raw[1:]...)
 			continue
 		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		out = append(out, icsLine{text: string(raw), num: num})
+		flush()
+		cur, from = append(cur, raw...), num
 	}
+	flush()
 	return out, nil
 }
 

@@ -22,16 +22,16 @@ func icsWindows(t testing.TB) []Window {
 	ws := windows2020(t)
 	ws[6].Revision = 1 // moved off the 23 July holiday
 
-	cancelled := wall(t, "2020-07-23", "02:55", "04:30", "")
+	cancelled := wallIn(t, "2020-07-23", "02:55", "04:30", "")
 	cancelled.ID, cancelled.Status, cancelled.Revision = 13, StatusCancelled, 2
 	cancelled.UID = "legacy-0723@kessai.example"
 
-	partial := wall(t, "2020-08-06", "01:00", "02:00", "")
+	partial := wallIn(t, "2020-08-06", "01:00", "02:00", "")
 	partial.ID = 14
 	partial.Scope = Scope{Ops: OpCancel | OpAutoCharge, Methods: []string{"cvs"}, Brands: []string{"JCB"}}
 	partial.ReserveEnd = partial.End.Add(30 * time.Minute)
 
-	emergency := wall(t, "2020-09-03", "22:30", "01:15", "")
+	emergency := wallIn(t, "2020-09-03", "22:30", "01:15", "")
 	emergency.ID, emergency.Kind = 15, KindEmergency
 	emergency.TitleJA = "緊急メンテナンス（カード会社設備の更新, 第2段階; 夜間作業）"
 	emergency.TitleEN = `Emergency work; phase 2, "night" \ backslash`
@@ -40,11 +40,11 @@ func icsWindows(t testing.TB) []Window {
 	emergency.CreatedAt = time.Date(2020, 9, 1, 3, 4, 5, 0, time.UTC)
 	emergency.UpdatedAt = time.Date(2020, 9, 2, 6, 7, 8, 0, time.UTC)
 
-	ny := wall(t, "2020-03-08", "01:00", "04:00", "America/New_York") // spans the DST start
+	ny := wallIn(t, "2020-03-08", "01:00", "04:00", "America/New_York") // spans the DST start
 	ny.ID = 16
-	utc := wall(t, "2020-11-01", "17:00", "18:00", "UTC")
+	utc := wallIn(t, "2020-11-01", "17:00", "18:00", "UTC")
 	utc.ID = 17
-	unsaved := wall(t, "2020-12-24", "03:00", "04:00", "Asia/Tokyo") // no id, no uid
+	unsaved := wallIn(t, "2020-12-24", "03:00", "04:00", "Asia/Tokyo") // no id, no uid
 	return append(ws, cancelled, partial, emergency, ny, utc, unsaved)
 }
 
@@ -240,8 +240,8 @@ func TestImportICSForeign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notice := wall(t, "2020-07-22", "02:55", "04:30", "")
-	aug := wall(t, "2020-08-20", "02:55", "04:30", "")
+	notice := wallIn(t, "2020-07-22", "02:55", "04:30", "")
+	aug := wallIn(t, "2020-08-20", "02:55", "04:30", "")
 	want := []Window{
 		{UID: "a@x", Start: notice.Start, End: notice.End, Zone: DefaultZone, Kind: KindScheduled, Status: StatusPlanned, Scope: Scope{Ops: DefaultScope}},
 		{UID: "b@x", Start: aug.Start, End: aug.End, Zone: DefaultZone, Kind: KindScheduled, Status: StatusCancelled, Revision: 3, Scope: Scope{Ops: DefaultScope}},
@@ -323,7 +323,7 @@ func TestImportICSExample(t *testing.T) {
 }
 
 func TestExportICSRefusesInvalidWindows(t *testing.T) {
-	good := wall(t, "2020-07-22", "02:55", "04:30", "")
+	good := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	badZone := good
 	badZone.Zone = "Mars/Olympus"
 	backwards := good
@@ -341,7 +341,7 @@ func TestExportICSRefusesInvalidWindows(t *testing.T) {
 
 func FuzzImportICS(f *testing.F) {
 	var b bytes.Buffer
-	w := wall(f, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(f, "2020-07-22", "02:55", "04:30", "")
 	w.ID, w.Revision, w.TitleJA = 7, 1, "定期メンテナンス, 7月"
 	if err := ExportICS(&b, []Window{w}, ICSOptions{Now: icsNow}); err != nil {
 		f.Fatal(err)

@@ -108,7 +108,7 @@ func ImportJSON(r io.Reader) ([]Window, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, jsonInputErr(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, inputErr("JSON: unexpected data after the schedule object")
 	}
 	if doc.Windows == nil {

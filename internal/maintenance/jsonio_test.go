@@ -36,7 +36,7 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestToJSON(t *testing.T) {
-	w := wall(t, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	w.ID = 7
 	w.Scope = Scope{Ops: OpCancel | OpAutoCharge, Methods: []string{"cvs"}}
 	w.ReserveEnd = w.End.Add(time.Hour)
@@ -85,7 +85,7 @@ func TestImportJSONDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := wall(t, "2020-07-22", "02:55", "04:30", "")
+	want := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	want.ID = 1
 	sameWindows(t, ws, []Window{want})
 	if ws, err := ImportJSON(strings.NewReader(`{"windows":[]}`)); err != nil || len(ws) != 0 {
@@ -105,6 +105,7 @@ func TestImportJSONRefusals(t *testing.T) {
 		{"unknown-field", win(`,"strat":"x"`)},
 		{"no-windows", `{}`},
 		{"trailing-data", win("") + `{}`},
+		{"trailing-brace", win("") + `}`},
 		{"bad-scope", win(`,"scope":"CAPTURE,TELEPORT"`)},
 		{"bad-method", win(`,"scope":"method:cash"`)},
 		{"bad-zone", win(`,"zone":"Mars/Olympus"`)},

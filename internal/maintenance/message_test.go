@@ -7,22 +7,22 @@ import (
 )
 
 func TestFormatSpan(t *testing.T) {
-	reserve := wall(t, "2021-04-10", "01:00", "02:00", "")
+	reserve := wallIn(t, "2021-04-10", "01:00", "02:00", "")
 	reserve.ReserveEnd = reserve.End.Add(90 * time.Minute)
 	for _, c := range []struct {
 		name   string
 		w      Window
 		ja, en string
 	}{
-		{"notice-window", wall(t, "2020-07-22", "02:55", "04:30", ""),
+		{"notice-window", wallIn(t, "2020-07-22", "02:55", "04:30", ""),
 			"2020年07月22日(水) AM 02:55～AM 04:30", "Wed 22 Jul 2020, 02:55–04:30 JST"},
-		{"afternoon-uses-00-11-hours", wall(t, "2020-07-22", "12:05", "13:30", ""),
+		{"afternoon-uses-00-11-hours", wallIn(t, "2020-07-22", "12:05", "13:30", ""),
 			"2020年07月22日(水) PM 00:05～PM 01:30", "Wed 22 Jul 2020, 12:05–13:30 JST"},
-		{"crosses-midnight", wall(t, "2021-03-10", "22:30", "05:00", ""),
+		{"crosses-midnight", wallIn(t, "2021-03-10", "22:30", "05:00", ""),
 			"2021年03月10日(水) PM 10:30～2021年03月11日(木) AM 05:00", "Wed 10 Mar 2021, 22:30 – Thu 11 Mar 2021, 05:00 JST"},
-		{"other-zone-named", wall(t, "2020-07-22", "02:55", "04:30", "UTC"),
+		{"other-zone-named", wallIn(t, "2020-07-22", "02:55", "04:30", "UTC"),
 			"2020年07月22日(水) AM 02:55～AM 04:30 (UTC)", "Wed 22 Jul 2020, 02:55–04:30 UTC"},
-		{"dst-change-inside", wall(t, "2026-03-08", "01:00", "04:00", "America/New_York"),
+		{"dst-change-inside", wallIn(t, "2026-03-08", "01:00", "04:00", "America/New_York"),
 			"2026年03月08日(日) AM 01:00～AM 04:00 (EDT)", "Sun 8 Mar 2026, 01:00 EST – Sun 8 Mar 2026, 04:00 EDT"},
 		{"reserve-end-does-not-change-span", reserve,
 			"2021年04月10日(土) AM 01:00～AM 02:00", "Sat 10 Apr 2021, 01:00–02:00 JST"},
@@ -39,14 +39,14 @@ func TestFormatSpan(t *testing.T) {
 }
 
 func TestCustomerMessageGolden(t *testing.T) {
-	reserve := wall(t, "2021-04-10", "01:00", "02:00", "")
+	reserve := wallIn(t, "2021-04-10", "01:00", "02:00", "")
 	reserve.ReserveEnd = reserve.End.Add(90 * time.Minute)
 	cases := []struct {
 		name string
 		w    Window
 	}{
-		{"notice-2020-07-22", wall(t, "2020-07-22", "02:55", "04:30", "")},
-		{"crosses-midnight", wall(t, "2021-03-10", "22:30", "05:00", "")},
+		{"notice-2020-07-22", wallIn(t, "2020-07-22", "02:55", "04:30", "")},
+		{"crosses-midnight", wallIn(t, "2021-03-10", "22:30", "05:00", "")},
 		{"reserve-end", reserve},
 	}
 	var b strings.Builder
@@ -63,7 +63,7 @@ func TestCustomerMessageGolden(t *testing.T) {
 }
 
 func TestCustomerMessageDefaultsAndCode(t *testing.T) {
-	w := wall(t, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	ja, err := CustomerMessage(w, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestCustomerMessageDefaultsAndCode(t *testing.T) {
 }
 
 func TestCustomerMessageOperatorTemplate(t *testing.T) {
-	w := wall(t, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	w.TitleJA = "定期メンテナンス"
 	for _, c := range []struct {
 		name, lang, tmpl, want string
@@ -122,7 +122,7 @@ func TestCustomerMessageOperatorTemplate(t *testing.T) {
 }
 
 func TestCustomerMessageRefusals(t *testing.T) {
-	w := wall(t, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	for _, c := range []struct{ name, lang, tmpl string }{
 		{"unknown-lang", "fr", ""},
 		{"does-not-parse", "ja", "{{.Span"},

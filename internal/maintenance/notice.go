@@ -800,7 +800,11 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 	}
 	doc := letterHead(cfg, lang, title)
 	doc.Greeting = []string{shortGreeting(st, lang), intro}
-	doc.Sections = []docSection{{Heading: phrase(lang, "変更内容", "What changed"), Fields: change}}
+	heading := phrase(lang, "変更内容", "What changed")
+	if ch.Kind == ChangeAdded || ch.Kind == ChangePublished || ch.Kind == ChangeStarted {
+		heading = phrase(lang, "日時", "When")
+	}
+	doc.Sections = []docSection{{Heading: heading, Fields: change}}
 	if upcoming {
 		secs, err := windowSections(cfg, cur, lang, false)
 		if err != nil {

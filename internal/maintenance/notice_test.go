@@ -14,7 +14,7 @@ import (
 func testNoticeConfig(t testing.TB) NoticeConfig {
 	t.Helper()
 	cfg := DefaultNoticeConfig()
-	cfg.IssuedOn = time.Date(2019, 12, 4, 10, 0, 0, 0, tokyo(t))
+	cfg.IssuedOn = time.Date(2019, 12, 4, 10, 0, 0, 0, tokyoLoc(t))
 	cfg.SupportPhone = "03-0000-0000"
 	cfg.Address = "〒100-0000 東京都千代田区（サンプル）"
 	cfg.AddressEN = "Chiyoda-ku, Tokyo (sample)"
@@ -22,7 +22,7 @@ func testNoticeConfig(t testing.TB) NoticeConfig {
 	return cfg
 }
 
-func render(t testing.TB, f func(*bytes.Buffer) error) []byte {
+func renderNotice(t testing.TB, f func(*bytes.Buffer) error) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := f(&b); err != nil {
@@ -31,14 +31,14 @@ func render(t testing.TB, f func(*bytes.Buffer) error) []byte {
 	return b.Bytes()
 }
 
-var langs, formats = []string{LangJA, LangEN}, []string{FormatText, FormatHTML, FormatMarkdown}
+var noticeLangs, noticeFormats = []string{LangJA, LangEN}, []string{FormatText, FormatHTML, FormatMarkdown}
 
 func TestAnnualNotice2020Golden(t *testing.T) {
 	cfg, ws := testNoticeConfig(t), windows2020(t)
-	for _, lang := range langs {
-		for _, format := range formats {
+	for _, lang := range noticeLangs {
+		for _, format := range noticeFormats {
 			t.Run(lang+"-"+format, func(t *testing.T) {
-				got := render(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, lang, format) })
+				got := renderNotice(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, lang, format) })
 				checkGolden(t, fmt.Sprintf("annual_2020.%s.%s", lang, format), got)
 			})
 		}
@@ -51,12 +51,12 @@ func TestAnnualNotice2020Content(t *testing.T) {
 	cfg, ws := testNoticeConfig(t), windows2020(t)
 	// Shuffle the input: the notice must sort.
 	ws[0], ws[11] = ws[11], ws[0]
-	for _, format := range formats {
-		ja := string(render(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, "ja", format) }))
-		en := string(render(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, "en", format) }))
+	for _, format := range noticeFormats {
+		ja := string(renderNotice(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, "ja", format) }))
+		en := string(renderNotice(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2020, ws, "en", format) }))
 		last := -1
 		for _, d := range notice2020Dates {
-			day := wall(t, d, "02:55", "04:30", "")
+			day := wallIn(t, d, "02:55", "04:30", "")
 			local := day.Start.In(day.Location())
 			re := regexp.MustCompile(fmt.Sprintf(`%d年%02d月%02d日\(%s\) 02:55～04:30`,
 				local.Year(), local.Month(), local.Day(), weekdayJA[local.Weekday()]))
@@ -88,19 +88,19 @@ func TestAnnualNotice2020Content(t *testing.T) {
 // cancelled window, an emergency window, operator notes, a window of another year.
 func mixed2021(t testing.TB) []Window {
 	t.Helper()
-	normal := wall(t, "2021-01-21", "02:55", "04:30", "")
-	night := wall(t, "2021-03-10", "22:30", "05:00", "")
-	partial := wall(t, "2021-04-15", "01:00", "02:00", "")
+	normal := wallIn(t, "2021-01-21", "02:55", "04:30", "")
+	night := wallIn(t, "2021-03-10", "22:30", "05:00", "")
+	partial := wallIn(t, "2021-04-15", "01:00", "02:00", "")
 	partial.Scope = Scope{Ops: OpCancel | OpAutoCharge, Methods: []string{"cvs"}}
-	reserve := wall(t, "2021-05-20", "02:55", "04:30", "")
+	reserve := wallIn(t, "2021-05-20", "02:55", "04:30", "")
 	reserve.ReserveEnd = reserve.End.Add(time.Hour)
-	cancelled := wall(t, "2021-06-17", "02:55", "04:30", "")
+	cancelled := wallIn(t, "2021-06-17", "02:55", "04:30", "")
 	cancelled.Status = StatusCancelled
-	emergency := wall(t, "2021-07-01", "13:00", "13:30", "")
+	emergency := wallIn(t, "2021-07-01", "13:00", "13:30", "")
 	emergency.Kind = KindEmergency
 	emergency.NotesJA = "カード会社側の設備更新に伴う作業です。"
 	emergency.NotesEN = "Work on the card network's equipment."
-	other := wall(t, "2022-01-20", "02:55", "04:30", "")
+	other := wallIn(t, "2022-01-20", "02:55", "04:30", "")
 	return []Window{other, reserve, night, emergency, cancelled, partial, normal}
 }
 
@@ -108,7 +108,7 @@ func TestAnnualNoticeMixedGolden(t *testing.T) {
 	cfg, ws := testNoticeConfig(t), mixed2021(t)
 	for _, c := range []struct{ lang, format string }{{"ja", "text"}, {"en", "text"}, {"ja", "md"}, {"en", "html"}} {
 		t.Run(c.lang+"-"+c.format, func(t *testing.T) {
-			got := render(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2021, ws, c.lang, c.format) })
+			got := renderNotice(t, func(b *bytes.Buffer) error { return RenderAnnualNotice(b, cfg, 2021, ws, c.lang, c.format) })
 			checkGolden(t, fmt.Sprintf("annual_2021_mixed.%s.%s", c.lang, c.format), got)
 			s := string(got)
 			if strings.Contains(s, "06月17日") || strings.Contains(s, "17 Jun 2021") {
@@ -133,15 +133,15 @@ func TestWindowNoticeGolden(t *testing.T) {
 		lang   string
 		format string
 	}{
-		{"scheduled", wall(t, "2020-07-22", "02:55", "04:30", ""), "ja", "text"},
-		{"scheduled", wall(t, "2020-07-22", "02:55", "04:30", ""), "en", "text"},
-		{"scheduled", wall(t, "2020-07-22", "02:55", "04:30", ""), "ja", "html"},
+		{"scheduled", wallIn(t, "2020-07-22", "02:55", "04:30", ""), "ja", "text"},
+		{"scheduled", wallIn(t, "2020-07-22", "02:55", "04:30", ""), "en", "text"},
+		{"scheduled", wallIn(t, "2020-07-22", "02:55", "04:30", ""), "ja", "html"},
 		{"partial-reserve", func() Window { w := ws[5]; w.ReserveEnd = w.End.Add(30 * time.Minute); return w }(), "ja", "md"},
 		{"emergency", ws[3], "en", "md"},
 		{"cancelled", ws[4], "ja", "text"},
 	} {
 		t.Run(c.name+"-"+c.lang+"-"+c.format, func(t *testing.T) {
-			got := render(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, c.w, c.lang, c.format) })
+			got := renderNotice(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, c.w, c.lang, c.format) })
 			checkGolden(t, fmt.Sprintf("window_%s.%s.%s", c.name, c.lang, c.format), got)
 		})
 	}
@@ -149,19 +149,19 @@ func TestWindowNoticeGolden(t *testing.T) {
 
 func TestChangeNoticeGolden(t *testing.T) {
 	cfg := testNoticeConfig(t)
-	at := time.Date(2020, 7, 1, 12, 0, 0, 0, tokyo(t))
-	old := wall(t, "2020-07-23", "02:55", "04:30", "")
-	moved := wall(t, "2020-07-22", "02:55", "04:30", "")
+	at := time.Date(2020, 7, 1, 12, 0, 0, 0, tokyoLoc(t))
+	old := wallIn(t, "2020-07-23", "02:55", "04:30", "")
+	moved := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	moved.Revision = 1
 	cancelled := old
 	cancelled.Status = StatusCancelled
-	added := wall(t, "2020-08-06", "01:00", "03:00", "")
+	added := wallIn(t, "2020-08-06", "01:00", "03:00", "")
 	extended := moved
 	extended.End = moved.End.Add(45 * time.Minute)
 	extended.ReserveEnd = extended.End.Add(30 * time.Minute)
 	ended := moved
 	ended.End = moved.Start.Add(50 * time.Minute)
-	emergency := wall(t, "2020-09-03", "14:10", "15:00", "")
+	emergency := wallIn(t, "2020-09-03", "14:10", "15:00", "")
 	emergency.Kind = KindEmergency
 	for _, c := range []struct {
 		name string
@@ -176,18 +176,18 @@ func TestChangeNoticeGolden(t *testing.T) {
 		{"ended", ended, Change{Kind: ChangeEnded, OldEnd: moved.End, NewEnd: ended.End, At: ended.End}},
 		{"started", emergency, Change{Kind: ChangeStarted, At: emergency.Start}},
 	} {
-		for _, lang := range langs {
+		for _, lang := range noticeLangs {
 			t.Run(c.name+"-"+lang, func(t *testing.T) {
-				got := render(t, func(b *bytes.Buffer) error { return RenderChangeNotice(b, cfg, c.win, c.ch, lang, "text") })
+				got := renderNotice(t, func(b *bytes.Buffer) error { return RenderChangeNotice(b, cfg, c.win, c.ch, lang, "text") })
 				checkGolden(t, fmt.Sprintf("change_%s.%s.text", c.name, lang), got)
 			})
 		}
 	}
-	got := render(t, func(b *bytes.Buffer) error {
+	got := renderNotice(t, func(b *bytes.Buffer) error {
 		return RenderChangeNotice(b, cfg, cancelled, Change{Kind: ChangeCancelled}, "ja", "html")
 	})
 	checkGolden(t, "change_cancelled.ja.html", got)
-	got = render(t, func(b *bytes.Buffer) error {
+	got = renderNotice(t, func(b *bytes.Buffer) error {
 		return RenderChangeNotice(b, cfg, moved, Change{Kind: ChangeMoved, OldStart: old.Start, OldEnd: old.End}, "en", "md")
 	})
 	checkGolden(t, "change_moved.en.md", got)
@@ -196,15 +196,15 @@ func TestChangeNoticeGolden(t *testing.T) {
 // The change notices state facts from data: both spans of a move, and the cancelled span.
 func TestChangeNoticeContent(t *testing.T) {
 	cfg := testNoticeConfig(t)
-	old := wall(t, "2020-07-23", "02:55", "04:30", "")
-	moved := wall(t, "2020-07-22", "02:55", "04:30", "")
-	s := string(render(t, func(b *bytes.Buffer) error {
+	old := wallIn(t, "2020-07-23", "02:55", "04:30", "")
+	moved := wallIn(t, "2020-07-22", "02:55", "04:30", "")
+	s := string(renderNotice(t, func(b *bytes.Buffer) error {
 		return RenderChangeNotice(b, cfg, moved, Change{Kind: ChangeMoved, OldStart: old.Start, OldEnd: old.End}, "ja", "text")
 	}))
 	if !strings.Contains(s, formatSpanJA24(old)) || !strings.Contains(s, formatSpanJA24(moved)) {
 		t.Errorf("moved notice lacks a span:\n%s", s)
 	}
-	s = string(render(t, func(b *bytes.Buffer) error {
+	s = string(renderNotice(t, func(b *bytes.Buffer) error {
 		return RenderChangeNotice(b, cfg, old, Change{Kind: ChangeCancelled}, "ja", "text")
 	}))
 	if !strings.Contains(s, "中止") || !strings.Contains(s, formatSpanJA24(old)) || strings.Contains(s, "お客様への表示") {
@@ -248,7 +248,7 @@ func hostileConfig(t testing.TB) (NoticeConfig, Window) {
 	cfg.SupportURL = "javascript:alert(1)"
 	cfg.SupportEmail = `a"><b>@kessai.example`
 	cfg.SupportPhone = `03-0000-0000"><script>`
-	w := wall(t, "2020-07-22", "02:55", "04:30", "")
+	w := wallIn(t, "2020-07-22", "02:55", "04:30", "")
 	w.NotesJA = "<b>太字</b>\n# 見出し\n- リスト"
 	w.NotesEN = "1. not a list <i>x</i> `code` | table |"
 	return cfg, w
@@ -256,8 +256,8 @@ func hostileConfig(t testing.TB) (NoticeConfig, Window) {
 
 func TestNoticeHTMLEscapesData(t *testing.T) {
 	cfg, w := hostileConfig(t)
-	for _, lang := range langs {
-		s := string(render(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, w, lang, "html") }))
+	for _, lang := range noticeLangs {
+		s := string(renderNotice(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, w, lang, "html") }))
 		for _, bad := range []string{"<script", "<img", "<b>", "<i>", `href="javascript`, `a"><b>`, `0000"><script`} {
 			if strings.Contains(s, bad) {
 				t.Errorf("%s: raw %q in HTML output", lang, bad)
@@ -271,8 +271,8 @@ func TestNoticeHTMLEscapesData(t *testing.T) {
 
 func TestNoticeMarkdownEscapesData(t *testing.T) {
 	cfg, w := hostileConfig(t)
-	for _, lang := range langs {
-		s := string(render(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, w, lang, "md") }))
+	for _, lang := range noticeLangs {
+		s := string(renderNotice(t, func(b *bytes.Buffer) error { return RenderWindowNotice(b, cfg, w, lang, "md") }))
 		unescaped := regexp.MustCompile("(^|[^\\\\])(<script|<img|<b>|<i>|\\[x\\]|\\*Inc|`code)|\n# 見出し|\\(<javascript")
 		if m := unescaped.FindString(s); m != "" {
 			t.Errorf("%s: unescaped %q in Markdown output:\n%s", lang, m, s)

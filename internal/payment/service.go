@@ -246,9 +246,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	}
 
-	var winner *store.Payment
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		winner = nil
 		if card != nil {
 			id, err := tx.InsertCard(card)
 			if err != nil {
@@ -263,12 +261,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		if err := tx.InsertPayment(p); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				// another request (or instance) recorded this order first: answer with its result
-				w, err2 := tx.SuccessfulByCod(st.AID, r.Cod)
-				if err2 != nil {
-					return err2
-				}
-				winner = w
+				// another request (or instance) recorded this order first: answer with its
+				// result, read once this transaction is over (on PostgreSQL the failed insert
+				// has aborted it until the savepoint is rolled back)
 				return errReplay
 			}
 			return err
@@ -284,8 +279,12 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		return nil
 	})
-	if errors.Is(err, errReplay) && winner != nil {
-		return replay(winner, fp)
+	if errors.Is(err, errReplay) {
+		w, err := s.DB.SuccessfulByCod(ctx, st.AID, r.Cod)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		return replay(w, fp)
 	}
 	if err != nil {
 		return nil, unavailable(err)
