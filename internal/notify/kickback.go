@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,11 @@ type Kickbacks struct {
 	Wake     <-chan struct{}
 	Workers  int
 	Poll     time.Duration
-	inflight sync.Map
+	// PerHost bounds concurrent deliveries to one receiver, so a receiver that hangs holds at
+	// most this many workers and the others keep flowing.
+	PerHost  int
+	mu       sync.Mutex
+	inflight map[string]int
 }
 
 // Backoff is the wait after the n-th failed attempt: 5 s doubling, at most one hour.
@@ -63,6 +68,10 @@ func (k *Kickbacks) Run(ctx context.Context) {
 	if k.Poll == 0 {
 		k.Poll = 250 * time.Millisecond
 	}
+	if k.PerHost == 0 {
+		k.PerHost = 2
+	}
+	k.inflight = map[string]int{}
 	if k.Client == nil {
 		k.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -84,19 +93,55 @@ func (k *Kickbacks) Run(ctx context.Context) {
 		if free <= 0 {
 			continue
 		}
-		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, 60*time.Second)
+		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, 60*time.Second, k.busyHosts())
 		if err != nil {
 			k.Log.Warn("kickback claim failed", "err", err)
 			continue
 		}
 		for _, kb := range kbs {
+			host := hostOf(kb.URL)
+			k.mu.Lock()
+			full := k.inflight[host] >= k.PerHost
+			if !full {
+				k.inflight[host]++
+			}
+			k.mu.Unlock()
+			if full {
+				k.DB.ReleaseKickback(ctx, kb.ID) // this receiver is busy: leave it for a later pass
+				continue
+			}
 			sem <- struct{}{}
 			go func(kb *store.Kickback) {
-				defer func() { <-sem }()
+				defer func() {
+					k.mu.Lock()
+					k.inflight[host]--
+					k.mu.Unlock()
+					<-sem
+				}()
 				k.deliver(ctx, kb)
 			}(kb)
 		}
 	}
+}
+
+// busyHosts lists receivers already at their concurrency bound.
+func (k *Kickbacks) busyHosts() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for h, n := range k.inflight {
+		if n >= k.PerHost {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func hostOf(u string) string {
+	if x, err := url.Parse(u); err == nil {
+		return x.Host
+	}
+	return u
 }
 
 func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {

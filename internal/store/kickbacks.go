@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -51,9 +52,10 @@ func scanKickback(r rowScanner) (*Kickback, error) {
 
 // ClaimKickbacks leases up to limit due kickbacks to the caller until now+lease. The lease is a
 // compare-and-set on lease_until, so two instances never hold the same kickback at once.
-func (db *DB) ClaimKickbacks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*Kickback, error) {
+// Kickbacks to receivers in skipHosts (host[:port] of the URL) are left for later.
+func (db *DB) ClaimKickbacks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipHosts []string) ([]*Kickback, error) {
 	rows, err := db.Query(ctx, `SELECT `+kbCols+` FROM kickbacks WHERE status = 'pending' AND next_at <= ? AND lease_until < ? ORDER BY next_at LIMIT ?`,
-		NS(now), NS(now), limit)
+		NS(now), NS(now), limit+64)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -64,7 +66,9 @@ func (db *DB) ClaimKickbacks(ctx context.Context, now time.Time, limit int, leas
 			rows.Close()
 			return nil, err
 		}
-		cands = append(cands, k)
+		if len(cands) < limit && !hostIn(k.URL, skipHosts) {
+			cands = append(cands, k)
+		}
 	}
 	rows.Close()
 	if len(cands) == 0 {
@@ -194,4 +198,13 @@ func (db *DB) GetKickback(ctx context.Context, aid string, id int64) (*Kickback,
 		return nil, ErrNotFound
 	}
 	return k, classify(err)
+}
+
+func hostIn(u string, hosts []string) bool {
+	for _, h := range hosts {
+		if strings.Contains(u, "://"+h+"/") || strings.HasSuffix(u, "://"+h) || strings.Contains(u, "://"+h+"?") {
+			return true
+		}
+	}
+	return false
 }
