@@ -60,30 +60,44 @@ func Backoff(n int) time.Duration {
 	return d
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. It claims due kickbacks in batches and delivers each on its own
+// goroutine, bounded overall (Workers) and per receiver (PerHost); when a batch came back full it
+// claims again at once, so a backlog drains at the speed of the receivers, not of the poll.
 func (k *Kickbacks) Run(ctx context.Context) {
 	if k.Workers == 0 {
-		k.Workers = 8
+		k.Workers = 64
 	}
 	if k.Poll == 0 {
 		k.Poll = 250 * time.Millisecond
 	}
 	if k.PerHost == 0 {
-		k.PerHost = 2
+		k.PerHost = 16
 	}
-	k.inflight = map[string]int{}
 	if k.Client == nil {
-		k.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		k.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{MaxIdleConnsPerHost: k.PerHost, IdleConnTimeout: 30 * time.Second}}
 	}
+	k.mu.Lock()
+	k.inflight = map[string]int{}
+	k.mu.Unlock()
 	sem := make(chan struct{}, k.Workers)
 	t := time.NewTicker(k.Poll)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	again := false
 	for {
-		select {
-		case <-ctx.Done():
+		if !again {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-k.Wake:
+			}
+		}
+		again = false
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
-		case <-k.Wake:
 		}
 		now := k.Clock.Now()
 		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "", "") != nil {
@@ -95,9 +109,12 @@ func (k *Kickbacks) Run(ctx context.Context) {
 		}
 		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, 60*time.Second, k.busyHosts())
 		if err != nil {
-			k.Log.Warn("kickback claim failed", "err", err)
+			if ctx.Err() == nil {
+				k.Log.Warn("kickback claim failed", "err", err)
+			}
 			continue
 		}
+		again = len(kbs) == free
 		for _, kb := range kbs {
 			host := hostOf(kb.URL)
 			k.mu.Lock()
@@ -108,15 +125,18 @@ func (k *Kickbacks) Run(ctx context.Context) {
 			k.mu.Unlock()
 			if full {
 				k.DB.ReleaseKickback(ctx, kb.ID) // this receiver is busy: leave it for a later pass
+				again = false
 				continue
 			}
 			sem <- struct{}{}
+			wg.Add(1)
 			go func(kb *store.Kickback) {
 				defer func() {
 					k.mu.Lock()
 					k.inflight[host]--
 					k.mu.Unlock()
 					<-sem
+					wg.Done()
 				}()
 				k.deliver(ctx, kb)
 			}(kb)

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -48,8 +49,8 @@ func TestHangingReceiverDoesNotHoldUpOthers(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	for i := 0; i < 12; i++ {
-		pay("111111", "h"+strings.Repeat("x", i))
+	for i := 0; i < 80; i++ { // more than the worker pool: unbounded per receiver, these would take every worker
+		pay("111111", fmt.Sprintf("h%d", i))
 	}
 	for i := 0; i < 4; i++ {
 		pay("222222", "s"+strings.Repeat("x", i))
