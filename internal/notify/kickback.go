@@ -32,15 +32,15 @@ const SignatureHeader = "X-Kessai-Signature"
 // Kickbacks delivers the outbox. Each instance runs one; leases keep two instances from sending
 // the same kickback at once, and a bounded pool keeps a hanging receiver from holding up others.
 type Kickbacks struct {
-	DB       *store.DB
-	Clock    clock.Clock
-	Maint    *maintenance.Index
-	Log      *slog.Logger
-	Client   *http.Client
-	Stores   func(ctx context.Context, aid string) (*store.Store, error)
-	Wake     <-chan struct{}
-	Workers  int
-	Poll     time.Duration
+	DB      *store.DB
+	Clock   clock.Clock
+	Maint   *maintenance.Index
+	Log     *slog.Logger
+	Client  *http.Client
+	Stores  func(ctx context.Context, aid string) (*store.Store, error)
+	Wake    <-chan struct{}
+	Workers int
+	Poll    time.Duration
 	// PerHost bounds concurrent deliveries to one receiver, so a receiver that hangs holds at
 	// most this many workers and the others keep flowing.
 	PerHost  int
