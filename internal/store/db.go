@@ -90,7 +90,10 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	path := filepath.Join(dir, "kessai.db")
 	// synchronous(FULL): a payment is on disk before its answer. busy_timeout: the CLI may write
 	// (maintenance start) while the server runs.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// busy_timeout bounds how long a request waits for a lock held by another process (a CLI
+	// write, a backup): long enough to ride out a short one, short enough that the merchant gets a
+	// clear ER000 instead of a hang.
+	pragmas := "_pragma=busy_timeout(2500)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,11 +13,14 @@ import (
 // server at a few thousand payments per second). Each operation runs inside its own SAVEPOINT, so
 // one failing operation is rolled back alone and reported only to its caller.
 type groupCommitter struct {
-	db     *DB
-	ch     chan *gcOp
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
+	// downUntil: after a batch failed because the database was unavailable, batches fail fast
+	// until then instead of queueing behind another long wait (only the loop goroutines touch it)
+	downUntil atomicTime
+	db        *DB
+	ch        chan *gcOp
+	quit      chan struct{}
+	wg        sync.WaitGroup
+	closed    sync.Once
 }
 
 type gcOp struct {
@@ -96,7 +100,13 @@ func (g *groupCommitter) loop() {
 func (g *groupCommitter) run(batch []*gcOp) {
 	results := make([]error, len(batch))
 	var err error
-	for attempt := 0; attempt < 8; attempt++ {
+	if time.Now().Before(g.downUntil.Load()) {
+		for _, op := range batch {
+			op.done <- ErrUnavailable
+		}
+		return
+	}
+	for attempt := 0; attempt < 2; attempt++ {
 		err = g.try(batch, results)
 		g.db.preparePending()
 		if err == nil {
@@ -111,10 +121,18 @@ func (g *groupCommitter) run(batch []*gcOp) {
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
 	err = classify(err)
+	if errors.Is(err, ErrUnavailable) {
+		g.downUntil.Store(time.Now().Add(time.Second))
+	}
 	for _, op := range batch {
 		op.done <- err
 	}
 }
+
+type atomicTime struct{ v atomic.Int64 }
+
+func (a *atomicTime) Load() time.Time   { return time.Unix(0, a.v.Load()) }
+func (a *atomicTime) Store(t time.Time) { a.v.Store(t.UnixNano()) }
 
 func (g *groupCommitter) try(batch []*gcOp, results []error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
