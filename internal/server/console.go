@@ -1,4 +1,37 @@
 package server
 
+import (
+	"context"
+
+	"kessai/internal/web/console"
+	"kessai/internal/web/operator"
+)
+
 // registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
-func (s *Server) registerConsole() {}
+func (s *Server) registerConsole() {
+	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log})
+	if err != nil {
+		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
+	}
+	c.Register(s.mux)
+	o, err := operator.New(operator.Deps{DB: s.DB, Pay: s.Pay, Maint: s.Maint, RemoteIP: s.RemoteIP, Clock: s.Cfg.Clock,
+		Sandbox: s.Sandbox, Log: s.Log, Reload: s.reloadSchedule})
+	if err != nil {
+		panic("operator console templates: " + err.Error())
+	}
+	o.Register(s.mux)
+}
+
+// reloadSchedule refreshes the maintenance index from the database at once (after an operator's
+// change), rather than waiting for the schedule watcher's next poll.
+func (s *Server) reloadSchedule(ctx context.Context) {
+	ws, err := s.DB.Windows(ctx)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.Warn("maintenance schedule reload failed", "err", err)
+		}
+		return
+	}
+	s.Maint.Replace(ws)
+}

@@ -1,0 +1,130 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"kessai/internal/maintenance"
+	"kessai/internal/store"
+)
+
+// The schedule operations below are the operator's controls on maintenance, with the same meaning
+// as the CLI's "kessai maintenance start|end|extend|move|cancel|publish": an emergency window
+// starts now and is announced at once; end stops the active window now; extend moves its end
+// (and a reserve end it would pass); every edit is one recorded change with its own revision.
+
+// StartEmergency begins an emergency window at now, lasting d.
+func StartEmergency(ctx context.Context, db *store.DB, now time.Time, d time.Duration, scope maintenance.Scope, reason, actor string) (maintenance.Window, error) {
+	if d <= 0 || d > 7*24*time.Hour {
+		return maintenance.Window{}, &maintenance.InputError{Msg: "duration must be between 1 minute and 7 days"}
+	}
+	now = now.UTC()
+	w := maintenance.Window{Start: now.Truncate(time.Second), End: now.Add(d), Zone: maintenance.DefaultZone,
+		Kind: maintenance.KindEmergency, Status: maintenance.StatusAnnounced, Scope: scope,
+		TitleJA: "緊急メンテナンス", TitleEN: "Emergency maintenance", NotesJA: reason, NotesEN: reason}
+	added, err := db.AddWindows(ctx, []maintenance.Window{w}, actor)
+	if err != nil {
+		return maintenance.Window{}, err
+	}
+	return added[0], nil
+}
+
+// EndWindow ends window id now; it must be active.
+func EndWindow(ctx context.Context, db *store.DB, id int64, now time.Time, reason, actor string) (maintenance.Window, error) {
+	return db.ChangeWindow(ctx, id, maintenance.ChangeEnded, actor, reason, func(w *maintenance.Window) error {
+		if !w.Active(now) {
+			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is not active now", w.ID)}
+		}
+		w.End = now.UTC()
+		if !w.End.After(w.Start) {
+			w.End = w.Start.Add(time.Second)
+		}
+		w.ReserveEnd = time.Time{}
+		return nil
+	})
+}
+
+// ExtendWindow moves the end of window id later by d.
+func ExtendWindow(ctx context.Context, db *store.DB, id int64, d time.Duration, reason, actor string) (maintenance.Window, error) {
+	if d <= 0 {
+		return maintenance.Window{}, &maintenance.InputError{Msg: "extend needs a positive duration"}
+	}
+	return db.ChangeWindow(ctx, id, maintenance.ChangeExtended, actor, reason, func(w *maintenance.Window) error {
+		if w.Status == maintenance.StatusCancelled {
+			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is cancelled", w.ID)}
+		}
+		w.End = w.End.Add(d)
+		if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
+			w.ReserveEnd = w.End
+		}
+		return nil
+	})
+}
+
+// MoveWindow gives window id a new local date and times ("" keeps each).
+func MoveWindow(ctx context.Context, db *store.DB, id int64, date, from, to, reason, actor string) (maintenance.Window, error) {
+	if date == "" && from == "" && to == "" {
+		return maintenance.Window{}, &maintenance.InputError{Msg: "move needs a new date or time"}
+	}
+	return db.ChangeWindow(ctx, id, maintenance.ChangeMoved, actor, reason, func(w *maintenance.Window) error {
+		if w.Status == maintenance.StatusCancelled {
+			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is cancelled", w.ID)}
+		}
+		loc := w.Location()
+		ls, le := w.Start.In(loc), w.End.In(loc)
+		nd, nf, nt := ls.Format("2006-01-02"), ls.Format("15:04"), le.Format("15:04")
+		if date != "" {
+			nd = date
+		}
+		if from != "" {
+			nf = from
+		}
+		if to != "" {
+			nt = to
+		}
+		nw, err := maintenance.WallWindow(nd, nf, nt, w.Zone)
+		if err != nil {
+			return err
+		}
+		w.Start, w.End = nw.Start, nw.End
+		if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
+			w.ReserveEnd = time.Time{}
+		}
+		return nil
+	})
+}
+
+// CancelWindow cancels window id (中止); it stays in the schedule as cancelled.
+func CancelWindow(ctx context.Context, db *store.DB, id int64, reason, actor string) (maintenance.Window, error) {
+	return db.ChangeWindow(ctx, id, maintenance.ChangeCancelled, actor, reason, func(w *maintenance.Window) error {
+		if w.Status == maintenance.StatusCancelled {
+			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is already cancelled", w.ID)}
+		}
+		w.Status = maintenance.StatusCancelled
+		return nil
+	})
+}
+
+// PublishYear announces every planned window starting in year (the annual notice); it returns how
+// many it announced.
+func PublishYear(ctx context.Context, db *store.DB, year int, reason, actor string) (int, error) {
+	ws, err := db.Windows(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, w := range ws {
+		if w.Status != maintenance.StatusPlanned || w.Start.In(w.Location()).Year() != year {
+			continue
+		}
+		if _, err := db.ChangeWindow(ctx, w.ID, maintenance.ChangePublished, actor, reason, func(w *maintenance.Window) error {
+			w.Status = maintenance.StatusAnnounced
+			return nil
+		}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

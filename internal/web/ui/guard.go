@@ -1,0 +1,150 @@
+package ui
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"kessai/internal/auth"
+	"kessai/internal/store"
+)
+
+// LangCookie keeps the language choice of a browser, signed in or not.
+const LangCookie = "kessai_lang"
+
+// CSRFField is the name of the hidden field every form carries.
+const CSRFField = "csrf"
+
+// Guard is one console's sign-in machinery: its session cookie, the pre-login CSRF cookie, and the
+// checks every request goes through.
+type Guard struct {
+	Kind     string // store.SessionMerchant or store.SessionOperator
+	Base     string // "/console"
+	Cookie   string // session cookie name
+	Sessions *auth.Sessions
+	Auth     *auth.Authenticator
+}
+
+// Who is the signed-in state of a request.
+type Who struct {
+	Session *store.Session
+	Account *auth.Account
+	Token   string
+}
+
+type whoKey struct{}
+
+// WithWho stores the signed-in state in the request context.
+func WithWho(ctx context.Context, w *Who) context.Context { return context.WithValue(ctx, whoKey{}, w) }
+
+// WhoOf returns the signed-in state stored by the guard, or nil.
+func WhoOf(ctx context.Context) *Who {
+	w, _ := ctx.Value(whoKey{}).(*Who)
+	return w
+}
+
+func (g *Guard) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: g.Base + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil, MaxAge: maxAge}
+}
+
+// SetSession gives the browser its new session token.
+func (g *Guard) SetSession(w http.ResponseWriter, r *http.Request, token string) {
+	http.SetCookie(w, g.cookie(r, g.Cookie, token, 0))
+}
+
+// ClearSession removes the session cookie.
+func (g *Guard) ClearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, g.cookie(r, g.Cookie, "", -1))
+}
+
+// Current returns the live session and its account, or nil when signed out (or the account is
+// gone). A failing database is an error, not a sign-out.
+func (g *Guard) Current(r *http.Request) (*Who, error) {
+	c, err := r.Cookie(g.Cookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	s, err := g.Sessions.Get(r.Context(), g.Kind, c.Value)
+	if errors.Is(err, auth.ErrNoSession) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc, err := g.Auth.Load(r.Context(), s)
+	if errors.Is(err, store.ErrNotFound) {
+		_ = g.Sessions.End(r.Context(), c.Value)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Who{Session: s, Account: acc, Token: c.Value}, nil
+}
+
+func (g *Guard) preCookie() string { return g.Cookie + "_pre" }
+
+// PreToken returns the pre-login CSRF token, setting its cookie when the browser has none: the
+// login form itself is protected (double-submit), so nobody can sign a victim in to an
+// attacker's account.
+func (g *Guard) PreToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(g.preCookie()); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+		return c.Value
+	}
+	tok := auth.RandomToken(32)
+	http.SetCookie(w, g.cookie(r, g.preCookie(), tok, 3600*12))
+	return tok
+}
+
+// CheckPre verifies the pre-login CSRF token of a POST.
+func (g *Guard) CheckPre(r *http.Request) bool {
+	c, err := r.Cookie(g.preCookie())
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return TokenEqual(r.PostFormValue(CSRFField), c.Value) && SameOrigin(r)
+}
+
+// CheckCSRF verifies a signed-in POST: the session's token in the form, and no foreign Origin.
+func CheckCSRF(r *http.Request, s *store.Session) bool {
+	return s != nil && TokenEqual(r.PostFormValue(CSRFField), s.CSRF) && SameOrigin(r)
+}
+
+// TokenEqual compares two tokens in constant time; empty never matches.
+func TokenEqual(got, want string) bool {
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// SameOrigin refuses a request whose Origin (when the browser sends one) is another site.
+func SameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// Lang is the language of a request: the session's choice, else the cookie, else Japanese.
+func Lang(r *http.Request, s *store.Session) string {
+	if s != nil && s.Lang != "" {
+		return NormLang(s.Lang)
+	}
+	if c, err := r.Cookie(LangCookie); err == nil {
+		return NormLang(c.Value)
+	}
+	return JA
+}
+
+// SetLangCookie remembers a language choice in the browser for a year.
+func SetLangCookie(w http.ResponseWriter, r *http.Request, lang string) {
+	http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: NormLang(lang), Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+}
