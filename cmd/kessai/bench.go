@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"kessai/internal/bench"
+	"kessai/internal/maintenance"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,11 +32,44 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reqs := fs.Int64("requests", 200000, "stop after this many requests")
 	card := fs.String("card", "4111111111111111", "test card number")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var db dbFlags
+	db.register(fs) // mixed: where to start and end the maintenance window
 	if _, err := parseInterleaved(fs, args[1:]); err != nil {
 		return err
 	}
 	cfg := bench.Config{Addrs: strings.Split(*addr, ","), AID: *aid, Clients: *clients, Duration: *dur, Requests: *reqs,
 		Scenario: scenario, Card: *card, Expiry: time.Now().AddDate(3, 0, 0).Format("0601")}
+	if scenario == "mixed" {
+		// a maintenance window starts a third of the way in and ends at two thirds: the run
+		// shows refusals with ER999 in between and service resuming by itself
+		d, err := db.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		third := *dur / 3
+		var started, ended bool
+		var id int64
+		cfg.OnTick = func(el time.Duration) {
+			switch {
+			case !started && el >= third:
+				started = true
+				now := time.Now().UTC()
+				ws, err := d.AddWindows(ctx, []maintenance.Window{{Start: now, End: now.Add(third), Zone: maintenance.DefaultZone,
+					Kind: maintenance.KindEmergency, Status: maintenance.StatusAnnounced, Scope: maintenance.Scope{Ops: maintenance.DefaultScope},
+					TitleJA: "負荷試験", TitleEN: "load test"}}, "bench")
+				if err != nil {
+					fmt.Fprintln(stderr, "bench: could not start the window:", err)
+					return
+				}
+				id = ws[0].ID
+				fmt.Fprintf(stderr, "bench: maintenance window #%d started at %s\n", id, el.Round(time.Millisecond))
+			case started && !ended && el >= 2*third:
+				ended = true
+				fmt.Fprintf(stderr, "bench: maintenance window #%d ends by itself at %s\n", id, el.Round(time.Millisecond))
+			}
+		}
+	}
 	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
