@@ -41,6 +41,9 @@ type Kickbacks struct {
 	Wake    <-chan struct{}
 	Workers int
 	Poll    time.Duration
+	// AllowPrivate lets kickbacks reach loopback and private addresses: the sandbox (a merchant's
+	// developer runs the receiver on the same laptop). Outside it they are refused (SSRF).
+	AllowPrivate bool
 	// PerHost bounds concurrent deliveries to one receiver, so a receiver that hangs holds at
 	// most this many workers and the others keep flowing.
 	PerHost  int
@@ -74,8 +77,12 @@ func (k *Kickbacks) Run(ctx context.Context) {
 		k.PerHost = 16
 	}
 	if k.Client == nil {
-		k.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{MaxIdleConnsPerHost: k.PerHost, IdleConnTimeout: 30 * time.Second}}
+		tr := &http.Transport{MaxIdleConnsPerHost: k.PerHost, IdleConnTimeout: 30 * time.Second, Proxy: nil}
+		if !k.AllowPrivate {
+			tr.DialContext = dialContext()
+		}
+		k.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	k.mu.Lock()
 	k.inflight = map[string]int{}

@@ -40,7 +40,9 @@ type Config struct {
 	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
 	SMTP          notify.SMTPConfig
 	MailPoll      time.Duration // how often the mailer looks for due messages (default 1 s)
-	Log           *slog.Logger
+	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).
+	ReadHeaderTimeout time.Duration
+	Log               *slog.Logger
 }
 
 // Server is a running Kessai.
@@ -104,7 +106,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Maint = maintenance.NewIndex(ws)
-	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked}
+	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked,
+		AllowPrivate: s.Sandbox}
 	if cfg.SMTP.Addr != "" {
 		if cfg.SMTP.From == "" {
 			cfg.SMTP.From = "noreply@kessai.example"
@@ -307,7 +310,11 @@ func (s *Server) StartWorkers(ctx context.Context) {
 // Serve listens on addr and serves until ctx ends, then drains in-flight requests (a request
 // accepted before shutdown or a window's start runs to completion).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	rht := s.Cfg.ReadHeaderTimeout
+	if rht == 0 {
+		rht = 10 * time.Second
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: rht, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
