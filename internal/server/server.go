@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ type Server struct {
 	allowOps []netip.Prefix
 	proxies  []netip.Prefix
 	gateway  *gateway.Handler
+	metrics  *metrics
 }
 
 // New opens storage and builds the service; it does not start serving.
@@ -225,6 +227,8 @@ func (s *Server) RemoteIP(r *http.Request) netip.Addr {
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
+	s.metrics = newMetrics(s)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
 	gw := &gateway.Handler{Pay: s.Pay, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, RemoteIP: s.RemoteIP}
 	gw.Register(s.mux)
 	s.gateway = gw
@@ -276,6 +280,7 @@ func (s *Server) logging(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		start := time.Now()
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), reqIDKey, id)))
+		s.metrics.requests.WithLabelValues(surfaceOf(r.URL.Path), strconv.Itoa(sw.status)).Inc()
 		// Only the path is logged: query strings can carry card data on GET requests.
 		s.Log.Debug("http", "id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
 	})

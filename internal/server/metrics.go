@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics is the server's private Prometheus registry: process and Go runtime figures (resident
+// memory, goroutines — what the soak test watches), request counts by surface and status, and
+// whether a maintenance window is active.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kessai_http_requests_total",
+		Help: "HTTP requests by surface and status code."}, []string{"surface", "code"})
+	m.reg.MustRegister(m.requests)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_maintenance_active",
+		Help: "1 while a maintenance window is active."}, func() float64 {
+		if s.Maint.Active(s.Cfg.Clock.Now()) != nil {
+			return 1
+		}
+		return 0
+	}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_maintenance_windows",
+		Help: "Live (not cancelled) maintenance windows in the schedule."}, func() float64 { return float64(len(s.Maint.Windows())) }))
+	return m
+}
+
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// surfaceOf names the surface of a path for the request counter (bounded label values).
+func surfaceOf(path string) string {
+	switch {
+	case len(path) >= 9 && path[:9] == "/gateway/":
+		return "gateway"
+	case len(path) >= 6 && path[:6] == "/link/":
+		return "link"
+	case len(path) >= 9 && path[:9] == "/console/":
+		return "console"
+	case len(path) >= 10 && path[:10] == "/operator/":
+		return "operator"
+	case len(path) >= 12 && path[:12] == "/maintenance", len(path) >= 5 && path[:5] == "/api/":
+		return "public"
+	}
+	return "other"
+}
