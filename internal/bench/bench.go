@@ -29,6 +29,9 @@ type Config struct {
 	Card     string
 	Expiry   string // YYMM
 	RunID    string // makes cod values unique across runs
+	// Rate, when positive, caps the requests started per second across all clients (for soak
+	// runs at a fraction of capacity).
+	Rate float64
 	// OnTick, when set, is called about once a second with the requests done so far (for mixed
 	// scenarios that start maintenance mid-run).
 	OnTick func(elapsed time.Duration)
@@ -78,8 +81,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Clients <= 0 {
 		cfg.Clients = 32
 	}
-	if cfg.Duration <= 0 || cfg.Duration > 10*time.Minute {
-		return nil, errors.New("duration must be between 0 and 10m")
+	if cfg.Duration <= 0 || cfg.Duration > time.Hour {
+		return nil, errors.New("duration must be between 0 and 1h")
 	}
 	if cfg.Requests <= 0 {
 		cfg.Requests = 1_000_000
@@ -99,6 +102,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	errs := map[string]int64{}
 	lat := make([][]time.Duration, cfg.Clients)
 	start := time.Now()
+	var tokens chan struct{}
+	if cfg.Rate > 0 {
+		tokens = make(chan struct{}, int(cfg.Rate/10)+1)
+		go func() {
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			acc := 0.0
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					for acc += cfg.Rate / 100; acc >= 1; acc-- {
+						select {
+						case tokens <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	if cfg.OnTick != nil {
 		go func() {
@@ -119,6 +144,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func(c int) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						return
+					}
+				}
 				n := issued.Add(1)
 				if n > cfg.Requests {
 					return
@@ -187,7 +219,14 @@ func shortErr(err error) string {
 
 // one performs one scenario step and returns "" on success or the wire code.
 func one(ctx context.Context, c *http.Client, base string, cfg Config, cod string, client, i int) (string, int, error) {
-	switch cfg.Scenario {
+	scenario := cfg.Scenario
+	if scenario == "soak" { // a mix: most payments captured at once, some authorised then captured
+		scenario = "capture"
+		if i%4 == 3 {
+			scenario = "auth-sales"
+		}
+	}
+	switch scenario {
 	case "auth-sales":
 		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "AUTH"))
 		if err != nil {
