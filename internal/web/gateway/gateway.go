@@ -113,7 +113,10 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 			h.fail(w, r, code, err)
 			return
 		}
-		p.Recode(st.Encoding)
+		if err := p.Recode(st.Encoding); err != nil {
+			h.fail(w, r, wire.CodeOf(err), err)
+			return
+		}
 		ctx := r.Context()
 		switch k {
 		case kindACChange, kindACCard, kindACStop:
