@@ -29,6 +29,7 @@ Usage:
   kessai mail send --smtp HOST:PORT | kessai mail log
   kessai migrate
   kessai bench gateway --addr HOST:PORT …
+  kessai autocharge list|run …
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdMail(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
+	case "autocharge", "ac":
+		return cmdAutoCharge(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

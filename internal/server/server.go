@@ -242,6 +242,7 @@ func (s *Server) routes() {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
 }
 
 // Handler is the whole HTTP surface with its middleware.
@@ -306,6 +307,7 @@ func (s *Server) StartWorkers(ctx context.Context) {
 	s.workers.Add(2)
 	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
 	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
+	s.startAutoCharge(ctx) // auto-charge runner (autocharge.go)
 	if s.Mail != nil {
 		s.workers.Add(1)
 		go func() { defer s.workers.Done(); s.Mail.Run(ctx) }()
