@@ -1,4 +1,25 @@
 package server
 
-// registerLink mounts the hosted payment pages and the token / 3-D Secure scripts.
-func (s *Server) registerLink() {}
+import (
+	"kessai/internal/token"
+	"kessai/internal/web/gateway"
+	"kessai/internal/web/link"
+)
+
+// registerLink mounts the hosted payment pages and the token / 3-D Secure scripts, and gives the
+// gateway the token service that gateway_token.aspx and accgate_token.aspx consume tokens with.
+func (s *Server) registerLink() {
+	ts := token.New(s.DB, s.Vault, s.Pay.Acq, s.Cfg.Clock, s.Log)
+	if s.gateway != nil {
+		s.gateway.Tokens = ts
+	}
+	h := &link.Handler{Pay: s.Pay, Tokens: ts, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, Sandbox: s.Sandbox,
+		// read at request time: the auto-charge service is handed to the gateway after this runs
+		AutoCharge: func() gateway.AutoCharger {
+			if s.gateway == nil {
+				return nil
+			}
+			return s.gateway.AutoCharge
+		}}
+	h.Register(s.mux)
+}

@@ -20,6 +20,7 @@ type LinkOrder struct {
 	Em, Pn     string
 	Md         string
 	Free       string // encoded free parameters, k=v&k2=v2
+	Plan       string // auto-charge plan parameters (actp, acam, …) as a query string, "" for none
 	CSRF       string // the card form's anti-forgery token
 	Binding    string // digest of the browser cookie the order was opened with
 	Status     string // open | busy | challenge | paid
@@ -40,12 +41,12 @@ const (
 	LinkPaid      = "paid"
 )
 
-const linkOrderCols = `id, aid, jb, cod, am, tx, sf, inm, em, pn, md, free, csrf, binding, status, token, gid, last_ec, attempts, created_at, updated_at, expires_at`
+const linkOrderCols = `id, aid, jb, cod, am, tx, sf, inm, em, pn, md, free, plan, csrf, binding, status, token, gid, last_ec, attempts, created_at, updated_at, expires_at`
 
 func scanLinkOrder(r rowScanner) (*LinkOrder, error) {
 	var o LinkOrder
 	var ca, ua, ea int64
-	err := r.Scan(&o.ID, &o.AID, &o.Jb, &o.Cod, &o.Am, &o.Tx, &o.Sf, &o.Inm, &o.Em, &o.Pn, &o.Md, &o.Free, &o.CSRF, &o.Binding,
+	err := r.Scan(&o.ID, &o.AID, &o.Jb, &o.Cod, &o.Am, &o.Tx, &o.Sf, &o.Inm, &o.Em, &o.Pn, &o.Md, &o.Free, &o.Plan, &o.CSRF, &o.Binding,
 		&o.Status, &o.Token, &o.Gid, &o.LastEc, &o.Attempts, &ca, &ua, &ea)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -66,8 +67,8 @@ func (db *DB) InsertLinkOrder(ctx context.Context, o *LinkOrder, purge bool) err
 				return err
 			}
 		}
-		_, err := tx.Exec(`INSERT INTO link_orders(`+linkOrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.AID, o.Jb, o.Cod, o.Am, o.Tx, o.Sf, o.Inm, o.Em, o.Pn, o.Md, o.Free, o.CSRF, o.Binding, o.Status, o.Token,
+		_, err := tx.Exec(`INSERT INTO link_orders(`+linkOrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.AID, o.Jb, o.Cod, o.Am, o.Tx, o.Sf, o.Inm, o.Em, o.Pn, o.Md, o.Free, o.Plan, o.CSRF, o.Binding, o.Status, o.Token,
 			o.Gid, o.LastEc, o.Attempts, NS(o.CreatedAt), NS(o.UpdatedAt), NS(o.ExpiresAt))
 		if IsUnique(err) {
 			return ErrConflict

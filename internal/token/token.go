@@ -1,0 +1,388 @@
+// Package token is Kessai's card-token service: the server side of CPToken.js and
+// EMV3DSAdapter.js. A token stands for a card the shopper typed into a merchant's page: the number
+// is sealed by the vault into a cards row at once and never leaves Kessai again; the token, 32
+// letters and digits, is bound to the store, valid for ten minutes and usable once. 3-D Secure runs
+// against a token and records its outcome and the authenticated amounts on it, so the later charge
+// (gateway_token.aspx) can refuse a failed authentication (ER901) or other amounts (ER584).
+//
+// Every refusal is a *wire.Error, so each surface maps it to its own shape once.
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/clock"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/vault"
+	"kessai/internal/wire"
+)
+
+// TTL is how long a token can be used after it is made (wire.md §6).
+const TTL = 10 * time.Minute
+
+// Len is the length of a token string.
+const Len = 32
+
+// 3-D Secure states recorded on a token (tokens.tds_status), named after the EMV 3DS transaction
+// statuses they correspond to.
+const (
+	TDSNone      = ""  // not run
+	TDSChallenge = "C" // a challenge was issued and is waiting for the cardholder
+	TDSOK        = "Y" // authenticated (frictionless or challenge passed)
+	TDSFailed    = "N" // authentication failed or was cancelled
+)
+
+// Outcomes of Authenticate.
+const (
+	Frictionless = "frictionless"
+	Challenge    = "challenge"
+)
+
+// Service creates, authenticates and consumes tokens.
+type Service struct {
+	DB    *store.DB
+	Vault *vault.KeyRing
+	Acq   acquirer.Acquirer
+	Clock clock.Clock
+	Log   *slog.Logger
+	// TTL overrides the token lifetime (tests); zero means TTL.
+	TTL time.Duration
+
+	lastPurge atomic.Int64
+}
+
+// New returns a token service.
+func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log}
+}
+
+// Created is a new token and what may be shown about its card.
+type Created struct {
+	Token     string
+	ExpiresAt time.Time
+	Masked    string // 411111******1111
+	Brand     string
+	Exp       string // YYMM
+}
+
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// NewString returns n random letters and digits from crypto/rand, without modulo bias.
+func NewString(n int) string {
+	out := make([]byte, 0, n)
+	var buf [64]byte
+	for len(out) < n {
+		rand.Read(buf[:])
+		for _, b := range buf {
+			if b < 248 { // 248 = 4*62: larger bytes would favour the first letters
+				out = append(out, alphabet[int(b)%len(alphabet)])
+				if len(out) == n {
+					break
+				}
+			}
+		}
+	}
+	return string(out)
+}
+
+// ValidString reports whether s has the shape of a token: Len letters and digits.
+func ValidString(s string) bool {
+	if len(s) != Len {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) ttl() time.Duration {
+	if s.TTL > 0 {
+		return s.TTL
+	}
+	return TTL
+}
+
+// Create seals a card (already checked by the caller's surface, e.g. gateway.Card) and returns a
+// token for it. When a security code is given it is checked with the card network at once — the
+// only moment Kessai ever has it, since it is never stored — and a mismatch is ER079.
+func (s *Service) Create(ctx context.Context, st *store.Store, c *payment.CardInput, md string) (*Created, error) {
+	if c == nil {
+		return nil, wire.Errf(wire.ERParamCardNumber, "cn", "no card")
+	}
+	if md == "" {
+		md = wire.MethodLump
+	}
+	if c.CVV != "" {
+		resp, err := s.Acq.Verify(ctx, acquirer.Request{Key: "token/" + NewString(16), PAN: c.PAN, Exp: c.Exp, CVV: c.CVV, Method: md})
+		// Only the security code is judged here: other declines (limit, network) belong to the charge.
+		if err == nil && !resp.Approved && resp.Code == string(wire.ERParamCVV) {
+			return nil, wire.Errf(wire.ERParamCVV, "cvv", "security code does not match")
+		}
+	}
+	sealed, err := s.Vault.Seal(c.PAN)
+	if err != nil {
+		return nil, wire.Errf(wire.ERParamCardNumber, "cn", "not a card number")
+	}
+	now := s.Clock.Now()
+	card := &store.Card{AID: st.AID, KeyID: sealed.KeyID, Blob: sealed.Blob, First6: sealed.First6, Last4: sealed.Last4,
+		Brand: sealed.Brand, Lookup: sealed.Hash, Exp: c.Exp, Holder: c.Holder, CreatedAt: now}
+	t := &store.Token{AID: st.AID, Md: md, CreatedAt: now, ExpiresAt: now.Add(s.ttl()), TDSAm: -1, TDSTx: -1, TDSSf: -1}
+	for attempt := 0; ; attempt++ {
+		t.Token = NewString(Len)
+		err = s.DB.CreateToken(ctx, card, t)
+		if !errors.Is(err, store.ErrConflict) || attempt == 3 {
+			break
+		}
+	}
+	if err != nil {
+		s.Log.Error("token create failed", "aid", st.AID, "err", err)
+		return nil, wire.Errf(wire.ERInternal, "", "storage")
+	}
+	s.maybePurge(ctx, now)
+	return &Created{Token: t.Token, ExpiresAt: t.ExpiresAt, Masked: vault.Mask(c.PAN), Brand: sealed.Brand, Exp: c.Exp}, nil
+}
+
+// maybePurge deletes day-old expired tokens (and their never-used cards) at most every ten minutes.
+func (s *Service) maybePurge(ctx context.Context, now time.Time) {
+	last := s.lastPurge.Load()
+	if now.UnixNano()-last < int64(10*time.Minute) || !s.lastPurge.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if _, err := s.DB.PurgeTokens(ctx, now.Add(-24*time.Hour)); err != nil {
+		s.Log.Warn("token purge failed", "err", err)
+	}
+}
+
+// usable checks a token for st at now: ER584 unknown, another store's, or used; ER585 expired.
+func usable(t *store.Token, err error, st *store.Store, now time.Time) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return wire.Errf(wire.ERTokenInvalid, "tkn", "unknown token")
+	}
+	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return err
+		}
+		return &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err}
+	}
+	if t.AID != st.AID {
+		return wire.Errf(wire.ERTokenInvalid, "tkn", "token of another store")
+	}
+	if !t.UsedAt.IsZero() {
+		return wire.Errf(wire.ERTokenInvalid, "tkn", "token already used")
+	}
+	if !now.Before(t.ExpiresAt) {
+		return wire.Errf(wire.ERTokenExpired, "tkn", "token expired")
+	}
+	return nil
+}
+
+// Use consumes a token for a charge of am/tx/sf and returns its card's ID; it implements the
+// gateway's TokenResolver. am = tx = sf = -1 is a card change (auto-charge), where amounts are not
+// compared with 3-D Secure's. The token is marked used by a conditional update inside the same
+// transaction as the checks, so of two racing charges exactly one gets the card.
+func (s *Service) Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (int64, error) {
+	if tkn == "" {
+		return 0, wire.Errf(wire.ERTokenMissing, "tkn", "token missing")
+	}
+	if !ValidString(tkn) {
+		return 0, wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
+	}
+	now := s.Clock.Now()
+	var cardID int64
+	err := s.DB.Write(ctx, func(wtx *store.Tx) error {
+		t, err := wtx.GetToken(tkn)
+		if err := usable(t, err, st, now); err != nil {
+			return err
+		}
+		switch t.TDSStatus {
+		case TDSFailed:
+			return wire.Errf(wire.ER3DSFailed, "tkn", "3-D Secure authentication failed")
+		case TDSChallenge:
+			return wire.Errf(wire.ER3DSError, "tkn", "3-D Secure challenge not completed")
+		case TDSOK:
+			if !(am == -1 && tx == -1 && sf == -1) && (am != t.TDSAm || tx != t.TDSTx || sf != t.TDSSf) {
+				return wire.Errf(wire.ERTokenInvalid, "am", "amounts differ from the 3-D Secure authentication")
+			}
+		case TDSNone:
+		default:
+			return wire.Errf(wire.ER3DSError, "tkn", "unknown 3-D Secure state")
+		}
+		ok, err := wtx.UseToken(tkn, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return wire.Errf(wire.ERTokenInvalid, "tkn", "token already used")
+		}
+		cardID = t.CardID
+		return nil
+	})
+	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return 0, err
+		}
+		s.Log.Error("token use failed", "aid", st.AID, "err", err)
+		return 0, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err}
+	}
+	return cardID, nil
+}
+
+// Card returns the masked number and brand of a usable token's card, for pages that confirm it.
+func (s *Service) Card(ctx context.Context, st *store.Store, tkn string) (masked, brand string, err error) {
+	t, err := s.DB.GetToken(ctx, tkn)
+	if err := usable(t, err, st, s.Clock.Now()); err != nil {
+		return "", "", err
+	}
+	c, err := s.DB.GetCard(ctx, st.AID, t.CardID)
+	if err != nil {
+		return "", "", wire.Errf(wire.ERTokenInvalid, "tkn", "card gone")
+	}
+	return c.First6 + "******" + c.Last4, c.Brand, nil
+}
+
+// ChallengeInfo is an open 3-D Secure challenge: what the challenge form shows.
+type ChallengeInfo struct {
+	// Code is the one-time code the sandbox issuer "sent" to the cardholder; the sandbox shows it
+	// on the form, where a real issuer would text it.
+	Code   string
+	Masked string
+	Brand  string
+}
+
+// Authenticate runs 3-D Secure for a token and the amounts to be charged. The issuer (the
+// sandbox, by card) decides: frictionless authenticates at once (outcome Frictionless), a
+// challenge returns Challenge and the info to show, a refusal is ER901. The outcome is recorded on
+// the token. A token whose authentication already failed stays failed.
+func (s *Service) Authenticate(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (string, *ChallengeInfo, error) {
+	if tkn == "" {
+		return "", nil, wire.Errf(wire.ERTokenMissing, "tkn", "token missing")
+	}
+	if !ValidString(tkn) {
+		return "", nil, wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
+	}
+	t, err := s.DB.GetToken(ctx, tkn)
+	if err := usable(t, err, st, s.Clock.Now()); err != nil {
+		return "", nil, err
+	}
+	if t.TDSStatus == TDSFailed {
+		return "", nil, wire.Errf(wire.ER3DSFailed, "tkn", "3-D Secure authentication failed earlier")
+	}
+	c, err := s.DB.GetCard(ctx, st.AID, t.CardID)
+	if err != nil {
+		return "", nil, wire.Errf(wire.ER3DSError, "tkn", "card unavailable")
+	}
+	pan, err := s.Vault.Open(vault.Sealed{KeyID: c.KeyID, Blob: c.Blob, First6: c.First6, Last4: c.Last4})
+	if err != nil {
+		s.Log.Error("vault open failed", "card_id", c.ID, "err", err)
+		return "", nil, wire.Errf(wire.ER3DSError, "tkn", "card unavailable")
+	}
+	flow := s.Acq.ThreeDS(pan)
+	pan = ""
+	from := []string{TDSNone, TDSChallenge, TDSOK}
+	var status, code, outcome string
+	switch flow {
+	case "frictionless":
+		status, outcome = TDSOK, Frictionless
+	case "challenge":
+		status, outcome, code = TDSChallenge, Challenge, NewDigits(6)
+	default:
+		status = TDSFailed
+	}
+	var ok bool
+	err = s.DB.Write(ctx, func(wtx *store.Tx) error {
+		var err error
+		ok, err = wtx.SetTokenTDS(tkn, from, status, am, tx, sf, code)
+		return err
+	})
+	if err != nil {
+		return "", nil, &wire.Error{Code: wire.ER3DSError, Msg: "storage", Err: err}
+	}
+	if !ok {
+		return "", nil, wire.Errf(wire.ERTokenInvalid, "tkn", "token used meanwhile")
+	}
+	switch status {
+	case TDSFailed:
+		return "", nil, wire.Errf(wire.ER3DSFailed, "tkn", "the issuer refused authentication")
+	case TDSChallenge:
+		return outcome, &ChallengeInfo{Code: code, Masked: c.First6 + "******" + c.Last4, Brand: c.Brand}, nil
+	}
+	return outcome, nil, nil
+}
+
+// Complete ends an open challenge: authenticate with the code the cardholder typed, or give up
+// (authenticate false). A wrong code or giving up records the failure and is ER901; completing an
+// already-authenticated token again is harmless.
+func (s *Service) Complete(ctx context.Context, st *store.Store, tkn, code string, authenticate bool) error {
+	if !ValidString(tkn) {
+		return wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
+	}
+	t, err := s.DB.GetToken(ctx, tkn)
+	if err := usable(t, err, st, s.Clock.Now()); err != nil {
+		return err
+	}
+	switch t.TDSStatus {
+	case TDSOK:
+		return nil
+	case TDSFailed:
+		return wire.Errf(wire.ER3DSFailed, "tkn", "3-D Secure authentication failed")
+	case TDSChallenge:
+	default:
+		return wire.Errf(wire.ER3DSError, "tkn", "no challenge is open for this token")
+	}
+	pass := authenticate && t.TDSChallenge != "" && subtle.ConstantTimeCompare([]byte(code), []byte(t.TDSChallenge)) == 1
+	status := TDSFailed
+	if pass {
+		status = TDSOK
+	}
+	var ok bool
+	err = s.DB.Write(ctx, func(wtx *store.Tx) error {
+		var err error
+		ok, err = wtx.SetTokenTDS(tkn, []string{TDSChallenge}, status, t.TDSAm, t.TDSTx, t.TDSSf, "")
+		return err
+	})
+	if err != nil {
+		return &wire.Error{Code: wire.ER3DSError, Msg: "storage", Err: err}
+	}
+	if !ok {
+		return wire.Errf(wire.ER3DSError, "tkn", "challenge changed meanwhile")
+	}
+	if !pass {
+		return wire.Errf(wire.ER3DSFailed, "tkn", "authentication failed or cancelled")
+	}
+	return nil
+}
+
+// NewDigits returns n random decimal digits.
+func NewDigits(n int) string {
+	out := make([]byte, 0, n)
+	var buf [16]byte
+	for len(out) < n {
+		rand.Read(buf[:])
+		for _, b := range buf {
+			if b < 250 {
+				out = append(out, '0'+b%10)
+				if len(out) == n {
+					break
+				}
+			}
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,264 @@
+package link
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"kessai/internal/maintenance"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/token"
+	"kessai/internal/web/gateway"
+	"kessai/internal/wire"
+)
+
+// orderInput is a merchant's order as the hosted page accepts it.
+type orderInput struct {
+	Jb, Cod    string
+	Am, Tx, Sf int64
+	Inm        string
+	Em, Pn, Md string
+	Free       string
+	Plan       string // auto-charge plan parameters, "" for a one-off payment
+}
+
+// planParams are the auto-charge sign-up parameters (wire.md §2.2).
+var planParams = []string{"actp", "acam", "actx", "acsf", "ac1", "ac2", "ac3", "ac4", "ac5",
+	"trtp", "tr1", "tr2", "tr3", "tram", "trtx", "trsf"}
+
+// planOf returns the plan parameters of p as a query string, "" when p asks for no auto-charge
+// (actp absent or 0, as forms that sell one-off and recurring products alike send it).
+func planOf(p *wire.Params) string {
+	if v := strings.TrimSpace(p.Get("actp")); v == "" || v == "0" {
+		return ""
+	}
+	q := url.Values{}
+	for _, n := range planParams {
+		if p.Has(n) {
+			q.Set(n, p.Get(n))
+		}
+	}
+	return q.Encode()
+}
+
+// parseOrder checks a merchant's form against st with the gateway's own rules, in the contract's
+// order: jb (ER051: CAPTURE, AUTH or CHECK here), cod (ER054), em (ER059), pn (ER060), md
+// (ER064/ER065, and only when the store takes installments), amounts or iid (ER061–ER063, ER005,
+// ER068, via gateway.Amounts), the store's limits (ER017/ER018; a CHECK of 0 yen charges nothing and
+// skips them, as does an auto-charge sign-up of 0 yen that only registers the card), and an
+// auto-charge plan with the auto-charge service's own checks (ER125–ER129, ER570–ER582). Free
+// parameters are kept encoded for the kickback and the browser return.
+func parseOrder(ctx context.Context, db *store.DB, ac gateway.AutoCharger, st *store.Store, p *wire.Params) (*orderInput, error) {
+	jb, err := p.JobType(wire.JobCapture)
+	if err != nil {
+		return nil, err
+	}
+	if jb != wire.JobCapture && jb != wire.JobAuth && jb != wire.JobCheck {
+		return nil, wire.Errf(wire.ERParamJob, "jb", "%s is not a hosted-page job", jb)
+	}
+	in := &orderInput{Jb: jb}
+	if in.Cod, err = p.Cod(); err != nil {
+		return nil, err
+	}
+	if in.Em, err = p.Email(); err != nil {
+		return nil, err
+	}
+	if in.Pn, err = p.Phone(); err != nil {
+		return nil, err
+	}
+	md, _, err := p.Method()
+	if err != nil {
+		return nil, err
+	}
+	if md != wire.MethodLump && !st.Installments {
+		return nil, wire.Errf(wire.ERParamMethod, "md", "the store does not take installments")
+	}
+	in.Md = md
+	if _, err := p.Item(); err != nil {
+		return nil, err
+	}
+	if in.Am, in.Tx, in.Sf, in.Inm, err = gateway.Amounts(ctx, db, st, p); err != nil {
+		return nil, err
+	}
+	in.Inm = strings.TrimSpace(in.Inm)
+	total := in.Am + in.Tx + in.Sf
+	if in.Plan = planOf(p); in.Plan != "" {
+		if ac == nil {
+			return nil, wire.Errf(wire.ERACCycle, "actp", "auto-charge is not available")
+		}
+		// validate now, so the shopper never types a card for a plan that will be refused; the
+		// plan is made for real, in the payment's transaction, when the card is charged
+		req := &payment.ChargeRequest{Store: st, Job: jb, Cod: in.Cod, Am: in.Am, Tx: in.Tx, Sf: in.Sf}
+		if err := ac.SignUp(ctx, st, p, req); err != nil {
+			return nil, err
+		}
+	}
+	if !(total == 0 && (jb == wire.JobCheck || in.Plan != "")) {
+		if err := gateway.CheckLimits(st, total); err != nil {
+			return nil, err
+		}
+	}
+	in.Free = wire.EncodeFree(p.Free())
+	return in, nil
+}
+
+// entry serves /link/creditcard and /gateway/payform.aspx: the merchant's form arrives (POST, or GET
+// for e-mailed links), is checked, and becomes an order session with its card form.
+func (h *Handler) entry() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now := h.Clock.Now()
+		ctx := r.Context()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		}
+		p, perr := wire.Parse(r, MaxBody)
+		lang, op := "ja", maintenance.OpCapture
+		if perr == nil {
+			lang = langOf(p.Get("lang"))
+			if jb := p.Get("jb"); jb != "" {
+				op = maintenance.OpForJob(jb)
+			}
+		} else {
+			lang = langOf(r.URL.Query().Get("lang"))
+		}
+		// Maintenance comes first: during a window the shopper learns when to come back, whatever
+		// else is wrong with the request.
+		if win := h.refusing(now, op, "", r); win != nil {
+			h.maintenancePage(w, r, lang, now, win)
+			return
+		}
+		if perr != nil {
+			h.logRefusal(r, perr)
+			h.problemErr(w, r, lang, perr)
+			return
+		}
+		if pt := strings.TrimSpace(p.Get("pt")); pt != "" && pt != "1" {
+			// Only cards are offered. The page names the method and carries ER001 (malformed
+			// request: a payment type this service does not accept) so a merchant can see why.
+			t := texts[lang]
+			name := t["pt_other"]
+			switch pt {
+			case "2":
+				name = t["pt_cvs"]
+			case "7":
+				name = t["pt_bank"]
+			}
+			h.problem(w, r, lang, wire.ERMalformed, t["unavailable_title"], strings.Replace(t["unavailable_text"], "%s", name, 1))
+			return
+		}
+		st, err := h.storeFor(ctx, p)
+		if err != nil {
+			h.logRefusal(r, err)
+			h.problemErr(w, r, lang, err)
+			return
+		}
+		if !originAllowed(st, requestOrigin(r)) {
+			h.logRefusal(r, wire.Errf(wire.ERReferer, "referer", "origin not in the store's allow-list"))
+			h.problem(w, r, lang, wire.ERReferer, "", "")
+			return
+		}
+		if err := p.Recode(st.Encoding); err != nil {
+			h.logRefusal(r, err)
+			h.problemErr(w, r, lang, err)
+			return
+		}
+		in, err := parseOrder(ctx, h.Pay.DB, h.autoCharger(), st, p)
+		if err != nil {
+			h.logRefusal(r, err)
+			h.problemErr(w, r, lang, err)
+			return
+		}
+		// The order is signed into the page, not stored: see signed.go.
+		o := &store.LinkOrder{ID: token.NewString(token.Len), AID: st.AID, Jb: in.Jb, Cod: in.Cod, Am: in.Am, Tx: in.Tx, Sf: in.Sf,
+			Inm: in.Inm, Em: in.Em, Pn: in.Pn, Md: in.Md, Free: in.Free, Plan: in.Plan,
+			Binding: h.binding(w, r), Status: store.LinkOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+		o.CSRF = h.csrfFor(o.ID)
+		h.renderForm(w, http.StatusOK, st, o, lang, formState{Signed: h.seal(o)}, now)
+	}
+}
+
+// formState is what a re-shown card form keeps from the last submission (never the card number
+// or the security code).
+type formState struct {
+	Signed            string // the signed order field, while the order is not stored yet
+	Errors            map[string]string
+	Alert             *alert
+	Holder            string
+	ExpMonth, ExpYear int
+	Md                string
+}
+
+func (h *Handler) orderView(st *store.Store, o *store.LinkOrder, lang string) *orderView {
+	t := texts[lang]
+	item := o.Inm
+	if item == "" {
+		item = t["item_default"]
+	}
+	return &orderView{Store: st.Name, Item: item, Cod: o.Cod, Am: yen(lang, o.Am), Tx: yen(lang, o.Tx), Sf: yen(lang, o.Sf),
+		Total: yen(lang, o.Am+o.Tx+o.Sf), ShowTx: o.Tx != 0, ShowSf: o.Sf != 0, Check: o.Jb == wire.JobCheck}
+}
+
+// declineAlert explains a failed attempt and invites another card.
+func declineAlert(lang, code string) *alert {
+	if code == "" {
+		return nil
+	}
+	t := texts[lang]
+	c := wire.Code(code)
+	text := c.Describe(lang)
+	if c == wire.ER3DSFailed || c == wire.ER3DSError {
+		text = t["tds_failed"] + " " + text
+	}
+	sep := "。"
+	if lang == "en" {
+		sep = ". "
+		if text != "" {
+			text = strings.ToUpper(text[:1]) + text[1:]
+		}
+	}
+	return &alert{Title: t["decline_title"], Text: text + sep + t["decline_retry"], Code: code}
+}
+
+func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store, o *store.LinkOrder, lang string, fs formState, now time.Time) {
+	t := texts[lang]
+	title, button := t["title_pay"], t["pay"]
+	if o.Jb == wire.JobCheck {
+		title, button = t["title_check"], t["check"]
+	}
+	jstNow := now.In(jst)
+	f := &formView{Session: o.ID, CSRF: o.CSRF, Signed: fs.Signed, Alert: fs.Alert, Errors: fs.Errors, Holder: fs.Holder,
+		Months: options(months(fs.ExpMonth)), Years: options(years(jstNow.Year(), fs.ExpYear)), CVV: st.RequireCVV, Button: button,
+		NowYYMM:       jstNow.Format("0601"),
+		MsgCNRequired: t["err_cn_required"], MsgCN: t["err_cn"], MsgExp: t["err_exp"], MsgHolder: t["err_holder"], MsgCVV: t["err_cvv"]}
+	if f.Errors == nil {
+		f.Errors = map[string]string{}
+	}
+	if st.Installments {
+		md := fs.Md
+		if md == "" {
+			md = o.Md
+		}
+		f.Methods = options(methods(lang, md))
+	}
+	v := &view{Lang: lang, Title: title, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Form: f}
+	if fs.Signed != "" {
+		v.AltLangForm = &langForm{Session: o.ID, Signed: fs.Signed}
+	} else {
+		v.AltLangURL = pageURL("/link/creditcard/order", o.ID, otherLang(lang))
+	}
+	h.render(w, status, "form", v)
+}
+
+var jst = time.FixedZone("JST", 9*3600)
+
+// maintenancePage answers 503 with Retry-After and the window's customer message (wire.md §7).
+func (h *Handler) maintenancePage(w http.ResponseWriter, r *http.Request, lang string, now time.Time, win *maintenance.Window) {
+	gateway.RetryAfter(w, now, win)
+	msg := h.customerMessage(r.Context(), win, lang)
+	lines := strings.Split(msg, "\n")
+	v := &view{Lang: lang, Title: texts[lang]["maint_title"], Maint: &maintView{Lines: lines, Code: maintenance.ErrorCode}}
+	h.render(w, http.StatusServiceUnavailable, "maintenance", v)
+}

@@ -1,0 +1,536 @@
+package link
+
+import (
+	"crypto/subtle"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"kessai/internal/maintenance"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/token"
+	"kessai/internal/vault"
+	"kessai/internal/web/gateway"
+	"kessai/internal/wire"
+)
+
+// session loads the order session id and checks that this browser opened it: the stored row, or,
+// before the first card submission stored it, the signed field d. stored says which. When it
+// returns ok false it has answered the request.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request, id, d, lang string) (o *store.LinkOrder, st *store.Store, stored, ok bool) {
+	t := texts[lang]
+	expired := func() {
+		h.problem(w, r, lang, wire.ERMalformed, t["session_title"], t["session_text"])
+	}
+	if !token.ValidString(id) {
+		expired()
+		return nil, nil, false, false
+	}
+	o, err := h.Pay.DB.GetLinkOrder(r.Context(), id)
+	switch {
+	case err == nil:
+		stored = true
+	case errors.Is(err, store.ErrNotFound) && d != "":
+		if o, err = h.unseal(d); err != nil || o.ID != id {
+			h.logRefusal(r, wire.Errf(wire.ERMalformed, "d", "order field does not verify"))
+			expired()
+			return nil, nil, false, false
+		}
+	case errors.Is(err, store.ErrNotFound):
+		expired()
+		return nil, nil, false, false
+	default:
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		h.problem(w, r, lang, wire.ERInternal, "", "")
+		return nil, nil, false, false
+	}
+	if !boundTo(r, o) || (o.Status != store.LinkPaid && !h.Clock.Now().Before(o.ExpiresAt)) {
+		expired()
+		return nil, nil, false, false
+	}
+	st, err = h.Pay.Stores.Get(r.Context(), o.AID)
+	if err != nil {
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		h.problem(w, r, lang, wire.ERInternal, "", "")
+		return nil, nil, false, false
+	}
+	return o, st, stored, true
+}
+
+// form reads a POST from one of the session's own pages and checks its anti-forgery token.
+func (h *Handler) form(w http.ResponseWriter, r *http.Request) (p *wire.Params, o *store.LinkOrder, st *store.Store, lang string, stored, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	p, err := wire.Parse(r, MaxBody)
+	if err != nil {
+		lang := langOf(r.URL.Query().Get("lang"))
+		h.problemErr(w, r, lang, err)
+		return nil, nil, nil, "", false, false
+	}
+	lang = langOf(p.Get("lang"))
+	o, st, stored, ok = h.session(w, r, p.Get("o"), p.Get("d"), lang)
+	if !ok {
+		return nil, nil, nil, "", false, false
+	}
+	if subtle.ConstantTimeCompare([]byte(p.Get("csrf")), []byte(o.CSRF)) != 1 {
+		t := texts[lang]
+		h.logRefusal(r, wire.Errf(wire.ERMalformed, "csrf", "anti-forgery token mismatch"))
+		h.problem(w, r, lang, wire.ERMalformed, t["session_title"], t["session_text"])
+		return nil, nil, nil, "", false, false
+	}
+	return p, o, st, lang, stored, true
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, path, session, lang string) {
+	pageHeaders(w)
+	http.Redirect(w, r, pageURL(path, session, lang), http.StatusSeeOther)
+}
+
+// orderPage shows an open order's card form again: after a decline, or in the other language.
+func (h *Handler) orderPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lang := langOf(q.Get("lang"))
+	o, st, _, ok := h.session(w, r, q.Get("o"), "", lang)
+	if !ok {
+		return
+	}
+	if o.Status == store.LinkPaid {
+		redirect(w, r, "/link/creditcard/result", o.ID, lang)
+		return
+	}
+	fs := formState{Alert: declineAlert(lang, o.LastEc)}
+	if o.Status == store.LinkBusy {
+		fs.Alert = &alert{Title: texts[lang]["busy"]}
+	}
+	h.renderForm(w, http.StatusOK, st, o, lang, fs, h.Clock.Now())
+}
+
+// cardParams turns the hosted form's fields into the wire parameters gateway.Card checks, so the
+// hosted page and the gateway refuse the same cards with the same codes.
+func cardParams(p *wire.Params) (*wire.Params, formState) {
+	fs := formState{Holder: strings.Join(strings.Fields(strings.ToUpper(p.Get("holder"))), " "), Md: p.Get("md")}
+	fs.ExpMonth, _ = strconv.Atoi(p.Get("exp_month"))
+	fs.ExpYear, _ = strconv.Atoi(p.Get("exp_year"))
+	ed := ""
+	if fs.ExpMonth >= 1 && fs.ExpMonth <= 12 && fs.ExpYear >= 0 && fs.ExpYear <= 99 && p.Get("exp_year") != "" {
+		ed = twoDigits(fs.ExpYear) + twoDigits(fs.ExpMonth)
+	}
+	v := url.Values{"cn": {p.Get("cn")}, "ed": {ed}, "fn": {fs.Holder}, "cvv": {p.Get("cvv")}}
+	cp, err := wire.ParseQuery(v.Encode())
+	if err != nil {
+		cp, _ = wire.ParseQuery("")
+	}
+	return cp, fs
+}
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n % 100)
+}
+
+// fieldError places a card error next to its field.
+func fieldError(lang string, code wire.Code, cnEmpty bool) (field, msg string) {
+	t := texts[lang]
+	switch code {
+	case wire.ERParamCardNumber:
+		if cnEmpty {
+			return "cn", t["err_cn_required"]
+		}
+		return "cn", t["err_cn"]
+	case wire.ERCardCheckDigit:
+		return "cn", t["err_cn"]
+	case wire.ERBrandNotAccepted:
+		return "cn", t["err_brand"]
+	case wire.ERParamExpiry:
+		return "ed", t["err_exp"]
+	case wire.ERParamFN, wire.ERParamLN:
+		return "holder", t["err_holder"]
+	case wire.ERParamCVV:
+		return "cvv", t["err_cvv"]
+	case wire.ERParamMethod, wire.ERParamInstallments:
+		return "md", t["err_md"]
+	}
+	return "", code.Describe(lang)
+}
+
+// pay takes the card form: checks the card as the gateway does, then charges it through the same
+// payment service (Source "link", with the kickback), running 3-D Secure first when the issuer asks
+// for a challenge. A decline returns to the form of the same order session.
+func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
+	now := h.Clock.Now()
+	ctx := r.Context()
+	p, o, st, lang, stored, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	if o.Status == store.LinkPaid {
+		redirect(w, r, "/link/creditcard/result", o.ID, lang)
+		return
+	}
+	op := maintenance.OpForJob(o.Jb)
+	if win := h.refusing(now, op, "", r); win != nil {
+		h.maintenancePage(w, r, lang, now, win)
+		return
+	}
+	cp, fs := cardParams(p)
+	fs.Errors = map[string]string{}
+	if !stored {
+		fs.Signed = p.Get("d")
+	}
+	card, err := gateway.Card(st, cp, now)
+	if err != nil {
+		f, msg := fieldError(lang, wire.CodeOf(err), strings.TrimSpace(p.Get("cn")) == "")
+		if f == "" {
+			fs.Alert = &alert{Title: texts[lang]["decline_title"], Text: msg, Code: string(wire.CodeOf(err))}
+		} else {
+			fs.Errors[f] = msg
+		}
+	}
+	if fs.Holder == "" {
+		fs.Errors["holder"] = texts[lang]["err_holder"]
+	}
+	if st.RequireCVV && p.Get("cvv") == "" {
+		fs.Errors["cvv"] = texts[lang]["err_cvv"]
+	}
+	md := wire.MethodLump
+	if st.Installments {
+		mp, _ := wire.ParseQuery(url.Values{"md": {fs.Md}}.Encode())
+		if mp != nil {
+			var merr error
+			if md, _, merr = mp.Method(); merr != nil {
+				_, fs.Errors["md"] = fieldError(lang, wire.CodeOf(merr), false)
+			}
+		}
+	}
+	if len(fs.Errors) > 0 || fs.Alert != nil {
+		h.renderForm(w, http.StatusUnprocessableEntity, st, o, lang, fs, now)
+		return
+	}
+	if win := h.refusing(now, op, vault.Brand(card.PAN), r); win != nil {
+		h.maintenancePage(w, r, lang, now, win)
+		return
+	}
+	claimed, err := h.claim(r, o, stored, now)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	if !claimed {
+		// another submission of this order is running or finished
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	switch h.Pay.Acq.ThreeDS(card.PAN) {
+	case "challenge":
+		h.startChallenge(w, r, st, o, lang, card, md)
+		return
+	case "fail":
+		h.release(r, o, string(wire.ER3DSFailed))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	req, err := h.chargeRequest(r, st, o, md, now)
+	if err != nil {
+		h.finish(w, r, o, lang, nil, err)
+		return
+	}
+	req.Card = card
+	res, err := h.Pay.Charge(ctx, req)
+	h.finish(w, r, o, lang, res, err)
+}
+
+// chargeRequest builds the order's payment; an auto-charge sign-up gets its plan attached (made
+// inside the payment's transaction) by the auto-charge service.
+// claim marks the order busy for this submission, storing it first when it was only signed so
+// far: of two submissions of one form, exactly one goes on to charge.
+func (h *Handler) claim(r *http.Request, o *store.LinkOrder, stored bool, now time.Time) (bool, error) {
+	from := []string{store.LinkOpen, store.LinkChallenge}
+	if !stored {
+		row := *o
+		row.Status, row.UpdatedAt = store.LinkBusy, now
+		err := h.Pay.DB.InsertLinkOrder(r.Context(), &row, rand.IntN(64) == 0)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return false, err
+		}
+		// a concurrent submission stored it first: take our turn through the row like any other
+	}
+	return h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, from, store.LinkBusy, now, nil, nil, nil, false)
+}
+
+func (h *Handler) chargeRequest(r *http.Request, st *store.Store, o *store.LinkOrder, md string, accepted time.Time) (*payment.ChargeRequest, error) {
+	req := &payment.ChargeRequest{Store: st, Job: o.Jb, Cod: o.Cod, Am: o.Am, Tx: o.Tx, Sf: o.Sf, Inm: o.Inm, Em: o.Em, Pn: o.Pn,
+		Md: md, Free: o.Free, Source: "link", Kickback: true, AcceptedAt: accepted}
+	if o.Plan != "" {
+		ac := h.autoCharger()
+		pp, err := wire.ParseQuery(o.Plan)
+		if ac == nil || err != nil {
+			return nil, wire.Errf(wire.ERACCycle, "actp", "auto-charge is not available")
+		}
+		if err := ac.SignUp(r.Context(), st, pp, req); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// finish records a charge's outcome on the order session and sends the shopper on: to the result
+// page after a success, back to the card form (same order) after a decline or an error.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOrder, lang string, res *payment.Result, err error) {
+	if err != nil {
+		code := payment.CodeOf(err)
+		if wc := wire.CodeOf(err); code == string(wire.ERInternal) && wc != wire.ERInternal {
+			code = string(wc) // a wire.Error from the auto-charge service
+		}
+		if code == string(wire.ERInternal) {
+			h.logRefusal(r, err)
+		}
+		h.release(r, o, code)
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	if res.P.Rst == wire.RstSuccess {
+		gid, none := res.P.Gid, ""
+		if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkBusy}, store.LinkPaid, h.Clock.Now(), &none, &gid, &none, true); err != nil {
+			// the payment is recorded and its kickback queued; only the page state is lost
+			h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		}
+		redirect(w, r, "/link/creditcard/result", o.ID, lang)
+		return
+	}
+	h.release(r, o, res.P.Ec)
+	redirect(w, r, "/link/creditcard/order", o.ID, lang)
+}
+
+// release reopens a busy or challenged order after a failed attempt, remembering why.
+func (h *Handler) release(r *http.Request, o *store.LinkOrder, code string) {
+	none := ""
+	if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkBusy, store.LinkChallenge}, store.LinkOpen, h.Clock.Now(),
+		&none, nil, &code, true); err != nil {
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, lang string, err error) {
+	h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+	h.problem(w, r, lang, wire.ERInternal, "", "")
+}
+
+// startChallenge holds the card as a token (sealed; the security code is checked with the network
+// now and then forgotten), runs 3-D Secure for the order's amounts and shows the challenge.
+func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang string, card *payment.CardInput, md string) {
+	ctx := r.Context()
+	created, err := h.Tokens.Create(ctx, st, card, md)
+	if err != nil {
+		h.release(r, o, string(wire.CodeOf(err)))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	outcome, _, err := h.Tokens.Authenticate(ctx, st, created.Token, o.Am, o.Tx, o.Sf)
+	if err != nil {
+		h.release(r, o, string(wire.CodeOf(err)))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	if outcome == token.Frictionless {
+		h.chargeToken(w, r, st, o, lang, created.Token, md)
+		return
+	}
+	tkn := created.Token
+	if _, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkBusy}, store.LinkChallenge, h.Clock.Now(), &tkn, nil, nil, false); err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	redirect(w, r, "/link/creditcard/3ds", o.ID, lang)
+}
+
+// chargeToken consumes an authenticated token (amounts checked against 3-D Secure's) and charges it.
+func (h *Handler) chargeToken(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang, tkn, md string) {
+	ctx := r.Context()
+	now := h.Clock.Now()
+	cardID, err := h.Tokens.Use(ctx, st, tkn, o.Am, o.Tx, o.Sf)
+	if err != nil {
+		h.release(r, o, string(wire.CodeOf(err)))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	req, err := h.chargeRequest(r, st, o, md, now)
+	if err != nil {
+		h.finish(w, r, o, lang, nil, err)
+		return
+	}
+	req.CardID = cardID
+	res, err := h.Pay.Charge(ctx, req)
+	h.finish(w, r, o, lang, res, err)
+}
+
+// challengePage shows the open 3-D Secure challenge of an order.
+func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lang := langOf(q.Get("lang"))
+	o, st, _, ok := h.session(w, r, q.Get("o"), "", lang)
+	if !ok {
+		return
+	}
+	h.showChallenge(w, r, st, o, lang, nil)
+}
+
+func (h *Handler) showChallenge(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang string, al *alert) {
+	switch o.Status {
+	case store.LinkPaid:
+		redirect(w, r, "/link/creditcard/result", o.ID, lang)
+		return
+	case store.LinkChallenge:
+	default:
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	tk, err := h.Pay.DB.GetToken(r.Context(), o.Token)
+	if err != nil {
+		h.release(r, o, string(wire.ER3DSError))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	masked, _, err := h.Tokens.Card(r.Context(), st, o.Token)
+	if err != nil {
+		h.release(r, o, string(wire.CodeOf(err)))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	cv := &challengeView{Session: o.ID, CSRF: o.CSRF, Card: masked, Total: yen(lang, o.Am+o.Tx+o.Sf), Alert: al}
+	if h.Sandbox {
+		cv.SandboxCode = tk.TDSChallenge
+	}
+	v := &view{Lang: lang, Title: texts[lang]["tds_title"], StoreName: st.Name, AltLang: otherLang(lang),
+		AltLangURL: pageURL("/link/creditcard/3ds", o.ID, otherLang(lang)), Challenge: cv}
+	h.render(w, http.StatusOK, "challenge", v)
+}
+
+// challengeSubmit completes or cancels the challenge; when authenticated, the order is charged with
+// the token's card for the authenticated amounts.
+func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
+	now := h.Clock.Now()
+	ctx := r.Context()
+	p, o, st, lang, _, ok := h.form(w, r)
+	if !ok {
+		return
+	}
+	if o.Status != store.LinkChallenge {
+		h.showChallenge(w, r, st, o, lang, nil)
+		return
+	}
+	if win := h.refusing(now, maintenance.OpForJob(o.Jb), "", r); win != nil {
+		h.maintenancePage(w, r, lang, now, win)
+		return
+	}
+	tkn := o.Token
+	authenticate := p.Get("action") == "authenticate"
+	if err := h.Tokens.Complete(ctx, st, tkn, strings.TrimSpace(p.Get("otp")), authenticate); err != nil {
+		h.release(r, o, string(wire.CodeOf(err)))
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	claimed, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkChallenge}, store.LinkBusy, now, nil, nil, nil, false)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	if !claimed {
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	md := wire.MethodLump
+	if t, err := h.Pay.DB.GetToken(ctx, tkn); err == nil && t.Md != "" {
+		md = t.Md
+	}
+	h.chargeToken(w, r, st, o, lang, tkn, md)
+}
+
+// langSwitch shows an order's card form in the other language. Before the first submission the
+// order exists only as the signed field, so the switch is a small form posting it back.
+func (h *Handler) langSwitch(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	p, err := wire.Parse(r, MaxBody)
+	if err != nil {
+		h.problemErr(w, r, "ja", err)
+		return
+	}
+	lang := langOf(p.Get("lang"))
+	o, st, stored, ok := h.session(w, r, p.Get("o"), p.Get("d"), lang)
+	if !ok {
+		return
+	}
+	if stored {
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	h.renderForm(w, http.StatusOK, st, o, lang, formState{Signed: p.Get("d")}, h.Clock.Now())
+}
+
+// resultPage shows a paid order and the way back to the store with the result parameters.
+func (h *Handler) resultPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lang := langOf(q.Get("lang"))
+	o, st, _, ok := h.session(w, r, q.Get("o"), "", lang)
+	if !ok {
+		return
+	}
+	if o.Status != store.LinkPaid || o.Gid == "" {
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	pm, err := h.Pay.DB.GetPayment(r.Context(), st.AID, o.Gid)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	t := texts[lang]
+	heading := t["result_ok"]
+	switch {
+	case pm.Status == store.StatusRegistered:
+		heading = t["result_registered"]
+	case pm.Job == wire.JobCheck:
+		heading = t["result_check"]
+	case pm.Job == wire.JobAuth:
+		heading = t["result_auth"]
+	}
+	rv := &resultView{Heading: heading, Gid: pm.Gid, Card: maskedOf(pm), Total: yen(lang, pm.Ta), ReturnURL: ReturnURL(st.CompletionURL, pm)}
+	v := &view{Lang: lang, Title: heading, StoreName: st.Name, AltLang: otherLang(lang),
+		AltLangURL: pageURL("/link/creditcard/result", o.ID, otherLang(lang)), Order: h.orderView(st, o, lang), Result: rv}
+	h.render(w, http.StatusOK, "result", v)
+}
+
+func maskedOf(p *store.Payment) string {
+	if p.First6 == "" && p.Last4 == "" {
+		return ""
+	}
+	return strings.TrimSpace(p.Brand + " " + p.First6 + "******" + p.Last4)
+}
+
+// ReturnURL is the store's completion URL with the result parameters and the echoed free
+// parameters (wire.md §3.4), in the same form as the kickback's query; "" when the store has no
+// usable completion URL.
+func ReturnURL(completion string, p *store.Payment) string {
+	if completion == "" {
+		return ""
+	}
+	u, err := url.Parse(completion)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	q := payment.KickbackQuery(p, "utf-8")
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + q
+	} else {
+		u.RawQuery = q
+	}
+	return u.String()
+}
