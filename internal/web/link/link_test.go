@@ -717,6 +717,7 @@ func TestScriptsServed(t *testing.T) {
 	for path, names := range map[string][]string{
 		"/gateway/js/CPToken.js":       {"TokenCreate", "CardInfo", "CARD_INPUT_FORM", "mainform", "tkn"},
 		"/gateway/js/EMV3DSAdapter.js": {"ThreeDSAdapter", "authenticate", "EMV3DS_INPUT_FORM"},
+		"/gateway/js/jquery.js":        {"jQuery v3", "jquery.com/license"},
 		"/link/static/link.js":         {"cardform"},
 		"/link/static/link.css":        {"test-mark"},
 	} {
