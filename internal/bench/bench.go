@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,16 +247,41 @@ func one(ctx context.Context, c *http.Client, base string, cfg Config, cod strin
 		}
 		return "", 2, nil
 	case "hosted":
-		// the shopper's two steps: open the hosted page with the merchant's form, then pay on it
+		// the shopper's two steps: the merchant's form opens the hosted page, then the card is
+		// paid on it (cookie, anti-forgery token and signed order taken from the page)
 		f := url.Values{"aid": {cfg.AID}, "jb": {"CAPTURE"}, "cod": {cod}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"}, "inm": {"ベンチ商品"}}
-		page, err := post(ctx, c, base+"/link/creditcard", f)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/link/creditcard", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
 		if err != nil {
 			return "", 1, err
 		}
-		if !strings.Contains(page, "<form") {
+		page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return "ER999", 1, nil
+		}
+		m := cardForm.FindSubmatch(page)
+		if m == nil {
 			return "page", 1, nil
 		}
-		return "", 1, nil
+		pay := url.Values{"o": {string(m[1])}, "csrf": {string(m[2])}, "d": {string(m[3])}, "lang": {"ja"}, "cn": {cfg.Card},
+			"exp_month": {cfg.Expiry[2:]}, "exp_year": {cfg.Expiry[:2]}, "holder": {"TARO YAMADA"}, "cvv": {"123"}}
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/link/creditcard/pay", strings.NewReader(pay.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, ck := range resp.Cookies() {
+			req.AddCookie(ck)
+		}
+		resp, err = c.Do(req)
+		if err != nil {
+			return "", 2, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/link/creditcard/result") {
+			return "pay-" + strconv.Itoa(resp.StatusCode), 2, nil
+		}
+		return "", 2, nil
 	default: // capture, mixed
 		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "CAPTURE"))
 		if err != nil {
@@ -264,6 +291,9 @@ func one(ctx context.Context, c *http.Client, base string, cfg Config, cod strin
 		return code, 1, nil
 	}
 }
+
+// cardForm finds the card form's order ID, anti-forgery token and signed order on the hosted page.
+var cardForm = regexp.MustCompile(`(?s)name="o" value="([^"]+)">\s*<input type="hidden" name="csrf" value="([^"]+)">\s*<input type="hidden" name="d" value="([^"]+)">`)
 
 func chargeForm(cfg Config, cod, jb string) url.Values {
 	return url.Values{"aid": {cfg.AID}, "jb": {jb}, "rt": {"1"}, "cod": {cod}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"},

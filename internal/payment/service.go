@@ -130,7 +130,7 @@ type ChargeRequest struct {
 	// InTx runs inside the payment's transaction (e.g. to create the auto-charge plan); it may set
 	// p.Acid before the kickback is written.
 	InTx func(tx *store.Tx, p *store.Payment) error
-	// ThreeDS, when set, is checked before authorising (token charges).
+	// Actor names who asked, when not the merchant's server (e.g. "autocharge").
 	Actor string
 }
 
@@ -263,9 +263,6 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 			}
 			return err
 		}
-		if err := tx.AddEvent(store.Event{Gid: gid, At: now, Kind: r.Job, To: p.Status, Amount: p.Ta, Actor: actorOr(r.Actor, r.Source)}); err != nil {
-			return err
-		}
 		if r.Kickback && st.ResultURL != "" {
 			if err := tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Acid: p.Acid, Kind: "result", URL: st.ResultURL,
 				Query: KickbackQuery(p, st.KickbackEncoding), NextAt: now, CreatedAt: now}); err != nil {
@@ -297,13 +294,6 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 }
 
 var errReplay = errors.New("replay")
-
-func actorOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // Nudge wakes the kickback worker.
 func (s *Service) Nudge() {

@@ -154,15 +154,11 @@ func openVault(ctx context.Context, db *store.DB, cfg Config) (*vault.KeyRing, s
 	if err != nil {
 		return nil, "", err
 	}
-	check, err := db.Meta(ctx, "vault_check")
+	check, err := db.InitMeta(ctx, "vault_check", kr.CheckValue())
 	if err != nil {
 		return nil, "", err
 	}
-	if check == "" {
-		if err := db.SetMeta(ctx, "vault_check", kr.CheckValue()); err != nil {
-			return nil, "", err
-		}
-	} else if err := kr.Verify(check); err != nil {
+	if err := kr.Verify(check); err != nil {
 		return nil, "", fmt.Errorf("%w: this instance's vault key cannot read the card data already in %s; start it with the key the other instances use", err, db.Where)
 	}
 	return kr, note, nil

@@ -106,8 +106,17 @@ func (g *groupCommitter) run(batch []*gcOp) {
 		}
 		return
 	}
+	// Optimistic first: the whole batch without savepoints (two statements — two round trips to
+	// PostgreSQL — fewer per operation). If one operation fails, the batch is rolled back and run
+	// again with a savepoint around each operation, so only the failing one is undone.
+	savepoints := len(batch) == 1
 	for attempt := 0; attempt < 2; attempt++ {
-		err = g.try(batch, results)
+		err = g.try(batch, results, savepoints)
+		if errors.Is(err, errOpFailed) {
+			savepoints = true
+			attempt--
+			continue
+		}
 		g.db.preparePending()
 		if err == nil {
 			for i, op := range batch {
@@ -134,7 +143,10 @@ type atomicTime struct{ v atomic.Int64 }
 func (a *atomicTime) Load() time.Time   { return time.Unix(0, a.v.Load()) }
 func (a *atomicTime) Store(t time.Time) { a.v.Store(t.UnixNano()) }
 
-func (g *groupCommitter) try(batch []*gcOp, results []error) error {
+// errOpFailed reports that an operation of a batch tried without savepoints failed.
+var errOpFailed = errors.New("an operation of the batch failed")
+
+func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	sqlTx, err := g.db.W.BeginTx(ctx, nil)
@@ -144,6 +156,18 @@ func (g *groupCommitter) try(batch []*gcOp, results []error) error {
 	tx := &Tx{Tx: sqlTx, db: g.db}
 	single := len(batch) == 1
 	for i, op := range batch {
+		if !savepoints {
+			e := op.fn(tx)
+			if e != nil {
+				sqlTx.Rollback()
+				if retryable(e) {
+					return e
+				}
+				return errOpFailed
+			}
+			results[i] = nil
+			continue
+		}
 		if !single {
 			if _, err := tx.Exec("SAVEPOINT gc"); err != nil {
 				sqlTx.Rollback()

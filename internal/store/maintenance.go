@@ -252,16 +252,23 @@ func (db *DB) Meta(ctx context.Context, k string) (string, error) {
 	return v, classify(err)
 }
 
-// SetMeta writes a meta value.
+// SetMeta writes a meta value (an upsert: safe when several instances start at once).
 func (db *DB) SetMeta(ctx context.Context, k, v string) error {
 	return db.Tx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(`UPDATE meta SET v = ? WHERE k = ?`, v, k)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			_, err = tx.Exec(`INSERT INTO meta(k, v) VALUES (?, ?)`, k, v)
-		}
+		_, err := tx.Exec(`INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, v)
 		return err
 	})
+}
+
+// InitMeta writes a meta value only if none is there yet, and returns the value that is there
+// afterwards (the first writer's, when several instances race).
+func (db *DB) InitMeta(ctx context.Context, k, v string) (string, error) {
+	err := db.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`, k, v)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return db.Meta(ctx, k)
 }

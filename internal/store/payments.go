@@ -134,8 +134,18 @@ func (t *Tx) AddEvent(e Event) error {
 	return err
 }
 
-// Events lists a payment's timeline.
+// Events lists a payment's timeline. Its first step is the payment row itself (what was asked
+// and how it ended), so a new payment costs no separate event row: one statement fewer per
+// payment, which is a round trip to PostgreSQL.
 func (db *DB) Events(ctx context.Context, gid string) ([]Event, error) {
+	var first Event
+	var at int64
+	var rst, source string
+	err := db.QueryRow(ctx, `SELECT gid, created_at, job, rst, status, ta, source FROM payments WHERE gid = ?`, gid).
+		Scan(&first.Gid, &at, &first.Kind, &rst, &first.To, &first.Amount, &source)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, classify(err)
+	}
 	rows, err := db.Query(ctx, `SELECT id, gid, at, kind, from_status, to_status, amount, actor FROM payment_events WHERE gid = ? ORDER BY id`, gid)
 	if err != nil {
 		return nil, classify(err)
@@ -151,7 +161,27 @@ func (db *DB) Events(ctx context.Context, gid string) ([]Event, error) {
 		e.At = FromNS(at)
 		out = append(out, e)
 	}
+	if first.Gid != "" {
+		first.At, first.Actor = FromNS(at), source
+		first.To = InitialStatus(first.Kind, rst, first.To)
+		out = append([]Event{first}, out...)
+	}
 	return out, rows.Err()
+}
+
+// InitialStatus is the status a payment had when it was recorded, from its job and result.
+func InitialStatus(job, rst, current string) string {
+	switch {
+	case rst != "1":
+		return StatusDeclined
+	case current == StatusRegistered:
+		return StatusRegistered
+	case job == "AUTH":
+		return StatusAuthorized
+	case job == "CHECK":
+		return StatusChecked
+	}
+	return StatusCaptured
 }
 
 // Card is a stored card: the number sealed by the vault, only masked parts in clear.
