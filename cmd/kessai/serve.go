@@ -15,7 +15,6 @@ import (
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/server"
-	"kessai/internal/store"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -85,7 +84,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func banner(w io.Writer, s *server.Server, base string, demo *store.Store, cfg server.Config) {
+func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg server.Config) {
 	mode := "PRODUCTION"
 	if s.Sandbox {
 		mode = "テスト環境 / TEST (sandbox: simulated card network, no real money)"
@@ -103,9 +102,11 @@ func banner(w io.Writer, s *server.Server, base string, demo *store.Store, cfg s
 	fmt.Fprintf(w, "  operator console            %s/operator/\n", base)
 	fmt.Fprintf(w, "  maintenance notices         %s/maintenance  (feed %s/maintenance.ics, status %s/api/maintenance)\n", base, base, base)
 	if demo != nil {
-		fmt.Fprintf(w, "\nDemo store: %s (%s)\n", demo.AID, demo.Name)
+		fmt.Fprintf(w, "\nDemo store: %s (%s) — created now, with these sign-ins (shown once; change them in the panel):\n", demo.Store.AID, demo.Store.Name)
+		fmt.Fprintf(w, "  control panel  %s/console/   store ID %s, login %s, password %s\n", base, demo.Store.AID, demo.UserLogin, demo.UserPassword)
+		fmt.Fprintf(w, "  operator       %s/operator/  login %s, password %s\n", base, demo.OperatorLogin, demo.OperatorPassword)
 		fmt.Fprintf(w, "  try: curl -d 'aid=%s&jb=CAPTURE&rt=1&cod=demo-1&am=1000&tx=100&sf=0&cn=4111+1111+1111+1111&ed=%s&cvv=123&fn=TARO&ln=YAMADA' %s/gateway/gateway.aspx\n",
-			demo.AID, time.Now().AddDate(3, 0, 0).Format("0601"), base)
+			demo.Store.AID, time.Now().AddDate(3, 0, 0).Format("0601"), base)
 	}
 	if s.Sandbox {
 		fmt.Fprintf(w, "\nTest cards (any future expiry YYMM, any 3-digit security code; 4 for Amex):\n")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/auth"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
 	"kessai/internal/notify"
@@ -336,18 +337,49 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases storage.
 func (s *Server) Close() error { return s.DB.Close() }
 
-// EnsureDemo creates the demo store on an empty database, so a fresh "kessai serve" can take a
-// payment at once. It returns the demo store, or nil when stores already exist.
-func (s *Server) EnsureDemo(ctx context.Context) (*store.Store, error) {
+// Demo is what a fresh sandbox was given so it can be tried at once.
+type Demo struct {
+	Store            *store.Store
+	UserLogin        string // control-panel admin of the demo store
+	UserPassword     string
+	OperatorLogin    string // operator-console account
+	OperatorPassword string
+}
+
+// EnsureDemo sets up an empty sandbox database: the demo store, an admin user for it and an
+// operator account, with fresh random passwords that are printed once at start and stored only
+// hashed. It returns nil when the database already has stores (or outside the sandbox).
+func (s *Server) EnsureDemo(ctx context.Context) (*Demo, error) {
+	if !s.Sandbox {
+		return nil, nil
+	}
 	ss, err := s.DB.ListStores(ctx)
 	if err != nil || len(ss) > 0 {
 		return nil, err
 	}
 	st := store.NewStore(DemoAID, "デモストア / Demo Store")
-	if err := s.DB.CreateStore(ctx, st); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := s.DB.CreateStore(ctx, st); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, nil // another instance set it up
+		}
 		return nil, err
 	}
-	return st, nil
+	d := &Demo{Store: st, UserLogin: "demo", UserPassword: "demo-" + auth.RandomToken(9), OperatorLogin: "operator", OperatorPassword: "op-" + auth.RandomToken(9)}
+	uh, err := auth.HashPassword(d.UserPassword)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.CreateUser(ctx, &store.User{AID: st.AID, Login: d.UserLogin, PwHash: uh, Role: store.RoleAdmin}); err != nil {
+		return nil, err
+	}
+	oh, err := auth.HashPassword(d.OperatorPassword)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.CreateOperator(ctx, &store.Operator{Login: d.OperatorLogin, PwHash: oh}); err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
+	return d, nil
 }
 
 // DemoAID is the store ID of the sandbox's demo store.
