@@ -125,6 +125,7 @@ type AutoChargeFilter struct {
 	AID    string
 	Status string
 	Limit  int
+	Offset int // rows to skip, for paging
 }
 
 // ListAutoCharges lists plans, newest first.
@@ -142,8 +143,11 @@ func (db *DB) ListAutoCharges(ctx context.Context, f AutoChargeFilter) ([]*AutoC
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q += ` ORDER BY created_at DESC, acid DESC LIMIT ?`
-	args = append(args, f.Limit)
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	q += ` ORDER BY created_at DESC, acid DESC LIMIT ? OFFSET ?`
+	args = append(args, f.Limit, f.Offset)
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, classify(err)

@@ -207,6 +207,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	gid := e.charge(aidA, "shot-1", "AUTH", 12800)
 	e.charge(aidA, "shot-2", "CAPTURE", 5400)
 	e.charge(aidA, "shot-3", "CAPTURE", 980)
+	acid := e.autoCharge(aidA, "shot-ac-1")
 	base := e.srv.URL
 	dir := screenshotDir(t)
 	// a year of windows for the calendar, one of them within 7 days (the banner)
@@ -237,6 +238,8 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"payments", "/console/payments", "#search"},
 		{"payment", "/console/payments/" + gid, "#timeline"},
 		{"settings", "/console/settings", "#settings-form"},
+		{"autocharges", "/console/autocharges", "#ac-list"},
+		{"autocharge", "/console/autocharges/" + acid, "#ac-runs"},
 	}
 	devices := []struct {
 		name string

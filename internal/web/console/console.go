@@ -1,5 +1,6 @@
 // Package console is the merchant control panel (/console/): sign-in, dashboard, payment search
-// with its actions (capture, cancel, partial refund) and CSV export, kickbacks, settings and users.
+// with its actions (capture, cancel, partial refund) and CSV export, auto-charges (自動課金) and
+// their stop, kickbacks, settings and users.
 // Every query is bound to the signed-in user's store, so one store's users can never see or act on
 // another store's data, whatever IDs they put in a URL.
 package console
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"kessai/internal/auth"
+	"kessai/internal/autocharge"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
@@ -32,6 +34,7 @@ const Base = "/console"
 type Deps struct {
 	DB       *store.DB
 	Pay      *payment.Service
+	AC       *autocharge.Service // auto-charges: the server's one instance (Server.AutoCharges)
 	Maint    *maintenance.Index
 	Gate     func(t time.Time, op maintenance.Op, brand string, r *http.Request) *maintenance.Window
 	RemoteIP func(r *http.Request) netip.Addr
@@ -54,6 +57,9 @@ func New(d Deps) (*Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.AC == nil && d.Pay != nil {
+		d.AC = autocharge.New(d.Pay, d.Clock, d.Log) // the server passes its own; this keeps a bare panel working
 	}
 	pages, err := ui.NewRenderer(pageFS, d.Log)
 	if err != nil {
@@ -81,6 +87,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/payments.csv", h.signedIn(h.paymentsCSV))
 	m.HandleFunc("GET /console/payments/{gid}", h.signedIn(h.payment))
 	m.HandleFunc("POST /console/payments/{gid}/{action}", h.signedIn(h.admin(h.paymentAction)))
+	m.HandleFunc("GET /console/autocharges", h.signedIn(h.autoCharges))
+	m.HandleFunc("GET /console/autocharges/{acid}", h.signedIn(h.autoCharge))
+	m.HandleFunc("POST /console/autocharges/{acid}/stop", h.signedIn(h.admin(h.stopAutoCharge)))
 	m.HandleFunc("GET /console/kickbacks", h.signedIn(h.kickbacks))
 	m.HandleFunc("POST /console/kickbacks/{id}/resend", h.signedIn(h.admin(h.resend)))
 	m.HandleFunc("GET /console/settings", h.signedIn(h.settings))
@@ -160,6 +169,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 	items := []struct{ key, href, ja, en string }{
 		{"dashboard", Base + "/", "ダッシュボード", "Dashboard"},
 		{"payments", Base + "/payments", "決済一覧", "Payments"},
+		{"autocharges", Base + "/autocharges", "自動課金", "Auto-charges"},
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
 		{"settings", Base + "/settings", "設定", "Settings"},
 	}

@@ -564,7 +564,7 @@ func TestEveryPageRenders(t *testing.T) {
 	gid := e.charge(aidA, "r-1", "CAPTURE", 100)
 	b := e.browser()
 	b.mustLogin(aidA, "owner")
-	for _, path := range []string{"/console/", "/console/payments", "/console/payments/" + gid, "/console/kickbacks", "/console/settings",
+	for _, path := range []string{"/console/", "/console/payments", "/console/payments/" + gid, "/console/autocharges", "/console/kickbacks", "/console/settings",
 		"/console/users", "/console/password", "/console/help", "/console/assets/kessai.css"} {
 		if p := b.get(path); p.status != 200 {
 			t.Errorf("%s: %d", path, p.status)
