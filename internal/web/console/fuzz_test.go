@@ -12,12 +12,16 @@ import (
 // FuzzCSVRow writes customer-supplied text the way the payments export does and reads it back:
 // the row keeps its column count, no cell starts a spreadsheet formula, and text survives.
 func FuzzCSVRow(f *testing.F) {
-	for _, s := range []string{"order-1", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "a,b\"c\r\nd", "日本語", "\tx"} {
+	for _, s := range []string{"order-1", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "a,b\"c", "日本語", "\tx"} {
 		f.Add(s, "taro@example.com")
 	}
 	f.Fuzz(func(t *testing.T, cod, em string) {
-		if !utf8.ValidString(cod) || !utf8.ValidString(em) {
-			return
+		// what can be stored: the wire refuses invalid UTF-8 and control characters (ER001), so
+		// no cod or e-mail reaching the export holds them (encoding/csv drops a bare CR)
+		for _, s := range []string{cod, em} {
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+				return
+			}
 		}
 		var b bytes.Buffer
 		w := csv.NewWriter(&b)
@@ -36,9 +40,7 @@ func FuzzCSVRow(f *testing.F) {
 				t.Fatalf("cell starts a formula: %q", cell)
 			}
 		}
-		got := strings.TrimPrefix(rows[0][1], "'")
-		want := strings.ReplaceAll(cod, "\r\n", "\n")
-		if got != want && got != strings.ReplaceAll(want, "\r", "\n") && strings.TrimPrefix(want, "'") != got {
+		if got := rows[0][1]; got != cod && got != "'"+cod {
 			t.Fatalf("cod changed: %q -> %q", cod, got)
 		}
 	})
