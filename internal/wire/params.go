@@ -65,6 +65,21 @@ type field struct {
 // control characters (C0, DEL or C1, including tab and newlines) in names or values, more than
 // MaxParams parameters, free parameters over MaxFreeBytes, or an unsupported body type.
 func Parse(r *http.Request, maxBytes int64) (*Params, error) {
+	p, err := parseHTTP(r, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return p.checkFree()
+}
+
+// ParseOwnForm parses a form that Kessai's own pages post (the hosted card form): the same rules
+// as Parse, but its fields are Kessai's, not a merchant's free parameters, so the 1,024-byte
+// free-parameter limit does not apply to them.
+func ParseOwnForm(r *http.Request, maxBytes int64) (*Params, error) {
+	return parseHTTP(r, maxBytes)
+}
+
+func parseHTTP(r *http.Request, maxBytes int64) (*Params, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, Errf(ERMethod, "", "method %s", r.Method)
 	}
@@ -144,7 +159,19 @@ func readBody(buf []byte, body io.Reader, max int64) ([]byte, error) {
 // ParseQuery parses a raw query string (no leading '?') the way Parse does: for the bench client,
 // tests, and pages that receive parameters some other way.
 func ParseQuery(q string) (*Params, error) {
-	return parse(q, nil, 0)
+	p, err := parse(q, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	return p.checkFree()
+}
+
+// checkFree refuses free parameters over MaxFreeBytes.
+func (p *Params) checkFree() (*Params, error) {
+	if n := p.freeLen(); n > MaxFreeBytes {
+		return nil, Errf(ERMalformed, "", "free parameters take %d bytes, more than %d", n, MaxFreeBytes)
+	}
+	return p, nil
 }
 
 // parse decodes q, then buf[bodyOff:] (the form body, possibly nil), into buf, and builds the Params.
@@ -338,9 +365,6 @@ func (p *Params) finish(buf []byte) (*Params, error) {
 		}
 	}
 	p.fields = out
-	if n := p.freeLen(); n > MaxFreeBytes {
-		return nil, Errf(ERMalformed, "", "free parameters take %d bytes, more than %d", n, MaxFreeBytes)
-	}
 	return p, nil
 }
 

@@ -848,3 +848,23 @@ func TestOversizedFormIs413(t *testing.T) {
 		t.Fatalf("token API: %d %v", st, m)
 	}
 }
+
+// TestLongFreeParametersCanBePaid: an order whose free parameters use most of the 1,024 bytes the
+// merchant may send is still payable — the card form's own fields (the signed order grows with the
+// free parameters) are not counted against the merchant's limit.
+func TestLongFreeParametersCanBePaid(t *testing.T) {
+	e := newEnv(t, time.Time{})
+	b := e.browser()
+	a := do(t, b, "POST", e.srv.URL+"/link/creditcard", orderForm("memo", strings.Repeat("x", 900), "cod", "LONG-1"), nil)
+	if a.status != 200 {
+		t.Fatalf("order page: %d", a.status)
+	}
+	s := hidden(t, a.body)
+	a = do(t, b, "POST", e.srv.URL+"/link/creditcard/pay", cardForm(s, "4111111111111111"), nil)
+	if a.url.Path != "/link/creditcard/result" || a.status != 200 {
+		t.Fatalf("paying an order with 900 bytes of free parameters: %d %s\n%.500s", a.status, a.url, a.body)
+	}
+	if ok, _ := successes(t, e, "123456", "LONG-1"); ok != 1 {
+		t.Fatalf("%d payments", ok)
+	}
+}

@@ -65,7 +65,8 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request, id, d, lang st
 // form reads a POST from one of the session's own pages and checks its anti-forgery token.
 func (h *Handler) form(w http.ResponseWriter, r *http.Request) (p *wire.Params, o *store.LinkOrder, st *store.Store, lang string, stored, ok bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	p, err := wire.Parse(r, MaxBody)
+	// Kessai's own form: its fields (the signed order among them) are not free parameters
+	p, err := wire.ParseOwnForm(r, MaxBody)
 	if err != nil {
 		lang := langOf(r.URL.Query().Get("lang"))
 		h.problemErr(w, r, lang, err)
@@ -458,7 +459,7 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 // order exists only as the signed field, so the switch is a small form posting it back.
 func (h *Handler) langSwitch(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	p, err := wire.Parse(r, MaxBody)
+	p, err := wire.ParseOwnForm(r, MaxBody)
 	if err != nil {
 		h.problemErr(w, r, "ja", err)
 		return
