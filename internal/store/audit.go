@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -22,9 +23,12 @@ func (db *DB) Audit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	// the audit log must never miss an action because its text is odd: NUL (which PostgreSQL
+	// refuses in text) and invalid UTF-8 are replaced, everything else is kept as it was
+	clean := func(s string) string { return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD") }
 	return db.Tx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO audit_log(at, actor, aid, action, detail, remote) VALUES (?, ?, ?, ?, ?, ?)`,
-			NS(e.At), e.Actor, e.AID, e.Action, e.Detail, e.Remote)
+			NS(e.At), clean(e.Actor), clean(e.AID), clean(e.Action), clean(e.Detail), clean(e.Remote))
 		return err
 	})
 }

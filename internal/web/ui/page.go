@@ -7,14 +7,17 @@ package ui
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"kessai/internal/store"
 )
@@ -184,8 +187,62 @@ func Secure(next http.Handler) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		if !cleanInput(w, r) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// cleanInput refuses a request whose query or form values carry control characters other than
+// tab and line breaks (a NUL byte, say): no field of the panels needs them, and PostgreSQL refuses
+// NUL in text, which would turn a typo into a server error. It reports whether to go on.
+func cleanInput(w http.ResponseWriter, r *http.Request) bool {
+	bad := func(vs map[string][]string) bool {
+		for k, list := range vs {
+			if hasControl(k) {
+				return true
+			}
+			for _, v := range list {
+				if hasControl(v) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	refuse := func(code int) bool {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		io.WriteString(w, "入力に使用できない文字が含まれています。 / The request contains characters that are not allowed.\n")
+		return false
+	}
+	if bad(r.URL.Query()) {
+		return refuse(http.StatusBadRequest)
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return refuse(http.StatusRequestEntityTooLarge)
+			}
+			return refuse(http.StatusBadRequest)
+		}
+		if bad(r.PostForm) {
+			return refuse(http.StatusBadRequest)
+		}
+	}
+	return true
+}
+
+func hasControl(s string) bool {
+	for _, c := range s {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == utf8.RuneError {
+			return true
+		}
+	}
+	return false
 }
 
 // SafeNext accepts a redirect target only inside base ("/console/…"), never another site.
