@@ -248,7 +248,7 @@ func hasControl(s string) bool {
 // SafeNext accepts a redirect target only inside base ("/console/…"), never another site.
 func SafeNext(next, base string) string {
 	if next == "" || !strings.HasPrefix(next, base+"/") && next != base || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n") {
+		strings.ContainsAny(next, "\\\r\n\t") {
 		return base + "/"
 	}
 	return next
