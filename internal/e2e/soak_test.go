@@ -99,25 +99,42 @@ func TestSoak(t *testing.T) {
 			t.Errorf("%d errors %s", n, code)
 		}
 	}
-	// compare the first sample after warm-up with the last
-	var first, last sample
+	// Growth is judged on means over the first and last fifth of the run after warm-up: single
+	// RSS samples swing by ±5 % with GC cycles (a 30-minute run measured 42.4–47.8 MB around a
+	// flat trend), so first-vs-last single samples measure the noise, not a leak. Both figures
+	// are logged.
 	warm := min(2*time.Minute, dur/4)
+	var after []sample
 	for _, s := range samples {
-		if s.at >= warm && first.at == 0 {
-			first = s
+		if s.at >= warm {
+			after = append(after, s)
 		}
-		last = s
 	}
+	if len(after) < 2 {
+		t.Fatalf("only %d samples after warm-up", len(after))
+	}
+	n := max(1, len(after)/5)
+	mean := func(xs []sample, f func(sample) float64) float64 {
+		v := 0.0
+		for _, x := range xs {
+			v += f(x)
+		}
+		return v / float64(len(xs))
+	}
+	rss := func(x sample) float64 { return x.rss }
+	gor := func(x sample) float64 { return x.gor }
+	first, last := after[0], after[len(after)-1]
 	for _, s := range samples {
 		t.Logf("t=%s rss=%.1fMB goroutines=%.0f", s.at.Round(time.Second), s.rss/1e6, s.gor)
 	}
-	growth := (last.rss - first.rss) / first.rss * 100
-	t.Logf("soak %s at %.0f/s: %d ok, %d windows; RSS %.1f → %.1f MB (%+.1f%%), goroutines %.0f → %.0f",
-		dur, rate, r.OK, windows, first.rss/1e6, last.rss/1e6, growth, first.gor, last.gor)
+	growth := (mean(after[len(after)-n:], rss)/mean(after[:n], rss) - 1) * 100
+	t.Logf("soak %s at %.0f/s: %d ok, %d windows; RSS mean %.1f → %.1f MB (%+.1f%%; single samples %.1f → %.1f MB, %+.1f%%), goroutines mean %.0f → %.0f",
+		dur, rate, r.OK, windows, mean(after[:n], rss)/1e6, mean(after[len(after)-n:], rss)/1e6, growth,
+		first.rss/1e6, last.rss/1e6, (last.rss/first.rss-1)*100, mean(after[:n], gor), mean(after[len(after)-n:], gor))
 	if growth >= 10 {
 		t.Errorf("resident memory grew %.1f%%", growth)
 	}
-	if last.gor > first.gor+20 {
-		t.Errorf("goroutines grew from %.0f to %.0f", first.gor, last.gor)
+	if g0, g1 := mean(after[:n], gor), mean(after[len(after)-n:], gor); g1 > g0+20 {
+		t.Errorf("goroutines grew from %.0f to %.0f", g0, g1)
 	}
 }
