@@ -9,6 +9,8 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on KESSAI_PPROF_ADDR
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"kessai/internal/acquirer"
@@ -31,6 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
 	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
+	reminders := fs.String("mail-reminders", "7,1", "days before a window when reminder e-mail goes out, comma-separated")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -42,6 +45,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
 		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, Log: log,
 		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
+	for _, d := range strings.Split(*reminders, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 1 || n > 60 {
+			return usageErr("--mail-reminders %q: want whole days 1–60, comma-separated (e.g. 7,1)", *reminders)
+		}
+		cfg.MailReminders = append(cfg.MailReminders, time.Duration(n)*24*time.Hour)
+	}
 	if *clk != "" {
 		t, err := time.Parse(time.RFC3339, *clk)
 		if err != nil {

@@ -41,7 +41,8 @@ type Config struct {
 	OperatorAllow []string // CIDRs passing through maintenance for verification
 	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
 	SMTP          notify.SMTPConfig
-	MailPoll      time.Duration // how often the mailer looks for due messages (default 1 s)
+	MailPoll      time.Duration   // how often the mailer looks for due messages (default 1 s)
+	MailReminders []time.Duration // reminder offsets before a window (default 7 days and 1 day)
 	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).
 	ReadHeaderTimeout time.Duration
 	Log               *slog.Logger
@@ -115,7 +116,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if cfg.SMTP.From == "" {
 			cfg.SMTP.From = "noreply@kessai.example"
 		}
-		s.Mail = &notify.Mailer{DB: db, Clock: cfg.Clock, Log: log, Sender: notify.SMTP{Cfg: cfg.SMTP}, Poll: cfg.MailPoll}
+		s.Mail = &notify.Mailer{DB: db, Clock: cfg.Clock, Log: log, Sender: notify.SMTP{Cfg: cfg.SMTP}, Poll: cfg.MailPoll,
+			Reminders: cfg.MailReminders}
 	}
 	s.routes()
 	return s, nil
