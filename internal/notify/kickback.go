@@ -196,7 +196,7 @@ func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
 			a.StatusCode = resp.StatusCode
-			a.Body = vault.Redact(strings.ToValidUTF8(string(body), "?"))
+			a.Body = excerpt(body)
 			delivered = resp.StatusCode >= 200 && resp.StatusCode < 300
 			if !delivered {
 				a.Error = "HTTP " + strconv.Itoa(resp.StatusCode)
@@ -232,4 +232,17 @@ func Sign(secret string, t time.Time, query string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + "." + query))
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// excerpt keeps what a merchant's receiver answered in a loggable form: valid UTF-8, no control
+// characters (PostgreSQL refuses NUL in text, and a receiver answering garbage must not stop its
+// kickback being recorded as delivered), card numbers masked.
+func excerpt(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "?"))
+	return vault.Redact(s)
 }
