@@ -213,7 +213,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 		var n int
 		var ta int64
 		var g string
-		db.QueryRow(context.Background(), `SELECT COUNT(*), MAX(gid), MAX(ta) FROM payments WHERE aid = '123456' AND cod = ? AND rst = '1'`, cod).Scan(&n, &g, &ta)
+		db.QueryRow(context.Background(), `SELECT COUNT(*), MAX(gid), MAX(ta) FROM payments WHERE aid = '123456' AND cod = ? AND cod <> '' AND rst = '1'`, cod).Scan(&n, &g, &ta)
 		if n != 1 || g != gid || ta != 1080 {
 			lost++
 			if lost < 5 {
