@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -247,6 +248,7 @@ func (s *Server) routes() {
 // Handler is the whole HTTP surface with its middleware.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
+	h = s.forwardedTLS(h)
 	h = s.recoverer(h)
 	h = s.logging(h)
 	return h
@@ -283,6 +285,27 @@ func (s *Server) logging(next http.Handler) http.Handler {
 		s.metrics.requests.WithLabelValues(surfaceOf(r.URL.Path), strconv.Itoa(sw.status)).Inc()
 		// Only the path is logged: query strings can carry card data on GET requests.
 		s.Log.Debug("http", "id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+// forwardedTLS marks a request as having arrived over TLS when a trusted proxy terminated it
+// (X-Forwarded-Proto: https), so cookies get their Secure flag and pages their HSTS header behind
+// a TLS-terminating load balancer. Requests from anyone else cannot claim it.
+func (s *Server) forwardedTLS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil && len(s.proxies) > 0 && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			if peer, err := netip.ParseAddr(host); err == nil {
+				for _, p := range s.proxies {
+					if p.Contains(peer.Unmap()) {
+						r = r.Clone(r.Context())
+						r.TLS = &tls.ConnectionState{} // terminated by the trusted proxy
+						break
+					}
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

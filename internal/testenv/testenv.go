@@ -85,6 +85,8 @@ type Options struct {
 	SMTP notify.SMTPConfig
 	// ReadHeaderTimeout overrides the server's (10 s).
 	ReadHeaderTimeout time.Duration
+	// TrustedProxy lists CIDRs whose X-Forwarded-* headers are believed.
+	TrustedProxy []string
 }
 
 // Srv is a running test server.
@@ -115,7 +117,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, TrustedProxy: o.TrustedProxy, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)
