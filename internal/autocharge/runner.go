@@ -183,7 +183,7 @@ func (s *Service) settle(ctx context.Context, a *store.AutoCharge) settled {
 	am, tx, sf := Amounts(a, period)
 	stale := false
 	req := &payment.ChargeRequest{Store: st, Job: wire.JobCapture, Cod: a.Acid + "-" + period, Am: am, Tx: tx, Sf: sf,
-		Em: a.Em, Pn: a.Pn, Md: wire.MethodLump, CardID: a.CardID, Source: "autocharge", Actor: "autocharge", AcceptedAt: now}
+		Em: a.Em, Pn: a.Pn, Md: wire.MethodLump, CardID: a.CardID, Source: "autocharge", AcceptedAt: now}
 	req.InTx = func(wtx *store.Tx, p *store.Payment) error {
 		p.Acid = a.Acid
 		err := s.recordTx(wtx, st, a, p, now)

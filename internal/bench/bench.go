@@ -49,7 +49,6 @@ type Report struct {
 	P50, P95    time.Duration
 	P99, Max    time.Duration
 	PerSecond   float64
-	Operations  int64 // payments made (an auth-sales pair counts once)
 	HTTPPerSec  float64
 	HTTPRequest int64
 }
@@ -205,7 +204,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(all) > 0 {
 		r.Max = all[len(all)-1]
 	}
-	r.Operations = r.OK
 	r.PerSecond = float64(r.OK) / el.Seconds()
 	r.HTTPPerSec = float64(r.HTTPRequest) / el.Seconds()
 	return r, nil

@@ -130,8 +130,6 @@ type ChargeRequest struct {
 	// InTx runs inside the payment's transaction (e.g. to create the auto-charge plan); it may set
 	// p.Acid before the kickback is written.
 	InTx func(tx *store.Tx, p *store.Payment) error
-	// Actor names who asked, when not the merchant's server (e.g. "autocharge").
-	Actor string
 }
 
 // Result is the outcome of a charge.

@@ -244,7 +244,7 @@ func (h *Handler) updateCard(w http.ResponseWriter, r *http.Request, v *view, st
 		return
 	}
 	req := &payment.ChargeRequest{Store: st, Job: wire.JobCheck, Card: card, Em: a.Em, Pn: a.Pn, Md: wire.MethodLump,
-		Source: "link", Actor: "link", AcceptedAt: h.Clock.Now()}
+		Source: "link", AcceptedAt: h.Clock.Now()}
 	req.InTx = func(tx *store.Tx, p *store.Payment) error {
 		p.Acid = a.Acid
 		return h.AC.SetCardTx(tx, st, a.Acid, p.CardID, "link")

@@ -48,14 +48,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // Status is the body of GET /api/maintenance (described in openapi.json).
 type Status struct {
-	Now           string                       `json:"now"`
-	Active        bool                         `json:"active"`
-	Code          string                       `json:"code,omitempty"`
-	Window        *maintenance.WindowJSON      `json:"window"`
-	ActiveWindows []maintenance.WindowJSON     `json:"active_windows"`
-	Upcoming      []maintenance.WindowJSON     `json:"upcoming"`
-	Messages      map[string]string            `json:"messages,omitempty"`
-	Scopes        map[string]map[string]string `json:"-"`
+	Now           string                   `json:"now"`
+	Active        bool                     `json:"active"`
+	Code          string                   `json:"code,omitempty"`
+	Window        *maintenance.WindowJSON  `json:"window"`
+	ActiveWindows []maintenance.WindowJSON `json:"active_windows"`
+	Upcoming      []maintenance.WindowJSON `json:"upcoming"`
+	Messages      map[string]string        `json:"messages,omitempty"`
 }
 
 // BuildStatus computes the status at now.
