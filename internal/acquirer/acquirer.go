@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Request asks the network to authorise or verify a card.
@@ -67,9 +68,17 @@ var TestCards = []TestCard{
 	{"4000000000000069", "VISA", "declined: card expired", "ER056"},
 	{"4000000000000127", "VISA", "declined: security code mismatch", "ER079"},
 	{"4000000000000119", "VISA", "network failure", "ER042"},
+	{SlowCard, "VISA", "approved after a 2-second network delay (a payment in flight at 02:55)", ""},
 	{"4000000000003220", "VISA", "approved after a 3-D Secure challenge", ""},
 	{"4000000000003238", "VISA", "3-D Secure authentication fails", "ER901"},
 }
+
+// SlowCard is approved after SlowDelay: the network answers late, so a merchant can see what
+// happens to a payment that is in flight when a maintenance window starts (it completes).
+const SlowCard = "4000000000000259"
+
+// SlowDelay is how long the sandbox takes to answer for SlowCard.
+const SlowDelay = 2 * time.Second
 
 // Sandbox is the card-network simulator. It is stateless: outcomes follow from the card number, and
 // approval codes and references from the idempotency key, so a retried request gets the very same
@@ -84,8 +93,16 @@ func digest(parts ...string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (Sandbox) decide(r Request) (Response, error) {
+func (Sandbox) decide(ctx context.Context, r Request) (Response, error) {
 	switch r.PAN {
+	case SlowCard:
+		t := time.NewTimer(SlowDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return Response{}, fmt.Errorf("%w: %v", ErrNetwork, ctx.Err())
+		}
 	case "4000000000000119":
 		return Response{}, fmt.Errorf("%w: simulated timeout", ErrNetwork)
 	case "4000000000000002":
@@ -103,10 +120,10 @@ func (Sandbox) decide(r Request) (Response, error) {
 }
 
 // Authorize approves or declines by test card.
-func (s Sandbox) Authorize(ctx context.Context, r Request) (Response, error) { return s.decide(r) }
+func (s Sandbox) Authorize(ctx context.Context, r Request) (Response, error) { return s.decide(ctx, r) }
 
 // Verify checks a card without charging (CHECK): same outcomes as Authorize.
-func (s Sandbox) Verify(ctx context.Context, r Request) (Response, error) { return s.decide(r) }
+func (s Sandbox) Verify(ctx context.Context, r Request) (Response, error) { return s.decide(ctx, r) }
 
 // Capture always succeeds for a sandbox reference.
 func (Sandbox) Capture(ctx context.Context, ref string, amount int64) error { return checkRef(ref) }

@@ -2072,6 +2072,9 @@ func TestSecurityCardScan(t *testing.T) {
 	}
 	var pans []string
 	for _, c := range acquirer.TestCards {
+		if c.PAN == acquirer.SlowCard {
+			continue // the same path as 4111…, only 2 s slower per request
+		}
 		pans = append(pans, c.PAN)
 	}
 	pans = append(pans, "4111111111111112") // not Luhn-valid: refused, must not be logged either

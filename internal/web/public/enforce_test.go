@@ -17,6 +17,7 @@ import (
 
 	ics "github.com/arran4/golang-ical"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
 	"kessai/internal/store"
@@ -239,7 +240,9 @@ func TestEmergencyStartExtendEndWithinOneSecond(t *testing.T) {
 
 // TestNoPaymentAcceptedInsideAWindow sends a stream of payments across a window's start with the
 // sandbox clock running 50× fast: requests accepted before 02:55 complete and are recorded (some
-// finish after it), and no payment carries an accept time inside the window.
+// finish after it), and no payment carries an accept time inside the window. One payment uses the
+// sandbox's slow card (2 s of network delay = 100 sandbox seconds), sent at 02:54:00, so a payment
+// is certainly in flight at 02:55 — the stream alone crosses the boundary only by chance.
 func TestNoPaymentAcceptedInsideAWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
@@ -251,7 +254,17 @@ func TestNoPaymentAcceptedInsideAWindow(t *testing.T) {
 	var wg sync.WaitGroup
 	var ok, refused, straddled atomic.Int64
 	start := ws[0].Start
+	clk.Set(at(t, "2020-07-22T02:54:00+09:00")) // 60 sandbox seconds (1.2 s) before the window, whatever set-up took
 	stop := time.Now().Add(2500 * time.Millisecond) // 125 sandbox seconds: 02:54:00 → 02:56:05
+	var slowT0, slowT1 time.Time
+	var slowBody string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		slowT0 = clk.Now()
+		slowBody, _ = post(t, s.URL, charge("load-slow", "cn", acquirer.SlowCard))
+		slowT1 = clk.Now()
+	}()
 	for c := 0; c < 16; c++ {
 		wg.Add(1)
 		go func(c int) {
@@ -278,20 +291,29 @@ func TestNoPaymentAcceptedInsideAWindow(t *testing.T) {
 	if ok.Load() == 0 || refused.Load() == 0 {
 		t.Fatalf("load did not cross the boundary: %d ok, %d refused", ok.Load(), refused.Load())
 	}
-	var inside, total int64
+	// the slow payment: sent before 02:55, answered after it, acknowledged and recorded once
+	if !slowT0.Before(start) || slowT1.Before(start) {
+		t.Fatalf("the slow payment did not span 02:55 (sent %s, answered %s)", slowT0.Format(time.TimeOnly), slowT1.Format(time.TimeOnly))
+	}
+	if strings.HasPrefix(slowBody, "ER:") {
+		t.Fatalf("a payment accepted before 02:55 and in flight at it was refused: %q", slowBody)
+	}
+	var inside, total, slow int64
 	ctx := context.Background()
 	s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE accepted_at >= ? AND accepted_at < ?`, store.NS(ws[0].Start), store.NS(ws[0].End)).Scan(&inside)
 	s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM payments`).Scan(&total)
+	s.DB.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE cod = ? AND rst = '1' AND accepted_at < ?`, "load-slow", store.NS(start)).Scan(&slow)
 	if inside != 0 {
 		t.Fatalf("%d payments accepted inside the window", inside)
 	}
-	if total != ok.Load() {
-		t.Fatalf("%d payments recorded, %d acknowledged", total, ok.Load())
+	if total != ok.Load()+1 {
+		t.Fatalf("%d payments recorded, %d acknowledged", total, ok.Load()+1)
 	}
-	if straddled.Load() == 0 {
-		t.Fatalf("no request was in flight at 02:55 (the test did not exercise the boundary)")
+	if slow != 1 {
+		t.Fatalf("the slow payment is recorded %d times as approved and accepted before 02:55, want once", slow)
 	}
-	t.Logf("%d acknowledged, %d refused with ER999, %d in flight at the start and completed", ok.Load(), refused.Load(), straddled.Load())
+	t.Logf("%d acknowledged, %d refused with ER999; the slow payment spanned %s–%s; %d fast ones also straddled 02:55",
+		ok.Load()+1, refused.Load(), slowT0.Format(time.TimeOnly), slowT1.Format(time.TimeOnly), straddled.Load())
 }
 
 func TestKickbackDueInsideAWindowIsDeliveredAfterOnce(t *testing.T) {
