@@ -75,9 +75,35 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// Paused reports whether a maintenance window refuses auto-charge work at t.
+// method is the payment method auto-charges use, as maintenance scopes name it.
+const method = "card"
+
+// Paused reports whether a maintenance window refuses auto-charge work at t for every card brand.
+// A window limited to some brands does not pause the runner: held sees to those plans one by one.
 func (r *Runner) Paused(t time.Time) bool {
-	return r.Maint != nil && r.Maint.Refused(t, maintenance.OpAutoCharge, "", "") != nil
+	return r.Maint != nil && r.Maint.RefusedEveryBrand(t, maintenance.OpAutoCharge, method) != nil
+}
+
+// held keeps a claimed plan off until the window refusing its card's brand ends, and reports
+// whether it did. Outside brand-limited windows it costs one index look-up and no query.
+func (r *Runner) held(ctx context.Context, a *store.AutoCharge, now time.Time) bool {
+	if r.Maint == nil || r.Maint.Refused(now, maintenance.OpAutoCharge, method, "") == nil {
+		return false
+	}
+	c, err := r.Svc.DB.GetCard(ctx, a.AID, a.CardID)
+	if err != nil {
+		return false // settle records the attempt as failed (no card), which no window protects
+	}
+	w := r.Maint.Refused(now, maintenance.OpAutoCharge, method, c.Brand)
+	if w == nil {
+		return false
+	}
+	// held through the window's last instant: a claim takes plans whose lease is before now, so
+	// the plan is due again at the very end
+	if err := r.Svc.DB.HoldAutoCharge(ctx, a.Acid, w.End.Add(-time.Nanosecond)); err != nil {
+		r.Svc.Log.Warn("auto-charge hold failed", "acid", a.Acid, "err", err)
+	}
+	return true
 }
 
 // RunOnce settles everything due now and returns when nothing is: a plan that missed several
@@ -100,7 +126,10 @@ func (r *Runner) RunOnce(ctx context.Context) (Outcome, error) {
 	worker := func() {
 		defer pool.Done()
 		for a := range jobs {
-			res := r.Svc.settle(ctx, a)
+			res := settledSkipped
+			if !r.held(ctx, a, r.Svc.Clock.Now()) {
+				res = r.Svc.settle(ctx, a)
+			}
 			mu.Lock()
 			switch res {
 			case settledCharged:

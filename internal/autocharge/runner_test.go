@@ -53,6 +53,58 @@ func TestMaintenanceWindowDefersCharge(t *testing.T) {
 	}
 }
 
+// TestBrandLimitedWindowHoldsOnlyThatBrand: a window refusing AMEX only, 02:55–04:30, does not
+// pause the runner. A Visa plan due at 03:00 is charged at 03:00; an AMEX plan due then is held
+// (its lease runs to the window's end, so no runner claims it meanwhile) and charged once at 04:30.
+func TestBrandLimitedWindowHoldsOnlyThatBrand(t *testing.T) {
+	e := newEnv(t, jst(t, "2020-07-21 12:00"))
+	e.svc.ChargeAt = 3 * time.Hour
+	w, err := maintenance.WallWindow("2020-07-22", "02:55", "04:30", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Scope, err = maintenance.ParseScope("all,brand:AMEX"); err != nil {
+		t.Fatal(err)
+	}
+	e.maint.Replace([]maintenance.Window{w})
+	plan := map[string]string{"actp": "4", "acam": "980", "ac4": "2020/07/22"}
+	visa := e.signUp(t, "bw-visa", "4111111111111111", plan)["acid"]
+	amexPlan := map[string]string{"actp": "4", "acam": "980", "ac4": "2020/07/22", "cvv": "1234"}
+	amex := e.signUp(t, "bw-amex", "378282246310005", amexPlan)["acid"]
+
+	e.clk.Set(jst(t, "2020-07-22 03:00"))
+	if e.run.Paused(e.clk.Now()) {
+		t.Fatalf("a window limited to AMEX paused every auto-charge")
+	}
+	if o := e.runOnce(t); o.Charged != 1 {
+		t.Fatalf("at 03:00: %+v, want the Visa plan charged", o)
+	}
+	if got := e.charges(t, visa); len(got) != 1 || !got[0].At.Equal(jst(t, "2020-07-22 03:00")) {
+		t.Fatalf("Visa charges %+v, want one at 03:00", got)
+	}
+	if got := e.charges(t, amex); len(got) != 0 {
+		t.Fatalf("AMEX charged inside a window refusing AMEX: %+v", got)
+	}
+	if a := e.plan(t, amex); !a.LeaseUntil.Equal(w.End.Add(-time.Nanosecond)) {
+		t.Fatalf("AMEX plan held until %v, want the window's last instant (before %v)", a.LeaseUntil, w.End)
+	}
+	for _, at := range []string{"2020-07-22 03:30", "2020-07-22 04:29"} {
+		e.clk.Set(jst(t, at))
+		if o := e.runOnce(t); o.Total() != 0 {
+			t.Fatalf("at %s: %+v", at, o)
+		}
+	}
+	e.clk.Set(jst(t, "2020-07-22 04:30"))
+	if o := e.runOnce(t); o.Charged != 1 {
+		t.Fatalf("after the window: %+v", o)
+	}
+	e.clk.Set(jst(t, "2020-07-22 12:00"))
+	e.runOnce(t)
+	if got := e.charges(t, amex); len(got) != 1 || !got[0].At.Equal(jst(t, "2020-07-22 04:30")) {
+		t.Fatalf("AMEX charges %+v, want one at 04:30", got)
+	}
+}
+
 // TestDeclineRetryRetryStop: a card that declines at charge time (the sandbox's 4000000000000002,
 // registered with am=0 so the sign-up needs no approval) is retried after 1 day and 2 more days;
 // the kickbacks, delivered over HTTP, say 3, 3, 2, and the plan stops.

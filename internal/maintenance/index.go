@@ -94,6 +94,23 @@ func (ix *Index) Refused(t time.Time, op Op, method, brand string) *Window {
 	return nil
 }
 
+// RefusedEveryBrand reports a window that refuses op for method at t whatever the card brand, or
+// nil: a window limited to some brands does not count. Work that has no single brand until it
+// looks at each item (the auto-charge runner) pauses only for these.
+func (ix *Index) RefusedEveryBrand(t time.Time, op Op, method string) *Window {
+	s := ix.snap.Load()
+	if s == nil {
+		return nil
+	}
+	tn := t.UnixNano()
+	for i := s.upTo(tn) - 1; i >= 0 && s.maxEnd[i] > tn; i-- {
+		if w := &s.ws[i]; s.ends[i] > tn && len(w.Scope.Brands) == 0 && w.Covers(op, method, "") {
+			return w
+		}
+	}
+	return nil
+}
+
 // Active returns the first window active at t whatever its scope, or nil.
 func (ix *Index) Active(t time.Time) *Window {
 	return ix.Refused(t, ^Op(0), "", "")
