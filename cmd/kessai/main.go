@@ -118,6 +118,17 @@ func (d *dbFlags) open(ctx context.Context) (*store.DB, error) {
 	return store.Open(ctx, store.Config{DataDir: d.data, DatabaseURL: d.url})
 }
 
+// parseOpen parses a command's arguments (fs has the database flags registered) and opens the
+// database they name; it returns the positional arguments. The caller closes the database.
+func (d *dbFlags) parseOpen(ctx context.Context, fs *flag.FlagSet, args []string) (*store.DB, []string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := d.open(ctx)
+	return db, pos, err
+}
+
 // parseInterleaved parses flags that may come before or after positional arguments
 // ("move --data D 3 --to 05:00"), returning the positionals.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

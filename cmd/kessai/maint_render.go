@@ -81,10 +81,7 @@ func maintNotice(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	lang := fs.String("lang", "ja", "ja | en")
 	format := fs.String("format", "text", "text | html | md")
 	cfgFile := fs.String("config", "", "JSON file of notice settings (sender, contact, wording) overriding the stored ones")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, _, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -154,10 +151,7 @@ func maintExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	db.register(fs)
 	format := fs.String("format", "ics", "ics | json")
 	name := fs.String("name", "", "calendar name (ICS)")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, _, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}

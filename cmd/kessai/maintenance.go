@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kessai/internal/maintenance"
+	"kessai/internal/schedule"
 )
 
 func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -132,10 +133,7 @@ func maintList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	db.register(fs)
 	year := fs.Int("year", 0, "only windows starting in this year (in their zone)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, _, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -239,15 +237,8 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 	from := fs.String("from", "", "move: new local start HH:MM (default: keep)")
 	to := fs.String("to", "", "move: new local end HH:MM (default: keep)")
 	reason := fs.String("reason", "", "reason, kept with the change and shown in its notice")
-	if sub == "publish" {
-		// publish announces every planned window of a year (the annual notice)
-	}
-	year := fs.Int("year", 0, "publish: the year whose planned windows are announced")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	year := fs.Int("year", 0, "publish: the year whose planned windows are announced (the annual notice)")
+	d, pos, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -256,22 +247,9 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 		if *year == 0 {
 			return usageErr("publish needs --year YYYY")
 		}
-		ws, err := d.Windows(ctx)
+		n, err := schedule.PublishYear(ctx, d, *year, *reason, "cli")
 		if err != nil {
 			return err
-		}
-		n := 0
-		for _, w := range ws {
-			if w.Status != maintenance.StatusPlanned || w.Start.In(w.Location()).Year() != *year {
-				continue
-			}
-			if _, err := d.ChangeWindow(ctx, w.ID, maintenance.ChangePublished, "cli", *reason, func(w *maintenance.Window) error {
-				w.Status = maintenance.StatusAnnounced
-				return nil
-			}); err != nil {
-				return err
-			}
-			n++
 		}
 		fmt.Fprintf(stdout, "published %d windows of %d\n", n, *year)
 		return nil
@@ -280,43 +258,13 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	kind := maintenance.ChangeMoved
+	kind, w := maintenance.ChangeMoved, maintenance.Window{}
 	if sub == "cancel" {
 		kind = maintenance.ChangeCancelled
+		w, err = schedule.Cancel(ctx, d, id, *reason, "cli")
+	} else {
+		w, err = schedule.Move(ctx, d, id, *date, *from, *to, *reason, "cli")
 	}
-	w, err := d.ChangeWindow(ctx, id, kind, "cli", *reason, func(w *maintenance.Window) error {
-		if w.Status == maintenance.StatusCancelled {
-			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is already cancelled", w.ID)}
-		}
-		if sub == "cancel" {
-			w.Status = maintenance.StatusCancelled
-			return nil
-		}
-		loc := w.Location()
-		ls, le := w.Start.In(loc), w.End.In(loc)
-		nd, nf, nt := ls.Format("2006-01-02"), ls.Format("15:04"), le.Format("15:04")
-		if *date != "" {
-			nd = *date
-		}
-		if *from != "" {
-			nf = *from
-		}
-		if *to != "" {
-			nt = *to
-		}
-		if *date == "" && *from == "" && *to == "" {
-			return usageErr("move needs --date, --from or --to")
-		}
-		nw, err := maintenance.WallWindow(nd, nf, nt, w.Zone)
-		if err != nil {
-			return err
-		}
-		w.Start, w.End = nw.Start, nw.End
-		if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
-			w.ReserveEnd = time.Time{}
-		}
-		return nil
-	})
 	if err != nil {
 		return err
 	}
@@ -334,11 +282,7 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 	by := fs.Duration("by", 0, "extend: how much longer")
 	scope := fs.String("scope", "all", "start: what is refused (see maintenance add)")
 	reason := fs.String("reason", "", "reason, kept with the change")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, pos, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -353,14 +297,11 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 		if err != nil {
 			return &maintenance.InputError{Msg: err.Error()}
 		}
-		w := maintenance.Window{Start: now.Truncate(time.Second), End: now.Add(*dur), Zone: maintenance.DefaultZone,
-			Kind: maintenance.KindEmergency, Status: maintenance.StatusAnnounced, Scope: sc,
-			TitleJA: "緊急メンテナンス", TitleEN: "Emergency maintenance", NotesJA: *reason, NotesEN: *reason}
-		added, err := d.AddWindows(ctx, []maintenance.Window{w}, "cli")
+		w, err := schedule.StartEmergency(ctx, d, now, *dur, sc, *reason, "cli")
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "started %s\n", added[0].Describe())
+		fmt.Fprintf(stdout, "started %s\n", w.Describe())
 		return nil
 	case "end", "extend":
 		var id int64
@@ -379,31 +320,16 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 			}
 			id = act.ID
 		}
-		kind := maintenance.ChangeEnded
+		kind, w := maintenance.ChangeEnded, maintenance.Window{}
 		if sub == "extend" {
-			kind = maintenance.ChangeExtended
 			if *by <= 0 {
 				return usageErr("extend needs --by DURATION (e.g. 15m)")
 			}
+			kind = maintenance.ChangeExtended
+			w, err = schedule.Extend(ctx, d, id, *by, *reason, "cli")
+		} else {
+			w, err = schedule.End(ctx, d, id, now, *reason, "cli")
 		}
-		w, err := d.ChangeWindow(ctx, id, kind, "cli", *reason, func(w *maintenance.Window) error {
-			if sub == "extend" {
-				w.End = w.End.Add(*by)
-				if !w.ReserveEnd.IsZero() && w.ReserveEnd.Before(w.End) {
-					w.ReserveEnd = w.End
-				}
-				return nil
-			}
-			if !w.Active(now) {
-				return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is not active now", w.ID)}
-			}
-			w.End = now
-			if !w.End.After(w.Start) {
-				w.End = w.Start.Add(time.Second)
-			}
-			w.ReserveEnd = time.Time{}
-			return nil
-		})
 		if err != nil {
 			return err
 		}

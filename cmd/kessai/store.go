@@ -212,10 +212,7 @@ func storeList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("store list", stderr)
 	var db dbFlags
 	db.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, _, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}

@@ -82,10 +82,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("migrate", stderr)
 	var db dbFlags
 	db.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
-	}
-	d, err := db.open(ctx)
+	d, _, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,9 @@ import (
 	"kessai/internal/acquirer"
 	"kessai/internal/auth"
 	"kessai/internal/maintenance"
+	"kessai/internal/schedule"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
-	"kessai/internal/web/operator"
 )
 
 const (
@@ -822,7 +822,7 @@ func TestSecurityXSSReflectedEverywhere(t *testing.T) {
 	if _, err := e.s.DB.AddWindows(ctx, ws, P[0]); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := operator.PublishYear(ctx, e.s.DB, year, P[1], "ops"); err != nil || n != 2 {
+	if n, err := schedule.PublishYear(ctx, e.s.DB, year, P[1], "ops"); err != nil || n != 2 {
 		t.Fatalf("publish: %d %v", n, err)
 	}
 	waitFor(t, "the schedule watcher to load the windows", func() bool {

@@ -288,18 +288,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, aid, login, "店舗ID・ログインID・パスワードのいずれかが正しくありません。", "The store ID, login ID or password is wrong.")
 		return
 	}
-	// A new session on every sign-in (never the one the browser came with): no fixation.
-	if c, err := r.Cookie(h.guard.Cookie); err == nil {
-		_ = h.guard.Sessions.End(r.Context(), c.Value)
-	}
-	tok, _, err := h.guard.Sessions.Start(r.Context(), store.SessionMerchant, acc.ID, acc.AID, ui.Lang(r, nil))
-	if err != nil {
+	// a new session on every sign-in (never the one the browser came with): no fixation
+	if err := h.guard.SignIn(w, r, acc.ID, acc.AID); err != nil {
 		h.Log.Error("session start", "err", err)
 		h.renderLogin(w, r, http.StatusServiceUnavailable, aid, login, "一時的にログインできません。", "Sign-in is temporarily unavailable.")
-		return
 	}
-	h.guard.SetSession(w, r, tok)
-	http.Redirect(w, r, ui.SafeNext(r.PostFormValue("next"), Base), http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, who *ui.Who) {
@@ -311,28 +304,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 
 // setLang switches the language: kept in a cookie, and in the session when signed in.
 func (h *Handler) setLang(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	who, err := h.guard.Current(r)
-	if err != nil {
-		h.fail(w, r, nil, http.StatusServiceUnavailable, "一時的に利用できません。", "Temporarily unavailable.")
-		return
-	}
-	ok := false
-	if who != nil {
-		ok = ui.CheckCSRF(r, who.Session)
-	} else {
-		ok = h.guard.CheckPre(r)
-	}
-	if !ok {
-		h.fail(w, r, who, http.StatusForbidden, "不正なリクエストです。", "Forged request refused.")
-		return
-	}
-	lang := ui.NormLang(r.PostFormValue("lang"))
-	ui.SetLangCookie(w, r, lang)
-	if who != nil {
-		_ = h.DB.SetSessionLang(r.Context(), who.Session.ID, lang)
-	}
-	http.Redirect(w, r, ui.SafeNext(r.PostFormValue("next"), Base), http.StatusSeeOther)
+	h.guard.SetLang(w, r, h.DB, h.fail)
 }
 
 func (h *Handler) help(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kessai/internal/maintenance"
+	"kessai/internal/schedule"
 	"kessai/internal/web/ui"
 )
 
@@ -243,10 +244,10 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 	switch r.PathValue("action") {
 	case "move":
 		kind = maintenance.ChangeMoved
-		win, err = MoveWindow(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), reason, actor)
+		win, err = schedule.Move(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), reason, actor)
 	case "cancel":
 		kind = maintenance.ChangeCancelled
-		win, err = CancelWindow(r.Context(), h.DB, id, reason, actor)
+		win, err = schedule.Cancel(r.Context(), h.DB, id, reason, actor)
 	case "extend":
 		kind = maintenance.ChangeExtended
 		mins, perr := strconv.Atoi(strings.TrimSpace(f("minutes")))
@@ -254,10 +255,10 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 			h.inputProblem(w, r, who, &maintenance.InputError{Msg: ui.L(ui.Lang(r, who.Session), "延長時間（分）を1～1440で入力してください", "Enter the extension in minutes, 1–1440")})
 			return
 		}
-		win, err = ExtendWindow(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, reason, actor)
+		win, err = schedule.Extend(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, reason, actor)
 	case "end":
 		kind = maintenance.ChangeEnded
-		win, err = EndWindow(r.Context(), h.DB, id, now, reason, actor)
+		win, err = schedule.End(r.Context(), h.DB, id, now, reason, actor)
 	default:
 		h.fail(w, r, who, http.StatusNotFound, "不明な操作です。", "Unknown action.")
 		return
@@ -351,7 +352,7 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	year := h.yearOf(r)
-	n, err := PublishYear(r.Context(), h.DB, year, strings.TrimSpace(r.PostFormValue("reason")), who.Account.Actor())
+	n, err := schedule.PublishYear(r.Context(), h.DB, year, strings.TrimSpace(r.PostFormValue("reason")), who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return
@@ -377,7 +378,7 @@ func (h *Handler) emergency(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		return
 	}
 	reason := strings.TrimSpace(f("reason"))
-	win, err := StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, reason, who.Account.Actor())
+	win, err := schedule.StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, reason, who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return

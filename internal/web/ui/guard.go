@@ -148,3 +148,49 @@ func SetLangCookie(w http.ResponseWriter, r *http.Request, lang string) {
 	http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: NormLang(lang), Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 }
+
+// Fail answers a refused console request with a page in the request's language.
+type Fail func(w http.ResponseWriter, r *http.Request, who *Who, status int, ja, en string)
+
+// SignIn ends the session the browser came with (a new one on every sign-in: no fixation), starts
+// one for the account, and sends the browser on to the form's "next" page. On an error nothing
+// has been written: the caller answers.
+func (g *Guard) SignIn(w http.ResponseWriter, r *http.Request, principal int64, aid string) error {
+	if c, err := r.Cookie(g.Cookie); err == nil {
+		_ = g.Sessions.End(r.Context(), c.Value)
+	}
+	tok, _, err := g.Sessions.Start(r.Context(), g.Kind, principal, aid, Lang(r, nil))
+	if err != nil {
+		return err
+	}
+	g.SetSession(w, r, tok)
+	http.Redirect(w, r, SafeNext(r.PostFormValue("next"), g.Base), http.StatusSeeOther)
+	return nil
+}
+
+// SetLang handles a console's language form: the choice is kept in a cookie, and in the session
+// when signed in. The form carries the session's CSRF token, or the pre-login one.
+func (g *Guard) SetLang(w http.ResponseWriter, r *http.Request, db *store.DB, fail Fail) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	who, err := g.Current(r)
+	if err != nil {
+		fail(w, r, nil, http.StatusServiceUnavailable, "一時的に利用できません。", "Temporarily unavailable.")
+		return
+	}
+	var ok bool
+	if who != nil {
+		ok = CheckCSRF(r, who.Session)
+	} else {
+		ok = g.CheckPre(r)
+	}
+	if !ok {
+		fail(w, r, who, http.StatusForbidden, "不正なリクエストです。", "Forged request refused.")
+		return
+	}
+	lang := NormLang(r.PostFormValue("lang"))
+	SetLangCookie(w, r, lang)
+	if who != nil {
+		_ = db.SetSessionLang(r.Context(), who.Session.ID, lang)
+	}
+	http.Redirect(w, r, SafeNext(r.PostFormValue("next"), g.Base), http.StatusSeeOther)
+}

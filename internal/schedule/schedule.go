@@ -1,4 +1,9 @@
-package operator
+// Package schedule holds the operator's controls on the maintenance schedule, shared by the CLI
+// ("kessai maintenance start|end|extend|move|cancel|publish") and the operator console, so both
+// mean the same thing: an emergency window starts now and is announced at once; End stops the
+// active window now; Extend moves its end (and a reserve end it would pass); every edit is one
+// recorded change with its own revision.
+package schedule
 
 import (
 	"context"
@@ -8,11 +13,6 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/store"
 )
-
-// The schedule operations below are the operator's controls on maintenance, with the same meaning
-// as the CLI's "kessai maintenance start|end|extend|move|cancel|publish": an emergency window
-// starts now and is announced at once; end stops the active window now; extend moves its end
-// (and a reserve end it would pass); every edit is one recorded change with its own revision.
 
 // StartEmergency begins an emergency window at now, lasting d.
 func StartEmergency(ctx context.Context, db *store.DB, now time.Time, d time.Duration, scope maintenance.Scope, reason, actor string) (maintenance.Window, error) {
@@ -30,8 +30,8 @@ func StartEmergency(ctx context.Context, db *store.DB, now time.Time, d time.Dur
 	return added[0], nil
 }
 
-// EndWindow ends window id now; it must be active.
-func EndWindow(ctx context.Context, db *store.DB, id int64, now time.Time, reason, actor string) (maintenance.Window, error) {
+// End ends window id now; it must be active.
+func End(ctx context.Context, db *store.DB, id int64, now time.Time, reason, actor string) (maintenance.Window, error) {
 	return db.ChangeWindow(ctx, id, maintenance.ChangeEnded, actor, reason, func(w *maintenance.Window) error {
 		if !w.Active(now) {
 			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is not active now", w.ID)}
@@ -45,8 +45,8 @@ func EndWindow(ctx context.Context, db *store.DB, id int64, now time.Time, reaso
 	})
 }
 
-// ExtendWindow moves the end of window id later by d.
-func ExtendWindow(ctx context.Context, db *store.DB, id int64, d time.Duration, reason, actor string) (maintenance.Window, error) {
+// Extend moves the end of window id later by d.
+func Extend(ctx context.Context, db *store.DB, id int64, d time.Duration, reason, actor string) (maintenance.Window, error) {
 	if d <= 0 {
 		return maintenance.Window{}, &maintenance.InputError{Msg: "extend needs a positive duration"}
 	}
@@ -62,8 +62,8 @@ func ExtendWindow(ctx context.Context, db *store.DB, id int64, d time.Duration, 
 	})
 }
 
-// MoveWindow gives window id a new local date and times ("" keeps each).
-func MoveWindow(ctx context.Context, db *store.DB, id int64, date, from, to, reason, actor string) (maintenance.Window, error) {
+// Move gives window id a new local date and times ("" keeps each).
+func Move(ctx context.Context, db *store.DB, id int64, date, from, to, reason, actor string) (maintenance.Window, error) {
 	if date == "" && from == "" && to == "" {
 		return maintenance.Window{}, &maintenance.InputError{Msg: "move needs a new date or time"}
 	}
@@ -95,8 +95,8 @@ func MoveWindow(ctx context.Context, db *store.DB, id int64, date, from, to, rea
 	})
 }
 
-// CancelWindow cancels window id (中止); it stays in the schedule as cancelled.
-func CancelWindow(ctx context.Context, db *store.DB, id int64, reason, actor string) (maintenance.Window, error) {
+// Cancel cancels window id (中止); it stays in the schedule as cancelled.
+func Cancel(ctx context.Context, db *store.DB, id int64, reason, actor string) (maintenance.Window, error) {
 	return db.ChangeWindow(ctx, id, maintenance.ChangeCancelled, actor, reason, func(w *maintenance.Window) error {
 		if w.Status == maintenance.StatusCancelled {
 			return &maintenance.InputError{Msg: fmt.Sprintf("window #%d is already cancelled", w.ID)}
