@@ -254,7 +254,7 @@ func TestNoPaymentAcceptedInsideAWindow(t *testing.T) {
 	var wg sync.WaitGroup
 	var ok, refused, straddled atomic.Int64
 	start := ws[0].Start
-	clk.Set(at(t, "2020-07-22T02:54:00+09:00")) // 60 sandbox seconds (1.2 s) before the window, whatever set-up took
+	clk.Set(at(t, "2020-07-22T02:54:00+09:00"))     // 60 sandbox seconds (1.2 s) before the window, whatever set-up took
 	stop := time.Now().Add(2500 * time.Millisecond) // 125 sandbox seconds: 02:54:00 → 02:56:05
 	var slowT0, slowT1 time.Time
 	var slowBody string
