@@ -73,6 +73,16 @@ var TestCards = []TestCard{
 	{"4000000000003238", "VISA", "3-D Secure authentication fails", "ER901"},
 }
 
+// IsTestCard reports whether pan is one of the sandbox's documented cards.
+func IsTestCard(pan string) bool {
+	for _, c := range TestCards {
+		if c.PAN == pan {
+			return true
+		}
+	}
+	return false
+}
+
 // SlowCard is approved after SlowDelay: the network answers late, so a merchant can see what
 // happens to a payment that is in flight when a maintenance window starts (it completes).
 const SlowCard = "4000000000000259"

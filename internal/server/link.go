@@ -2,6 +2,7 @@ package server
 
 import (
 	"kessai/internal/token"
+	"kessai/internal/velocity"
 	"kessai/internal/web/gateway"
 	"kessai/internal/web/link"
 )
@@ -14,6 +15,7 @@ func (s *Server) registerLink() {
 		s.gateway.Tokens = ts
 	}
 	h := &link.Handler{Pay: s.Pay, Tokens: ts, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, Sandbox: s.Sandbox,
+		Velocity: velocity.New(), RemoteIP: s.RemoteIP,
 		// read at request time: the auto-charge service is handed to the gateway after this runs
 		AutoCharge: func() gateway.AutoCharger {
 			if s.gateway == nil {

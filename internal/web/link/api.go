@@ -3,6 +3,7 @@ package link
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +29,7 @@ type problemJSON struct {
 	Status  int    `json:"status"`
 	Code    string `json:"code"`
 	Param   string `json:"param,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, ctype string, v any) {
@@ -130,8 +132,18 @@ func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if wait := h.cardWait(r, st, now); wait > 0 {
+		// card testing: the answer says a card was refused and for how long, nothing about the card
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		code := wire.ERDeclined
+		writeJSON(w, http.StatusTooManyRequests, "application/problem+json", problemJSON{Type: "about:blank", Title: code.Describe("en"),
+			TitleJA: code.Describe("ja"), Status: http.StatusTooManyRequests, Code: string(code),
+			Detail: fmt.Sprintf(texts["en"]["too_many"], waitMinutes(wait))})
+		return
+	}
 	card, err := gateway.Card(st, p, now)
 	if err != nil {
+		h.cardFailed(r, st, p.Get("cn"), wire.CodeOf(err), now)
 		h.apiProblem(w, r, err)
 		return
 	}
@@ -146,6 +158,7 @@ func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := h.Tokens.Create(r.Context(), st, card, md)
 	if err != nil {
+		h.cardFailed(r, st, card.PAN, wire.CodeOf(err), now)
 		h.apiProblem(w, r, err)
 		return
 	}

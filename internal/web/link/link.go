@@ -17,16 +17,19 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/token"
 	"kessai/internal/vault"
+	"kessai/internal/velocity"
 	"kessai/internal/web/gateway"
 	"kessai/internal/wire"
 )
@@ -58,6 +61,10 @@ type Handler struct {
 	// Kessai's default wording). When nil, the operator's templates from the notice settings are
 	// used, so customers read what the notices promised merchants they would.
 	MessageTemplate func(lang string) string
+	// Velocity refuses card attempts from an address after too many failed ones at a store (card
+	// testing); nil never refuses. RemoteIP names the client behind a trusted proxy.
+	Velocity *velocity.Limiter
+	RemoteIP func(r *http.Request) netip.Addr
 }
 
 // Register mounts the routes on mux.
@@ -263,3 +270,37 @@ func (h *Handler) logRefusal(r *http.Request, err error) {
 	// for the operator only, and redacted: the customer sees a code, never this text
 	h.Log.Warn("link error", "path", r.URL.Path, "code", string(wire.CodeOf(err)), "err", vault.Redact(err.Error()))
 }
+
+func (h *Handler) remoteIP(r *http.Request) netip.Addr {
+	if h.RemoteIP != nil {
+		return h.RemoteIP(r)
+	}
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	return ap.Addr()
+}
+
+// cardWait is how long card attempts from this request's address at st are refused (0: go on).
+func (h *Handler) cardWait(r *http.Request, st *store.Store, now time.Time) time.Duration {
+	return h.Velocity.Wait(st.AID, h.remoteIP(r), now)
+}
+
+// cardFailed counts a card attempt refused with code: a number that is not a card, a decline, a
+// wrong security code. Refusals that say nothing about the card (maintenance, storage, a
+// suspended store) do not count, nor do the sandbox's documented test cards, which developers
+// decline on purpose.
+func (h *Handler) cardFailed(r *http.Request, st *store.Store, pan string, code wire.Code, now time.Time) {
+	switch code {
+	case "", wire.ERInternal, wire.ERMaintenance, wire.ERStoreSuspended, wire.ERNetwork:
+		return
+	}
+	if strings.TrimSpace(pan) == "" {
+		return // an empty form is a slip, not a card tried
+	}
+	if h.Sandbox && acquirer.IsTestCard(strings.Join(strings.Fields(pan), "")) {
+		return
+	}
+	h.Velocity.Fail(st.AID, h.remoteIP(r), now)
+}
+
+// waitMinutes rounds a refusal's wait up to whole minutes for the shopper.
+func waitMinutes(d time.Duration) int { return int((d + time.Minute - 1) / time.Minute) }

@@ -3,6 +3,7 @@ package link
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -184,8 +185,16 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 	if !stored {
 		fs.Signed = p.Get("d")
 	}
+	if wait := h.cardWait(r, st, now); wait > 0 {
+		// card testing from this address: refuse before the card is looked at
+		fs.Alert = &alert{Title: texts[lang]["decline_title"], Text: fmt.Sprintf(texts[lang]["too_many"], waitMinutes(wait)), Code: string(wire.ERDeclined)}
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		h.renderForm(w, http.StatusTooManyRequests, st, o, lang, fs, now)
+		return
+	}
 	card, err := gateway.Card(st, cp, now)
 	if err != nil {
+		h.cardFailed(r, st, p.Get("cn"), wire.CodeOf(err), now)
 		f, msg := fieldError(lang, wire.CodeOf(err), strings.TrimSpace(p.Get("cn")) == "")
 		if f == "" {
 			fs.Alert = &alert{Title: texts[lang]["decline_title"], Text: msg, Code: string(wire.CodeOf(err))}
@@ -232,6 +241,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		h.startChallenge(w, r, st, o, lang, card, md)
 		return
 	case "fail":
+		h.cardFailed(r, st, card.PAN, wire.ER3DSFailed, now)
 		h.release(r, o, string(wire.ER3DSFailed))
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
@@ -243,6 +253,12 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Card = card
 	res, err := h.Pay.Charge(ctx, req)
+	switch {
+	case err != nil:
+		h.cardFailed(r, st, card.PAN, wire.Code(payment.CodeOf(err)), now)
+	case res.P.Rst != wire.RstSuccess:
+		h.cardFailed(r, st, card.PAN, wire.Code(res.P.Ec), now)
+	}
 	h.finish(w, r, o, lang, res, err)
 }
 
@@ -331,6 +347,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, st *sto
 	ctx := r.Context()
 	created, err := h.Tokens.Create(ctx, st, card, md)
 	if err != nil {
+		h.cardFailed(r, st, card.PAN, wire.CodeOf(err), h.Clock.Now())
 		h.release(r, o, string(wire.CodeOf(err)))
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
