@@ -75,9 +75,17 @@ func (s *snapshot) upTo(t int64) int {
 	return lo
 }
 
+// EveryBrand, given as the brand, asks only for windows that refuse op for every card brand: the
+// request's card is not known yet, and is checked again with its brand once it is. A window
+// limited to JCB must not close the hosted page, the panel or a Visa charge.
+const EveryBrand = "*"
+
 // Refused reports the window that refuses op at t, or nil. Method and brand narrow partial-scope
 // windows ("" matches any). It does not allocate.
 func (ix *Index) Refused(t time.Time, op Op, method, brand string) *Window {
+	if brand == EveryBrand {
+		return ix.RefusedEveryBrand(t, op, method)
+	}
 	s := ix.snap.Load()
 	if s == nil || len(s.starts) == 0 {
 		return nil

@@ -107,7 +107,7 @@ func (k *Kickbacks) Run(ctx context.Context) {
 			return
 		}
 		now := k.Clock.Now()
-		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "", "") != nil {
+		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "", maintenance.EveryBrand) != nil {
 			continue // paused: the outbox keeps everything, delivery catches up after the window
 		}
 		free := k.Workers - len(sem)

@@ -96,7 +96,7 @@ func (h *Handler) page(update bool) http.HandlerFunc {
 		}
 		now := h.Clock.Now()
 		if h.Gate != nil {
-			if win := h.Gate(now, maintenance.OpAutoCharge, "", r); win != nil {
+			if win := h.Gate(now, maintenance.OpAutoCharge, maintenance.EveryBrand, r); win != nil {
 				msg, err := maintenance.CustomerMessage(*win, v.Lang, "")
 				if err != nil {
 					msg = v.T("ただいまメンテナンス中です。", "The service is under maintenance.")

@@ -200,7 +200,7 @@ func (h *Handler) stopAutoCharge(w http.ResponseWriter, r *http.Request, who *ui
 		return
 	}
 	now := h.Clock.Now()
-	if win := h.Gate(now, maintenance.OpAutoCharge, "", r); win != nil {
+	if win := h.Gate(now, maintenance.OpAutoCharge, maintenance.EveryBrand, r); win != nil {
 		h.renderAutoCharge(w, r, who, a, http.StatusServiceUnavailable, ui.L(lang,
 			"メンテナンス中のため実行できません（ER999）: "+ui.Span(*win, lang), "Refused during maintenance (ER999): "+ui.Span(*win, lang)))
 		return

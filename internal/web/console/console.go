@@ -113,7 +113,7 @@ func (h *Handler) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, Base+"/assets/") {
 			now := h.Clock.Now()
-			if win := h.Gate(now, maintenance.OpPanel, "", r); win != nil {
+			if win := h.Gate(now, maintenance.OpPanel, maintenance.EveryBrand, r); win != nil {
 				if strings.HasPrefix(r.URL.Path, Base+"/api/") {
 					ui.MaintenanceProblem(w, r, win, now)
 					return

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/vault"
@@ -104,15 +105,36 @@ func contains(xs []string, x string) bool {
 }
 
 // chargeRequest checks a new charge's parameters in the contract's order and builds the request.
-func (h *Handler) chargeRequest(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time) (*payment.ChargeRequest, wire.Code, error) {
-	req, err := h.buildCharge(ctx, k, st, p, accepted)
+// gate, when not nil, is a brand-limited maintenance window's check: it is asked with the card's
+// brand as soon as the card is known, before a token is consumed.
+func (h *Handler) chargeRequest(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time, gate brandGate) (*payment.ChargeRequest, wire.Code, error) {
+	req, err := h.buildCharge(ctx, k, st, p, accepted, gate)
 	if err != nil {
 		return nil, wire.CodeOf(err), err
 	}
 	return req, "", nil
 }
 
-func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time) (*payment.ChargeRequest, error) {
+// brandGate returns the window refusing a card of brand now, or nil.
+type brandGate func(brand string) *maintenance.Window
+
+// refusal is a maintenance window that refuses the request once its card's brand is known.
+type refusal struct{ win *maintenance.Window }
+
+func (r *refusal) Error() string { return "maintenance window for the card's brand" }
+
+// check refuses brand when a brand-limited window covers it (a nil gate refuses nothing).
+func (g brandGate) check(brand string) error {
+	if g == nil {
+		return nil
+	}
+	if win := g(brand); win != nil {
+		return &refusal{win}
+	}
+	return nil
+}
+
+func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *wire.Params, accepted time.Time, gate brandGate) (*payment.ChargeRequest, error) {
 	jb, err := p.JobType(wire.JobCapture)
 	if err != nil {
 		return nil, err
@@ -160,6 +182,9 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		if req.Card, err = Card(st, p, h.Clock.Now()); err != nil {
 			return nil, err
 		}
+		if err := gate.check(vault.Brand(req.Card.PAN)); err != nil {
+			return nil, err
+		}
 	case kindToken:
 		req.Source = "token"
 		tkn, err := p.Token()
@@ -174,6 +199,14 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		}
 		if err := CheckLimits(st, req.Total()); err != nil && !(req.Total() == 0 && h.AutoCharge != nil && p.Has("actp")) {
 			return nil, err
+		}
+		if gate != nil {
+			// the token's card brand, before the token is spent: a refused charge keeps it usable
+			if _, brand, err := h.Tokens.Card(ctx, st, tkn); err == nil {
+				if err := gate.check(brand); err != nil {
+					return nil, err
+				}
+			}
 		}
 		id, err := h.Tokens.Use(ctx, st, tkn, am, tx, sf)
 		if err != nil {
@@ -198,6 +231,9 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		if err != nil {
 			return nil, err
 		}
+		if err := gate.check(c.Brand); err != nil {
+			return nil, err
+		}
 		req.CardID = c.ID
 	}
 	if k != kindToken {
@@ -214,11 +250,20 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 }
 
 // followUp runs SALES or CANCEL on an earlier payment: "OK" or "ER:ER032/ER033/ER053".
-func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, jb string) {
+func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, jb string, gate brandGate) {
 	tid := p.Get("tid")
 	if tid == "" || len(tid) > 32 {
 		h.fail(w, r, wire.ERParamTID, errors.New("tid missing"))
 		return
+	}
+	if gate != nil {
+		// the payment's card brand decides whether a brand-limited window refuses its capture
+		if pay, err := h.Pay.DB.GetPayment(r.Context(), st.AID, tid); err == nil {
+			if win := gate(pay.Brand); win != nil {
+				h.refuse(w, r, win)
+				return
+			}
+		}
 	}
 	var err error
 	if jb == "SALES" {

@@ -53,6 +53,8 @@ type AutoCharger interface {
 // TokenResolver consumes a card token for a charge.
 type TokenResolver interface {
 	Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, err error)
+	// Card tells the masked number and brand of a usable token's card, without spending it.
+	Card(ctx context.Context, st *store.Store, tkn string) (masked, brand string, err error)
 }
 
 // Register adds the gateway routes to mux.
@@ -103,10 +105,14 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 			return
 		}
 		op := h.opFor(k, p)
-		if win := h.Gate(accepted, op, "", r); win != nil && len(win.Scope.Brands) == 0 {
-			RetryAfter(w, h.Clock.Now(), win)
-			h.fail(w, r, wire.Code("ER999"), nil)
+		if win := h.Gate(accepted, op, maintenance.EveryBrand, r); win != nil {
+			h.refuse(w, r, win)
 			return
+		}
+		// a window limited to some brands: each card is checked once its brand is known
+		var gate brandGate
+		if h.Gate(accepted, op, "", r) != nil {
+			gate = brandGate(func(brand string) *maintenance.Window { return h.Gate(accepted, op, brand, r) })
 		}
 		st, code, err := h.storeChecks(r, p, accepted)
 		if err != nil {
@@ -125,21 +131,18 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 		}
 		jb := strings.ToUpper(p.Get("jb"))
 		if jb == "SALES" || jb == "CANCEL" {
-			h.followUp(w, r, st, p, jb)
+			h.followUp(w, r, st, p, jb, gate)
 			return
 		}
-		req, code, err := h.chargeRequest(ctx, k, st, p, accepted)
+		req, code, err := h.chargeRequest(ctx, k, st, p, accepted, gate)
+		var ref *refusal
+		if errors.As(err, &ref) {
+			h.refuse(w, r, ref.win)
+			return
+		}
 		if err != nil {
 			h.fail(w, r, code, err)
 			return
-		}
-		if req.Card != nil {
-			brand := vault.Brand(req.Card.PAN)
-			if win := h.Gate(accepted, op, brand, r); win != nil {
-				RetryAfter(w, h.Clock.Now(), win)
-				h.fail(w, r, wire.Code("ER999"), nil)
-				return
-			}
 		}
 		rt, _ := p.ReplyType()
 		req.Kickback = rt == wire.ReplyOK
@@ -158,6 +161,12 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 		}
 		writeBody(w, string(ResultOf(res.P).AppendLine(nil)))
 	}
+}
+
+// refuse answers ER999 for a maintenance window, with Retry-After until its end.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, win *maintenance.Window) {
+	RetryAfter(w, h.Clock.Now(), win)
+	h.fail(w, r, wire.ERMaintenance, nil)
 }
 
 // ResultOf turns a recorded payment into its wire result line.

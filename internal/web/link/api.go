@@ -11,6 +11,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/store"
 	"kessai/internal/token"
+	"kessai/internal/vault"
 	"kessai/internal/web/gateway"
 	"kessai/internal/wire"
 )
@@ -30,6 +31,9 @@ type problemJSON struct {
 	Code    string `json:"code"`
 	Param   string `json:"param,omitempty"`
 	Detail  string `json:"detail,omitempty"`
+	// Start and End are the window's, on ER999 (RFC 3339 in the window's zone).
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, ctype string, v any) {
@@ -56,6 +60,17 @@ func (h *Handler) apiProblem(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, pj.Status, "application/problem+json", pj)
 }
 
+// apiMaintenance answers ER999 during a window: 503, Retry-After, and the window's start and end,
+// so the merchant's callback can tell the shopper when to come back.
+func (h *Handler) apiMaintenance(w http.ResponseWriter, r *http.Request, now time.Time, win *maintenance.Window) {
+	gateway.RetryAfter(w, now, win)
+	code := wire.ERMaintenance
+	loc := win.Location()
+	writeJSON(w, http.StatusServiceUnavailable, "application/problem+json", problemJSON{Type: "about:blank", Title: code.Describe("en"),
+		TitleJA: code.Describe("ja"), Status: http.StatusServiceUnavailable, Code: string(code), Detail: maintenance.FormatSpanEN(*win),
+		Start: win.Start.In(loc).Format(time.RFC3339), End: win.End.In(loc).Format(time.RFC3339)})
+}
+
 // apiStart runs what every API call begins with: CORS, the maintenance gate (ER999 with 503 and
 // Retry-After, before anything else), parsing, the store and its source-URL allow-list (ER002).
 // When ok is false it has answered.
@@ -70,9 +85,8 @@ func (h *Handler) apiStart(w http.ResponseWriter, r *http.Request) (p *wire.Para
 		hd.Set("Access-Control-Allow-Origin", o)
 		hd.Set("Access-Control-Expose-Headers", "Retry-After")
 	}
-	if win := h.refusing(now, maintenance.OpToken, "", r); win != nil {
-		gateway.RetryAfter(w, now, win)
-		h.apiProblem(w, r, wire.Errf(wire.ERMaintenance, "", "maintenance window"))
+	if win := h.refusing(now, maintenance.OpToken, maintenance.EveryBrand, r); win != nil {
+		h.apiMaintenance(w, r, now, win)
 		return nil, nil, now, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -145,6 +159,10 @@ func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.cardFailed(r, st, p.Get("cn"), wire.CodeOf(err), now)
 		h.apiProblem(w, r, err)
+		return
+	}
+	if win := h.refusing(now, maintenance.OpToken, vault.Brand(card.PAN), r); win != nil {
+		h.apiMaintenance(w, r, now, win) // a window limited to this card's brand
 		return
 	}
 	md, _, err := p.Method()

@@ -126,7 +126,7 @@ func (h *Handler) entry() http.HandlerFunc {
 		}
 		// Maintenance comes first: during a window the shopper learns when to come back, whatever
 		// else is wrong with the request.
-		if win := h.refusing(now, op, "", r); win != nil {
+		if win := h.refusing(now, op, maintenance.EveryBrand, r); win != nil {
 			h.maintenancePage(w, r, lang, now, win)
 			return
 		}

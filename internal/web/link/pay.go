@@ -176,7 +176,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := maintenance.OpForJob(o.Jb)
-	if win := h.refusing(now, op, "", r); win != nil {
+	if win := h.refusing(now, op, maintenance.EveryBrand, r); win != nil {
 		h.maintenancePage(w, r, lang, now, win)
 		return
 	}
@@ -445,7 +445,7 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		h.showChallenge(w, r, st, o, lang, nil)
 		return
 	}
-	if win := h.refusing(now, maintenance.OpForJob(o.Jb), "", r); win != nil {
+	if win := h.refusing(now, maintenance.OpForJob(o.Jb), maintenance.EveryBrand, r); win != nil {
 		h.maintenancePage(w, r, lang, now, win)
 		return
 	}

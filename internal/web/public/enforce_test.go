@@ -497,3 +497,111 @@ func validate(t *testing.T, path string, schema map[string]any, v any, schemas m
 		}
 	}
 }
+
+// TestBrandLimitedWindowRefusesOnlyThatBrand: a window for JCB alone refuses JCB on every way a
+// JCB card reaches the network — a raw card, a token (which stays usable), one-touch, SALES of a
+// JCB authorisation, the token API — and nothing else: Visa charges, Visa SALES, the hosted page
+// and the panel work through it.
+func TestBrandLimitedWindowRefusesOnlyThatBrand(t *testing.T) {
+	clk := clock.NewFixed(at(t, "2020-07-22T02:00:00+09:00"))
+	s := testenv.Start(t, testenv.Options{Clock: clk})
+	s.CreateStore(t, aid, "テスト商店", nil)
+	const jcb, visa = "3530111333300000", "4111111111111111"
+	send := func(path string, v url.Values) string {
+		t.Helper()
+		resp, err := testenv.Client.PostForm(s.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	gidOf := func(line string) string {
+		t.Helper()
+		cols := strings.Split(line, ",")
+		if len(cols) != 14 || cols[1] != "1" {
+			t.Fatalf("not a successful result line: %q", line)
+		}
+		return cols[0]
+	}
+	tokenFor := func(cn string) (int, map[string]any) {
+		t.Helper()
+		resp, err := testenv.Client.PostForm(s.URL+"/gateway/token.json", url.Values{"aid": {aid}, "cn": {cn}, "ed": {"4012"},
+			"fn": {"TARO"}, "ln": {"YAMADA"}, "cvv": {"123"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	// before the window: authorisations to capture during it, a stored JCB card, a JCB token
+	jcbAuth := gidOf(send("/gateway/gateway.aspx", charge("b-auth-jcb", "jb", "AUTH", "cn", jcb)))
+	visaAuth := gidOf(send("/gateway/gateway.aspx", charge("b-auth-visa", "jb", "AUTH")))
+	gidOf(send("/gateway/gateway.aspx", charge("b-stored", "cn", jcb, "em", "hanako@example.com", "pn", "09012345678")))
+	clk.Set(at(t, "2020-07-22T02:52:00+09:00")) // tokens live 10 minutes: this one until 03:02
+	st, m := tokenFor(jcb)
+	tkn, _ := m["token"].(string)
+	if st != 200 || tkn == "" {
+		t.Fatalf("JCB token before the window: %d %v", st, m)
+	}
+
+	w, err := maintenance.WallWindow("2020-07-22", "02:55", "03:00", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Scope, err = maintenance.ParseScope("all,brand:JCB"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.AddWindows(context.Background(), []maintenance.Window{w}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitIndex(t, s, 1)
+	clk.Set(at(t, "2020-07-22T02:56:00+09:00"))
+
+	tokenCharge := url.Values{"aid": {aid}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {"b-token"}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"},
+		"tkn": {tkn}, "em": {"taro@example.com"}}
+	for _, c := range []struct {
+		what, path string
+		v          url.Values
+		want       string // "ER:ER999", or "" for a success
+	}{
+		{"raw JCB", "/gateway/gateway.aspx", charge("b-jcb", "cn", jcb), "ER:ER999"},
+		{"raw Visa", "/gateway/gateway.aspx", charge("b-visa"), ""},
+		{"JCB token", "/gateway/gateway_token.aspx", tokenCharge, "ER:ER999"},
+		{"one-touch JCB", "/gateway/onetouch.aspx", url.Values{"aid": {aid}, "rt": {"1"}, "cod": {"b-ot"}, "em": {"hanako@example.com"},
+			"pn": {"09012345678"}, "am": {"2000"}, "cmd": {"1"}}, "ER:ER999"},
+		{"SALES of a JCB AUTH", "/gateway/gateway.aspx", url.Values{"aid": {aid}, "jb": {"SALES"}, "tid": {jcbAuth}}, "ER:ER999"},
+		{"SALES of a Visa AUTH", "/gateway/gateway.aspx", url.Values{"aid": {aid}, "jb": {"SALES"}, "tid": {visaAuth}}, "OK"},
+	} {
+		got := send(c.path, c.v)
+		switch {
+		case c.want == "" && (strings.HasPrefix(got, "ER:") || strings.Split(got, ",")[1] != "1"):
+			t.Errorf("%s inside a JCB-only window: %q, want a success", c.what, got)
+		case c.want != "" && got != c.want:
+			t.Errorf("%s inside a JCB-only window: %q, want %q", c.what, got, c.want)
+		}
+	}
+	if st, m := tokenFor(jcb); st != http.StatusServiceUnavailable || m["code"] != "ER999" || m["start"] == nil || m["end"] == nil {
+		t.Errorf("token API, JCB card: %d %v; want 503 ER999 with the window's start and end", st, m)
+	}
+	if st, m := tokenFor(visa); st != 200 {
+		t.Errorf("token API, Visa card: %d %v", st, m)
+	}
+	resp, err := testenv.Client.Get(s.URL + "/link/creditcard?" + url.Values{"aid": {aid}, "pt": {"1"}, "jb": {"CAPTURE"}, "am": {"1000"},
+		"tx": {"0"}, "sf": {"0"}, "cod": {"b-link"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("hosted page during a JCB-only window: %d, want the card form", resp.StatusCode)
+	}
+	// after the window the token refused inside it is still good: it was not spent
+	clk.Set(at(t, "2020-07-22T03:00:00+09:00"))
+	if got := send("/gateway/gateway_token.aspx", tokenCharge); strings.HasPrefix(got, "ER:") || strings.Split(got, ",")[1] != "1" {
+		t.Errorf("the JCB token after the window: %q", got)
+	}
+}
