@@ -64,7 +64,7 @@ var TestCards = []TestCard{
 	{"378282246310005", "AMEX", "approved", ""},
 	{"36227206271667", "DINERS", "approved", ""},
 	{"4000000000000002", "VISA", "declined (generic)", "ER030"},
-	{"4000000000009995", "VISA", "declined: credit limit reached", "ER016"},
+	{"4000000000009995", "VISA", "declined: credit limit reached (a zero-amount check passes)", "ER016"},
 	{"4000000000000069", "VISA", "declined: card expired", "ER056"},
 	{"4000000000000127", "VISA", "declined: security code mismatch", "ER079"},
 	{"4000000000000119", "VISA", "network failure", "ER042"},
@@ -132,8 +132,16 @@ func (Sandbox) decide(ctx context.Context, r Request) (Response, error) {
 // Authorize approves or declines by test card.
 func (s Sandbox) Authorize(ctx context.Context, r Request) (Response, error) { return s.decide(ctx, r) }
 
-// Verify checks a card without charging (CHECK): same outcomes as Authorize.
-func (s Sandbox) Verify(ctx context.Context, r Request) (Response, error) { return s.decide(ctx, r) }
+// Verify checks a card without charging (CHECK, registering a card for later charges): the same
+// outcomes as Authorize, except that a card at its credit limit passes, as a zero-amount check
+// does on a real network — so a card can be registered and decline when it is charged.
+func (s Sandbox) Verify(ctx context.Context, r Request) (Response, error) {
+	if r.PAN == "4000000000009995" {
+		d := digest(r.Key, r.PAN)
+		return Response{Approved: true, ApprovalCode: strings.ToUpper(d[:6]), Ref: "SBX" + d[6:22]}, nil
+	}
+	return s.decide(ctx, r)
+}
 
 // Capture always succeeds for a sandbox reference.
 func (Sandbox) Capture(ctx context.Context, ref string, amount int64) error { return checkRef(ref) }

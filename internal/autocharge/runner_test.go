@@ -105,13 +105,35 @@ func TestBrandLimitedWindowHoldsOnlyThatBrand(t *testing.T) {
 	}
 }
 
-// TestDeclineRetryRetryStop: a card that declines at charge time (the sandbox's 4000000000000002,
-// registered with am=0 so the sign-up needs no approval) is retried after 1 day and 2 more days;
+// TestSignUpChecksTheCard: an am=0 sign-up charges nothing, but the network checks the card: a
+// declined card (4000000000000002) or a wrong security code is refused at sign-up, with no plan and
+// no stored card, instead of failing at its first charge weeks later.
+func TestSignUpChecksTheCard(t *testing.T) {
+	e := newEnv(t, jst(t, "2020-03-01 12:00"))
+	for _, c := range []struct{ pan, ec string }{{"4000000000000002", "ER030"}, {"4000000000000127", "ER079"}} {
+		r := result(t, e.call(t, "/gateway/gateway.aspx", signUpParams("chk-"+c.pan, c.pan, map[string]string{"actp": "4", "acam": "980"})))
+		if r["rst"] != "2" || r["ec"] != c.ec || r["acid"] != "" {
+			t.Fatalf("am=0 sign-up with %s: %v, want rst=2 ec=%s and no plan", c.pan, r, c.ec)
+		}
+	}
+	var plans, cards int
+	e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM autocharges`).Scan(&plans)
+	e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM cards`).Scan(&cards)
+	if plans != 0 || cards != 0 {
+		t.Fatalf("%d plans and %d cards after refused sign-ups", plans, cards)
+	}
+	if r := e.signUp(t, "chk-ok", "4111111111111111", map[string]string{"actp": "4", "acam": "980"}); r["am"] != "0" {
+		t.Fatalf("good card sign-up %v", r)
+	}
+}
+
+// TestDeclineRetryRetryStop: a card that declines at charge time (the sandbox's 4000000000009995,
+// at its credit limit, which passes the zero-amount check of an am=0 sign-up) is retried after 1 day and 2 more days;
 // the kickbacks, delivered over HTTP, say 3, 3, 2, and the plan stops.
 func TestDeclineRetryRetryStop(t *testing.T) {
 	e := newEnv(t, jst(t, "2020-03-01 12:00"))
 	e.svc.ChargeAt = 9 * time.Hour
-	acid := e.signUp(t, "dec-1", "4000000000000002", map[string]string{"actp": "4", "acam": "980", "actx": "98", "ac4": "2020/03/10"})["acid"]
+	acid := e.signUp(t, "dec-1", "4000000000009995", map[string]string{"actp": "4", "acam": "980", "actx": "98", "ac4": "2020/03/10"})["acid"]
 	steps := []struct {
 		at   string
 		rst  string
@@ -133,7 +155,7 @@ func TestDeclineRetryRetryStop(t *testing.T) {
 		}
 		hits := e.deliver(t, "/ac", i+1)
 		q := hits[i]
-		if q.Get("rst") != s.rst || q.Get("ec") != "ER030" || q.Get("acid") != acid || q.Get("cod") != acid+"-20200310" ||
+		if q.Get("rst") != s.rst || q.Get("ec") != "ER016" || q.Get("acid") != acid || q.Get("cod") != acid+"-20200310" ||
 			q.Get("ta") != "1078" || q.Get("gid") == "" {
 			t.Fatalf("step %d kickback %v, want rst=%s", i, q, s.rst)
 		}
@@ -154,7 +176,7 @@ func TestDeclineRetryRetryStop(t *testing.T) {
 		t.Fatalf("runs %+v", runs)
 	}
 	for i, r := range runs {
-		if r.Attempt != i || r.Rst != "2" || r.Ec != "ER030" || r.Period != "20200310" {
+		if r.Attempt != i || r.Rst != "2" || r.Ec != "ER016" || r.Period != "20200310" {
 			t.Errorf("run %d: %+v", i, r)
 		}
 		p, err := e.db.GetPayment(context.Background(), "123456", r.Gid)

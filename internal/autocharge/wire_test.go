@@ -156,6 +156,31 @@ func TestOneTouch(t *testing.T) {
 	if p.Last4 != "0000" || p.Brand != "JCB" || p.Source != "onetouch" || p.Status != store.StatusCaptured {
 		t.Fatalf("one-touch payment %+v", p)
 	}
+	// a declined card of the same customer is not kept: one-touch still charges the JCB card
+	declined := map[string]string{"aid": "123456", "jb": "CAPTURE", "rt": "1", "cod": "ot-d", "cn": "4000000000000002", "ed": "3012",
+		"cvv": "123", "fn": "YAMADA", "ln": "HANAKO", "em": "hanako@example.com", "pn": "09012345678", "am": "1000"}
+	if r := result(t, e.call(t, "/gateway/gateway.aspx", declined)); r["rst"] != "2" {
+		t.Fatalf("decline card %v", r)
+	}
+	r = result(t, e.call(t, "/gateway/onetouch.aspx", map[string]string{"aid": "123456", "rt": "1", "cod": "ot-1b",
+		"em": "hanako@example.com", "pn": "09012345678", "am": "500", "cmd": "1"}))
+	if p, _ := e.db.GetPayment(context.Background(), "123456", r["gid"]); r["rst"] != "1" || p == nil || p.Last4 != "0000" {
+		t.Fatalf("one-touch after the customer's declined card: %v", r)
+	}
+	// a customer who paid with a token can pay with that card again by one-touch
+	tk, err := e.tok.Create(context.Background(), e.st, &payment.CardInput{PAN: "5555555555554444", Exp: "3012", CVV: "123", Holder: "JIRO"}, "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, e.call(t, "/gateway/gateway_token.aspx", map[string]string{"aid": "123456", "rt": "1", "cod": "ot-t",
+		"tkn": tk.Token, "em": "jiro@example.com", "pn": "08011112222", "am": "1000"})); r["rst"] != "1" {
+		t.Fatalf("token charge %v", r)
+	}
+	r = result(t, e.call(t, "/gateway/onetouch.aspx", map[string]string{"aid": "123456", "rt": "1", "cod": "ot-t2",
+		"em": "jiro@example.com", "pn": "08011112222", "am": "700", "cmd": "1"}))
+	if p, _ := e.db.GetPayment(context.Background(), "123456", r["gid"]); r["rst"] != "1" || p == nil || p.Last4 != "4444" {
+		t.Fatalf("one-touch of a token customer: %v", r)
+	}
 	if got := e.call(t, "/gateway/onetouch.aspx", map[string]string{"aid": "123456", "rt": "1", "cod": "ot-2",
 		"em": "nobody@example.com", "pn": "09000000000", "am": "2000"}); got != "ER:ER030" {
 		t.Fatalf("unknown customer: %q", got)
@@ -230,7 +255,7 @@ func TestChange(t *testing.T) {
 
 	// card change through a token, during retries: the new card is tried at once
 	e.clk.Set(jst(t, "2020-10-01 12:00"))
-	dec := e.signUp(t, "ch-2", "4000000000000002", map[string]string{"actp": "4", "acam": "980", "ac4": "2020/10/02"})["acid"]
+	dec := e.signUp(t, "ch-2", "4000000000009995", map[string]string{"actp": "4", "acam": "980", "ac4": "2020/10/02"})["acid"]
 	e.clk.Set(jst(t, "2020-10-02 08:00"))
 	if o := e.runOnce(t); o.Declined != 1 {
 		t.Fatalf("first attempt %+v", o)

@@ -206,9 +206,17 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	var resp acquirer.Response
 	var err error
 	switch {
-	case r.NoCharge:
+	case r.NoCharge && r.Card == nil:
+		// a stored card registered again (a token, one-touch): it was checked when it was stored
 		resp = acquirer.Response{Approved: true}
 		p.Status = store.StatusRegistered
+	case r.NoCharge:
+		// registering a new card for later charges (am=0 with a plan): the network checks it now,
+		// without charging, so a card that cannot be charged is refused at sign-up
+		resp, err = s.Acq.Verify(ctx, areq)
+		if err == nil && resp.Approved {
+			p.Status = store.StatusRegistered
+		}
 	case r.Job == "CHECK":
 		resp, err = s.Acq.Verify(ctx, areq)
 	default:
@@ -240,12 +248,22 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	}
 
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		if card != nil {
+		// A card is kept only when the network took it: a declined number is not stored (less
+		// card data at rest), and one-touch, which charges a customer's newest card, can never
+		// pick a card that was refused.
+		if card != nil && p.Rst == "1" {
 			id, err := tx.InsertCard(card)
 			if err != nil {
 				return err
 			}
 			p.CardID = id
+		}
+		// A token's card learns its customer from the first successful charge that names them,
+		// so the customer can pay with it again by one-touch.
+		if card == nil && p.Rst == "1" && r.CardID != 0 && r.Em != "" && r.Pn != "" && r.Source != "autocharge" {
+			if err := tx.AttachCustomer(st.AID, r.CardID, r.Em, r.Pn); err != nil {
+				return err
+			}
 		}
 		if p.Rst == "1" && r.InTx != nil {
 			if err := r.InTx(tx, p); err != nil {

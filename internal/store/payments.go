@@ -202,6 +202,12 @@ func (t *Tx) InsertCard(c *Card) (int64, error) {
 		c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
 }
 
+// AttachCustomer names the customer (e-mail + phone) of a stored card that has none yet.
+func (t *Tx) AttachCustomer(aid string, cardID int64, em, pn string) error {
+	_, err := t.Exec(`UPDATE cards SET em = ?, pn = ? WHERE id = ? AND aid = ? AND em = '' AND pn = ''`, em, pn, cardID, aid)
+	return err
+}
+
 const cardCols = `id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at`
 
 func scanCard(r rowScanner) (*Card, error) {
