@@ -94,7 +94,7 @@ func newEnvAt(tb testing.TB, cfg store.Config, start time.Time) *env {
 		}}
 	mux := http.NewServeMux()
 	gw.Register(mux)
-	(&acpages.Handler{AC: e.svc, Clock: e.clk, Gate: gate, Log: quiet}).Register(mux)
+	(&acpages.Handler{AC: e.svc, Clock: e.clk, Gate: gate, Log: quiet, Sandbox: true}).Register(mux)
 	e.srv = httptest.NewServer(mux)
 	tb.Cleanup(e.srv.Close)
 	e.kick = &notify.Kickbacks{DB: db, Clock: e.clk, Maint: e.maint, Log: quiet, Stores: e.pay.Stores.Get, Poll: 20 * time.Millisecond,

@@ -2,6 +2,8 @@ package autocharge_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -508,5 +510,36 @@ func TestPagesAndStopsDuringMaintenance(t *testing.T) {
 	}
 	if a := e.plan(t, r["acid"]); a.Status != store.ACActive {
 		t.Fatalf("plan %s", a.Status)
+	}
+}
+
+// TestCustomerPagesStrictCSPAndTestMark: the stop and card-update pages carry the sandbox's TEST
+// mark and a Content-Security-Policy without 'unsafe-inline': their one style block is allowed
+// by its hash, which must match what the browser receives.
+func TestCustomerPagesStrictCSPAndTestMark(t *testing.T) {
+	e := newEnv(t, jst(t, "2020-07-10 12:00"))
+	r := e.signUp(t, "csp-1", "4111111111111111", map[string]string{"actp": "4", "acam": "980"})
+	for _, path := range []string{acpages.StopPath, acpages.UpdatePath} {
+		resp, err := http.Get(e.srv.URL + path + "?aid=123456&tid=" + r["gid"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body, csp := string(b), resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != 200 || !strings.Contains(body, "テスト環境 / TEST") {
+			t.Fatalf("%s: %d, TEST mark missing", path, resp.StatusCode)
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(body, "style=") || strings.Contains(body, "<script") {
+			t.Fatalf("%s: CSP %q allows inline code, or the page has inline style/script", path, csp)
+		}
+		i, j := strings.Index(body, "<style>"), strings.Index(body, "</style>")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no style block", path)
+		}
+		sum := sha256.Sum256([]byte(body[i+len("<style>") : j]))
+		if want := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+			t.Fatalf("%s: the style block's hash %s is not in the CSP %q: the browser would drop the style", path, want, csp)
+		}
 	}
 }

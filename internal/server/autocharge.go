@@ -23,7 +23,7 @@ func (s *Server) AutoCharges() *autocharge.Service {
 // accgate_token, acsgate) and mounts the customer's stop and card-update pages.
 func (s *Server) registerAutoCharge() {
 	svc := s.AutoCharges()
-	pages := &acpages.Handler{AC: svc, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log}
+	pages := &acpages.Handler{AC: svc, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, Sandbox: s.Sandbox}
 	pages.Register(s.mux)
 }
 

@@ -11,7 +11,9 @@ package acpages
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"html/template"
@@ -44,6 +46,8 @@ type Handler struct {
 	// Gate returns the maintenance window refusing op for this request, or nil (server.Gate).
 	Gate func(t time.Time, op maintenance.Op, brand string, r *http.Request) *maintenance.Window
 	Log  *slog.Logger
+	// Sandbox marks every page テスト環境 / TEST.
+	Sandbox bool
 }
 
 // Register mounts the pages on mux. Patterns carry their method, so they stay more specific than
@@ -75,6 +79,7 @@ type view struct {
 	Em, Pn    string
 	Error     string
 	Message   string
+	Sandbox   bool
 }
 
 // T picks the page's language.
@@ -305,10 +310,11 @@ func (h *Handler) render(w http.ResponseWriter, status int, v *view) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", csp)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
+	v.Sandbox = h.Sandbox
 	if err := pageTmpl.Execute(w, v); err != nil && h.Log != nil {
 		h.Log.Error("auto-charge page", "err", err)
 	}
@@ -326,21 +332,30 @@ func yen(n int64) string {
 	return "¥" + b.String()
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"yen": yen}).Parse(`<!doctype html>
-<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{if .Update}}{{.T "お支払いカードの変更" "Change your card"}}{{else}}{{.T "自動課金の停止" "Stop your auto-charge"}}{{end}}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP",sans-serif;margin:0;background:#f4f5f7;color:#222}
+// pageCSS is the pages' only style, allowed by its hash: the CSP has no 'unsafe-inline'.
+const pageCSS = `body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP",sans-serif;margin:0;background:#f4f5f7;color:#222}
 main{max-width:34rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}
 h1{font-size:1.3rem;margin-top:0}dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem}dt{color:#666}dd{margin:0}
 label{display:block;margin:.7rem 0 .2rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
 .row{display:flex;gap:.5rem}.row input{width:5rem}button{margin-top:1.2rem;font-size:1rem;padding:.6rem 1.4rem;border:0;border-radius:4px;background:#c0392b;color:#fff}
 button.ok{background:#2c6fbb}.err{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:4px}.msg{background:#eaf4ea;padding:.6rem .8rem;border-radius:4px}
-.lang{float:right;font-size:.85rem}
-</style></head><body><main>
+.lang{float:right;font-size:.85rem}.pre{white-space:pre-line}
+.test{background:#b00020;color:#fff;font-weight:bold;text-align:center;padding:.3rem;margin:-1.5rem -2rem 1rem;border-radius:8px 8px 0 0}
+`
+
+var csp = func() string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"yen": yen, "css": func() template.CSS { return template.CSS(pageCSS) }}).Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{if .Update}}{{.T "お支払いカードの変更" "Change your card"}}{{else}}{{.T "自動課金の停止" "Stop your auto-charge"}}{{end}}</title>
+<style>{{css}}</style></head><body><main>
+{{if .Sandbox}}<p class="test" role="note">テスト環境 / TEST</p>{{end}}
 {{if eq .Page "maintenance"}}
-<h1>{{.T "メンテナンス中" "Under maintenance"}}</h1><p style="white-space:pre-line">{{.Message}}</p>
+<h1>{{.T "メンテナンス中" "Under maintenance"}}</h1><p class="pre">{{.Message}}</p>
 {{else if eq .Page "error"}}
 <h1>{{.T "自動課金が見つかりません" "Auto-charge not found"}}</h1><p class="err">{{.Error}}</p>
 {{else}}
