@@ -153,6 +153,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{} // rt=1 cod -> gid
 	ackedOK := map[string]bool{} // rt=0 cods answered OK
+	cutOff := map[string]bool{}  // cods whose answer the kill cut off: the client does not know
 	client := &http.Client{Timeout: 5 * time.Second}
 	for r := 0; r < rounds; r++ {
 		if r > 0 {
@@ -176,11 +177,17 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 						"ed": {"4012"}, "cvv": {"123"}, "am": {"1000"}, "tx": {"80"}, "sf": {"0"}}
 					resp, err := client.PostForm("http://"+p.addr+"/gateway/gateway.aspx", v)
 					if err != nil {
+						mu.Lock()
+						cutOff[cod] = true
+						mu.Unlock()
 						continue
 					}
 					b, err := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					if err != nil {
+						mu.Lock()
+						cutOff[cod] = true
+						mu.Unlock()
 						continue
 					}
 					body := strings.TrimSpace(string(b))
@@ -221,12 +228,19 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	// retries of acknowledged orders get the same gid and charge nothing new
-	i := 0
-	for cod, gid := range acked {
-		if i++; i > 200 {
-			break
+	// every rt=0 payment answered OK exists once with its amounts
+	for cod := range ackedOK {
+		var n int
+		var ta int64
+		db.QueryRow(context.Background(), `SELECT COUNT(*), MAX(ta) FROM payments WHERE aid = '123456' AND cod = ? AND cod <> '' AND rst = '1'`, cod).Scan(&n, &ta)
+		if n != 1 || ta != 1080 {
+			if lost++; lost < 5 {
+				t.Errorf("acknowledged rt=0 %s: %d successful payments, ta %d", cod, n, ta)
+			}
 		}
+	}
+	retry := func(cod string) *wire.Result {
+		t.Helper()
 		v := url.Values{"aid": {"123456"}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {cod}, "cn": {"4111111111111111"},
 			"ed": {"4012"}, "cvv": {"123"}, "am": {"1000"}, "tx": {"80"}, "sf": {"0"}}
 		resp, err := client.PostForm("http://"+p.addr+"/gateway/gateway.aspx", v)
@@ -236,9 +250,38 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		res, err := wire.ParseResultLine(strings.TrimSpace(string(b)))
-		if err != nil || res.Gid != gid {
-			t.Errorf("retry of %s: %q, want gid %s", cod, b, gid)
+		if err != nil || !res.OK() {
+			t.Errorf("retry of %s: %q", cod, b)
+			return nil
 		}
+		return &res
+	}
+	// retries of acknowledged orders get the same gid and charge nothing new
+	i := 0
+	for cod, gid := range acked {
+		if i++; i > 200 {
+			break
+		}
+		if res := retry(cod); res != nil && res.Gid != gid {
+			t.Errorf("retry of %s: gid %s, want %s", cod, res.Gid, gid)
+		}
+	}
+	// a client whose request the crash cut off retries it: whether or not the first attempt was
+	// recorded, the order ends up paid exactly once, with the gid the retry answers
+	for cod := range cutOff {
+		res := retry(cod)
+		if res == nil {
+			continue
+		}
+		var n int
+		var g string
+		db.QueryRow(context.Background(), `SELECT COUNT(*), MAX(gid) FROM payments WHERE aid = '123456' AND cod = ? AND cod <> '' AND rst = '1'`, cod).Scan(&n, &g)
+		if n != 1 || g != res.Gid {
+			t.Errorf("cut-off order %s retried: %d successful payments (gid %s), the retry answered gid %s", cod, n, g, res.Gid)
+		}
+	}
+	if len(cutOff) == 0 {
+		t.Errorf("no request was cut off by %d kills: the retry case was not exercised", rounds)
 	}
 	var dup int
 	db.QueryRow(context.Background(), `SELECT COUNT(*) FROM (SELECT cod FROM payments WHERE rst = '1' GROUP BY cod HAVING COUNT(*) > 1) d`).Scan(&dup)
@@ -265,6 +308,6 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	if missing != 0 {
 		t.Errorf("%d of %d kickbacks owed for acknowledged payments never arrived", missing, len(ackedOK))
 	}
-	t.Logf("%d rounds of SIGKILL: %d rt=1 and %d rt=0 payments acknowledged; %d lost or changed, %d duplicated, %d kickbacks missing",
-		rounds, len(acked), len(ackedOK), lost, dup, missing)
+	t.Logf("%d rounds of SIGKILL: %d rt=1 and %d rt=0 payments acknowledged, %d requests cut off and retried; %d lost or changed, %d duplicated, %d kickbacks missing",
+		rounds, len(acked), len(ackedOK), len(cutOff), lost, dup, missing)
 }
