@@ -28,7 +28,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8080", "server address(es), comma-separated; loopback only")
 	aid := fs.String("aid", "100001", "store ID to charge")
 	clients := fs.Int("clients", 32, "concurrent clients")
-	dur := fs.Duration("duration", 10*time.Second, "how long to run (at most 10m)")
+	dur := fs.Duration("duration", 10*time.Second, "how long to run (at most 1h)")
 	reqs := fs.Int64("requests", 200000, "stop after this many requests")
 	card := fs.String("card", "4111111111111111", "test card number")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -220,10 +220,20 @@ func shortErr(err error) string {
 // one performs one scenario step and returns "" on success or the wire code.
 func one(ctx context.Context, c *http.Client, base string, cfg Config, cod string, client, i int) (string, int, error) {
 	scenario := cfg.Scenario
-	if scenario == "soak" { // a mix: most payments captured at once, some authorised then captured
+	switch scenario {
+	case "soak": // a mix: most payments captured at once, some authorised then captured
 		scenario = "capture"
 		if i%4 == 3 {
 			scenario = "auth-sales"
+		}
+	case "mixed": // every kind of traffic (and the maintenance window Run starts and ends)
+		switch i % 8 {
+		case 5, 6:
+			scenario = "auth-sales"
+		case 7:
+			scenario = "hosted"
+		default:
+			scenario = "capture"
 		}
 	}
 	switch scenario {
@@ -276,11 +286,14 @@ func one(ctx context.Context, c *http.Client, base string, cfg Config, cod strin
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return "ER999", 2, nil // the window began between the page and the payment
+		}
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/link/creditcard/result") {
 			return "pay-" + strconv.Itoa(resp.StatusCode), 2, nil
 		}
 		return "", 2, nil
-	default: // capture, mixed
+	default: // capture
 		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "CAPTURE"))
 		if err != nil {
 			return "", 1, err

@@ -331,7 +331,13 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 		h.unavailable(w, r, who, err)
 		return
 	}
-	cfg := maintenance.DefaultNoticeConfig()
+	// the stored notice settings, as the mailer and the public pages use them: the preview is
+	// what will be sent
+	cfg, err := h.DB.NoticeConfig(r.Context())
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
 	var ja, en bytes.Buffer
 	errJA := maintenance.RenderAnnualNotice(&ja, cfg, year, ws, maintenance.LangJA, maintenance.FormatText)
 	errEN := maintenance.RenderAnnualNotice(&en, cfg, year, ws, maintenance.LangEN, maintenance.FormatText)
