@@ -202,6 +202,7 @@ func TestBrowserMerchantFlow(t *testing.T) {
 }
 
 func TestBrowserScreenshots(t *testing.T) {
+	started := time.Now().Add(-time.Second)
 	ctx := browserCtx(t)
 	e := newEnv(t)
 	gid := e.charge(aidA, "shot-1", "AUTH", 12800)
@@ -240,6 +241,8 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"settings", "/console/settings", "#settings-form"},
 		{"autocharges", "/console/autocharges", "#ac-list"},
 		{"autocharge", "/console/autocharges/" + acid, "#ac-runs"},
+		{"kickbacks", "/console/kickbacks", "main"},
+		{"users", "/console/users", "main"},
 	}
 	devices := []struct {
 		name string
@@ -272,8 +275,8 @@ func TestBrowserScreenshots(t *testing.T) {
 			}
 		}
 	}
-	// the operator's maintenance calendar
-	run(t, ctx, "operator calendar",
+	// the operator console's main pages, in both languages, on desktop and phone
+	run(t, ctx, "operator sign-in",
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(base+"/operator/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
@@ -281,15 +284,48 @@ func TestBrowserScreenshots(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
 		clickAndLoad(`#login-submit`),
 		chromedp.WaitVisible(chromedp.CSS(`nav.menu`)),
-		chromedp.Navigate(base+"/operator/maintenance"),
-		chromedp.WaitVisible(chromedp.CSS(`.months`)),
 	)
-	png := get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, "operator-maintenance-desktop.png"), png, 0o644); err != nil {
-		t.Fatal(err)
+	opPages := []struct{ name, path, wait string }{
+		{"dashboard", "/operator/", "nav.menu"},
+		{"stores", "/operator/stores", "main"},
+		{"maintenance", "/operator/maintenance", ".months"},
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) < 17 {
-		t.Fatalf("%d screenshots in %s", len(entries), dir)
+	for _, lang := range []string{"ja", "en"} {
+		run(t, ctx, "operator language "+lang,
+			chromedp.EmulateViewport(1280, 900),
+			chromedp.Navigate(base+"/operator/"),
+			chromedp.WaitVisible(chromedp.CSS(`form.lang`)),
+			clickAndLoad(`form.lang button[value="`+lang+`"]`),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="`+lang+`"]`)),
+		)
+		for _, d := range devices {
+			for _, p := range opPages {
+				run(t, ctx, "operator "+p.name,
+					chromedp.EmulateViewport(d.w, d.h, d.opts...),
+					chromedp.Navigate(base+p.path),
+					chromedp.WaitVisible(chromedp.CSS(p.wait)),
+				)
+				png := get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+				if err := os.WriteFile(filepath.Join(dir, "operator-"+p.name+"-"+lang+"-"+d.name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// every page in both languages on both devices: 8 console pages and 3 operator pages
+	for _, prefix := range []string{"console-", "operator-"} {
+		n := 0
+		entries, _ := os.ReadDir(dir)
+		for _, en := range entries {
+			if strings.HasPrefix(en.Name(), prefix) {
+				if fi, err := en.Info(); err == nil && fi.Size() > 1000 && fi.ModTime().After(started) {
+					n++
+				}
+			}
+		}
+		want := map[string]int{"console-": len(pages) * 4, "operator-": len(opPages) * 4}[prefix]
+		if n < want {
+			t.Fatalf("%d %s screenshots written in %s, want %d", n, prefix, dir, want)
+		}
 	}
 }
