@@ -22,6 +22,7 @@ import (
 	"kessai/internal/clock"
 	"kessai/internal/store"
 	"kessai/internal/vault"
+	"kessai/internal/wire"
 )
 
 // Error is a refusal with a wire error code (ER014, ER032, …).
@@ -337,8 +338,9 @@ func unavailable(err error) error {
 	return &Error{Code: "ER000", Msg: "internal error"}
 }
 
-// KickbackQuery builds the result notification's query string: the wire.md parameters in order,
-// then the payment's free parameters as the merchant sent them.
+// KickbackQuery builds the result notification's query string: the wire.md parameters in order
+// (ASCII), then the payment's free parameters as the merchant sent them, percent-encoded as UTF-8
+// or, when the store asks for it (encoding "shift_jis"), as Shift_JIS.
 func KickbackQuery(p *store.Payment, encoding string) string {
 	var b strings.Builder
 	add := func(k, v string) {
@@ -363,8 +365,9 @@ func KickbackQuery(p *store.Payment, encoding string) string {
 		add("acid", p.Acid)
 	}
 	if p.Free != "" {
+		// the merchant's own parameters, in the store's kickback encoding (UTF-8 or Shift_JIS)
 		b.WriteByte('&')
-		b.WriteString(p.Free)
+		b.WriteString(wire.RecodeQuery(p.Free, encoding))
 	}
 	return b.String()
 }

@@ -3,6 +3,9 @@ package wire
 import (
 	"net/url"
 	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
 )
 
 // shouldEscape reports whether url.QueryEscape escapes c.
@@ -70,4 +73,31 @@ func DecodeFree(s string) ([]KV, error) {
 		kv = append(kv, KV{uk, uv})
 	}
 	return kv, nil
+}
+
+// RecodeQuery re-escapes a query written by EncodeFree (UTF-8) for a receiver that wants enc:
+// under Shift_JIS (EncShiftJIS or its aliases) each name and value is percent-encoded as its
+// CP932 bytes, characters CP932 lacks becoming "?"; any other enc returns s unchanged. A query
+// that does not decode is returned unchanged too (it came from EncodeFree, so it always does).
+func RecodeQuery(s, enc string) string {
+	if n, _ := normEncoding(enc); s == "" || n != EncShiftJIS {
+		return s
+	}
+	kv, err := DecodeFree(s)
+	if err != nil {
+		return s
+	}
+	enc2 := encoding.ReplaceUnsupported(japanese.ShiftJIS.NewEncoder())
+	var b strings.Builder
+	for i, p := range kv {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		k, _ := enc2.String(p.K)
+		v, _ := enc2.String(p.V)
+		b.WriteString(url.QueryEscape(k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
+	}
+	return b.String()
 }

@@ -19,6 +19,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/japanese"
 
 	"kessai/internal/notify"
 	"kessai/internal/store"
@@ -404,5 +407,37 @@ func TestNoCardNumberInClear(t *testing.T) {
 	}
 	if bytes.Contains(logs.Bytes(), []byte("cvv=987")) || bytes.Contains(files.Bytes(), []byte("987\x00")) {
 		t.Errorf("security code found")
+	}
+}
+
+// TestKickbackInShiftJIS: a store whose result URL wants Shift_JIS (wire.md §5's per-store
+// option) receives the merchant's free parameters percent-encoded as CP932 bytes; the fixed
+// parameters are ASCII either way.
+func TestKickbackInShiftJIS(t *testing.T) {
+	rcv := newReceiver(t)
+	s := testenv.Start(t, testenv.Options{})
+	s.CreateStore(t, aid, "テスト商店", func(st *store.Store) { st.ResultURL = rcv.srv.URL + "/kb"; st.KickbackEncoding = "shift_jis" })
+	if got := post(t, s.URL, charge("kb-sjis", "rt", "0", "shop_ref", "日本語の備考")); got != "OK" {
+		t.Fatalf("rt=0: %q", got)
+	}
+	_, hdr := rcv.wait(t, 20*time.Second, func(v url.Values) bool { return v.Get("cod") == "kb-sjis" })
+	raw := hdr.Get("X-Test-Raw-Query")
+	i := strings.Index(raw, "shop_ref=")
+	if i < 0 {
+		t.Fatalf("no shop_ref in %q", raw)
+	}
+	esc := raw[i+len("shop_ref="):]
+	if j := strings.IndexByte(esc, '&'); j >= 0 {
+		esc = esc[:j]
+	}
+	b, err := url.QueryUnescape(esc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if utf8.ValidString(b) {
+		t.Fatalf("shop_ref arrived as UTF-8 (%q), want Shift_JIS bytes", esc)
+	}
+	if dec, _ := japanese.ShiftJIS.NewDecoder().String(b); dec != "日本語の備考" {
+		t.Fatalf("shop_ref decoded from Shift_JIS: %q", dec)
 	}
 }
