@@ -58,10 +58,15 @@ func CheckLimits(st *store.Store, total int64) error {
 	return nil
 }
 
-// Card reads and checks a raw card (cn, ed, cvv, fn, ln) in the contract's order: ER055, ER014,
-// ER015, ER056, ER057/ER058, ER079.
+// Card reads and checks a raw card (cn, ed, cvv, fn, ln) in the order: the parameters
+// first (ER055 card number format, ER057/ER058 holder names), then the card (ER014 check digit,
+// ER015 brand, ER056 expiry, ER079 security code).
 func Card(st *store.Store, p *wire.Params, now time.Time) (*cardIn, error) {
 	pan, err := p.CardNumber()
+	if err != nil {
+		return nil, err
+	}
+	fn, ln, err := p.HolderNames(false)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +83,6 @@ func Card(st *store.Store, p *wire.Params, now time.Time) (*cardIn, error) {
 	}
 	if wire.Expired(exp, now.In(jst)) {
 		return nil, wire.Errf(wire.ERParamExpiry, "ed", "card expired")
-	}
-	fn, ln, err := p.HolderNames(false)
-	if err != nil {
-		return nil, err
 	}
 	cvv, err := p.CVV(st.RequireCVV)
 	if err != nil {

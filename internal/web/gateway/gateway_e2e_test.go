@@ -222,6 +222,7 @@ func TestErrorCodes(t *testing.T) {
 	s.CreateStore(t, "200002", "IP-limited", func(st *store.Store) { st.AllowIPs = []string{"10.0.0.0/8"} })
 	s.CreateStore(t, "200003", "Signed", func(st *store.Store) { st.AuthCode = "secret-code" })
 	s.CreateStore(t, "200004", "Visa only", func(st *store.Store) { st.Brands = []string{"VISA"} })
+	s.CreateStore(t, "200005", "Installments", func(st *store.Store) { st.Installments = true })
 	ut := strconv.FormatInt(time.Now().Unix(), 10)
 	sum := sha256.Sum256([]byte(ut + "secret-code"))
 	hak := hex.EncodeToString(sum[:])
@@ -261,6 +262,12 @@ func TestErrorCodes(t *testing.T) {
 		{"below minimum", charge("e", "am", "10", "tx", "0"), "ER017"},
 		{"above maximum", charge("e", "am", "900000"), "ER018"},
 		{"token with card", charge("e", "tkn", strings.Repeat("a", 32)), "ER586"},
+		{"holder family name not romaji", charge("e", "fn", "山田"), "ER057"},
+		{"holder given name not romaji", charge("e", "ln", "TARO1"), "ER058"},
+		{"holder name checked before the card", charge("e", "fn", "山田", "cn", "4111111111111112"), "ER057"},
+		{"SALES without tid", charge("e", "jb", "SALES", "tid", "<del>"), "ER053"},
+		{"installment count out of range", charge("e", "aid", "200005", "md", "61-99"), "ER065"},
+		{"iid too long", charge("e", "iid", strings.Repeat("x", 33), "am", "<del>"), "ER068"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
