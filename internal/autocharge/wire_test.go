@@ -455,7 +455,7 @@ func TestUpdatePage(t *testing.T) {
 	pc := newPageClient(t, e.srv.URL)
 	q := url.Values{"aid": {"123456"}, "tid": {gid}, "lang": {"en"}}
 	code, body, csrf := pc.get(t, acpages.UpdatePath, q)
-	if code != 200 || csrf == "" || !strings.Contains(body, "Change your card") || !strings.Contains(body, "VISA **** 1111") {
+	if code != 200 || csrf == "" || !strings.Contains(body, "Change your card") || !strings.Contains(body, "VISA 411111******1111") {
 		t.Fatalf("update page %d: %s", code, body)
 	}
 	form := url.Values{"aid": {"123456"}, "tid": {gid}, "csrf": {csrf}, "lang": {"en"}, "pn": {"03-1234-5678"},

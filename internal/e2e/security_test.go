@@ -2163,7 +2163,7 @@ func TestSecurityCardScan(t *testing.T) {
 		f.Set("csrf", html.UnescapeString(m[1]))
 		f.Set("cn", "378282246310005")
 		f.Set("cvv", secCVVAmx)
-		if r := cust.post("/link/creditcard/auto-charge/update", f); r.Status != 200 || !strings.Contains(r.Body, "**** 0005") {
+		if r := cust.post("/link/creditcard/auto-charge/update", f); r.Status != 200 || !strings.Contains(r.Body, "******0005") {
 			t.Errorf("card update: HTTP %d\n%.1500s", r.Status, r.Body)
 		}
 	}

@@ -254,7 +254,7 @@ func (s *Service) Card(ctx context.Context, st *store.Store, tkn string) (masked
 	if err != nil {
 		return "", "", wire.Errf(wire.ERTokenInvalid, "tkn", "card gone")
 	}
-	return c.First6 + "******" + c.Last4, c.Brand, nil
+	return vault.MaskStored(c.First6, c.Last4), c.Brand, nil
 }
 
 // ChallengeInfo is an open 3-D Secure challenge: what the challenge form shows.
@@ -321,7 +321,7 @@ func (s *Service) Authenticate(ctx context.Context, st *store.Store, tkn string,
 	case TDSFailed:
 		return "", nil, wire.Errf(wire.ER3DSFailed, "tkn", "the issuer refused authentication")
 	case TDSChallenge:
-		return outcome, &ChallengeInfo{Code: code, Masked: c.First6 + "******" + c.Last4, Brand: c.Brand}, nil
+		return outcome, &ChallengeInfo{Code: code, Masked: vault.MaskStored(c.First6, c.Last4), Brand: c.Brand}, nil
 	}
 	return outcome, nil, nil
 }

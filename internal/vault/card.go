@@ -86,6 +86,19 @@ func luhnBytes[T string | []byte](d T) bool {
 	return sum%10 == 0
 }
 
+// MaskStored renders a stored card's kept digits (first 6, last 4) the way Mask renders a full
+// number: 411111******1111; with only the last 4 known, ************1111; nothing known, "". Every
+// page, export and log line that shows a stored card goes through it or Mask.
+func MaskStored(first6, last4 string) string {
+	switch {
+	case first6 == "" && last4 == "":
+		return ""
+	case first6 == "":
+		return "************" + last4
+	}
+	return first6 + "******" + last4
+}
+
 // Mask is the one masking helper used wherever a card number could be shown or logged. After
 // removing spaces and hyphens, a number of 13 digits or more keeps its first 6 and last 4 digits
 // (411111******1111: what PCI DSS allows to be displayed); a shorter number keeps only its last 4,

@@ -90,7 +90,7 @@ type Sealed struct {
 
 // String shows the masked card, never the blob, so a Sealed that slips into a log line is harmless.
 func (s Sealed) String() string {
-	return fmt.Sprintf("card(%s %s******%s key=%s)", s.Brand, s.First6, s.Last4, s.KeyID)
+	return fmt.Sprintf("card(%s %s key=%s)", s.Brand, MaskStored(s.First6, s.Last4), s.KeyID)
 }
 
 // LogValue keeps slog from walking the struct and printing the blob.

@@ -29,6 +29,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
+	"kessai/internal/vault"
 	"kessai/internal/web/gateway"
 	"kessai/internal/wire"
 )
@@ -200,7 +201,7 @@ func (h *Handler) describe(ctx context.Context, v *view, st *store.Store, a *sto
 	}
 	v.Status = a.Status
 	if c, err := h.AC.DB.GetCard(ctx, st.AID, a.CardID); err == nil {
-		v.Card = c.Brand + " **** " + c.Last4
+		v.Card = c.Brand + " " + vault.MaskStored(c.First6, c.Last4)
 	}
 }
 
@@ -272,7 +273,7 @@ func (h *Handler) updateCard(w http.ResponseWriter, r *http.Request, v *view, st
 		h.form(w, r, v, http.StatusOK)
 		return
 	}
-	v.Card = res.P.Brand + " **** " + res.P.Last4
+	v.Card = res.P.Brand + " " + vault.MaskStored(res.P.First6, res.P.Last4)
 	v.Page, v.Message = "done", v.T("お支払いに使うカードを変更しました。", "Your card has been updated.")
 	h.render(w, http.StatusOK, v)
 }

@@ -530,7 +530,7 @@ func maskedOf(p *store.Payment) string {
 	if p.First6 == "" && p.Last4 == "" {
 		return ""
 	}
-	return strings.TrimSpace(p.Brand + " " + p.First6 + "******" + p.Last4)
+	return strings.TrimSpace(p.Brand + " " + vault.MaskStored(p.First6, p.Last4))
 }
 
 // ReturnURL is the store's completion URL with the result parameters and the echoed free

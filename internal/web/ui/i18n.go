@@ -1,12 +1,12 @@
 package ui
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"kessai/internal/store"
+	"kessai/internal/vault"
 )
 
 // Languages of the consoles: Japanese first, English second.
@@ -118,13 +118,6 @@ func FormatTime(t time.Time) string {
 	return t.In(Tokyo).Format("2006-01-02 15:04:05")
 }
 
-// MaskCard renders a stored card as first6******last4; the full number never reaches a console.
-func MaskCard(first6, last4 string) string {
-	if first6 == "" && last4 == "" {
-		return ""
-	}
-	if first6 == "" {
-		return "************" + last4
-	}
-	return fmt.Sprintf("%s******%s", first6, last4)
-}
+// MaskCard renders a stored card as first6******last4 (vault.MaskStored); the full number never
+// reaches a console.
+func MaskCard(first6, last4 string) string { return vault.MaskStored(first6, last4) }
