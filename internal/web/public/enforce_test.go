@@ -1,6 +1,7 @@
 package public_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"kessai/internal/acquirer"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
+	"kessai/internal/schedule"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
 	"kessai/internal/wire"
@@ -603,5 +605,83 @@ func TestBrandLimitedWindowRefusesOnlyThatBrand(t *testing.T) {
 	clk.Set(at(t, "2020-07-22T03:00:00+09:00"))
 	if got := send("/gateway/gateway_token.aspx", tokenCharge); strings.HasPrefix(got, "ER:") || strings.Split(got, ",")[1] != "1" {
 		t.Errorf("the JCB token after the window: %q", got)
+	}
+}
+
+// TestPerWindowAndChangeNotices: the notices page links each published window's own notice and
+// each change's notice; both render what the notice renderer renders for that window or change,
+// in each format and language; drafts and unknown numbers are 404.
+func TestPerWindowAndChangeNotices(t *testing.T) {
+	clk := clock.NewFixed(at(t, "2020-07-01T12:00:00+09:00"))
+	s := testenv.Start(t, testenv.Options{Clock: clk})
+	ctx := context.Background()
+	ws := add2020(t, s, "2020-07-22", "2020-08-19")
+	if n, err := schedule.PublishYear(ctx, s.DB, 2020, "", "test"); err != nil || n != 2 {
+		t.Fatalf("publish: %d %v", n, err)
+	}
+	moved, err := schedule.Move(ctx, s.DB, ws[1].ID, "2020-08-20", "", "", "工事日程の変更", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	draft := add2020(t, s, "2020-09-16")[0]
+	waitIndex(t, s, 3)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := testenv.Client.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	cfg, _ := s.DB.NoticeConfig(ctx)
+	chs, _ := s.DB.Changes(ctx)
+	var change maintenance.Change
+	for _, c := range chs {
+		if c.WindowID == moved.ID && c.Kind == maintenance.ChangeMoved {
+			change = c
+		}
+	}
+	if change.ID == 0 {
+		t.Fatalf("no move recorded: %+v", chs)
+	}
+	code, page := get("/maintenance?lang=ja")
+	for _, link := range []string{fmt.Sprintf("/maintenance/window/%d?lang=ja", ws[0].ID), fmt.Sprintf("/maintenance/change/%d?lang=ja", change.ID)} {
+		if code != 200 || !strings.Contains(page, strings.ReplaceAll(link, "&", "&amp;")) {
+			t.Fatalf("notices page (%d) does not link %s", code, link)
+		}
+	}
+	if strings.Contains(page, fmt.Sprintf("/maintenance/window/%d", draft.ID)) {
+		t.Fatal("the page links a draft's notice")
+	}
+	for _, lang := range []string{"ja", "en"} {
+		for _, format := range []string{"html", "md", "text"} {
+			var want bytes.Buffer
+			if err := maintenance.RenderWindowNotice(&want, cfg, ws[0], lang, format); err != nil {
+				t.Fatal(err)
+			}
+			if code, got := get(fmt.Sprintf("/maintenance/window/%d?lang=%s&format=%s", ws[0].ID, lang, format)); code != 200 || got != want.String() {
+				t.Fatalf("window notice %s/%s: %d\n%s\nwant\n%s", lang, format, code, got, want.String())
+			}
+			want.Reset()
+			if err := maintenance.RenderChangeNotice(&want, cfg, moved, change, lang, format); err != nil {
+				t.Fatal(err)
+			}
+			if code, got := get(fmt.Sprintf("/maintenance/change/%d?lang=%s&format=%s", change.ID, lang, format)); code != 200 || got != want.String() {
+				t.Fatalf("change notice %s/%s: %d\n%s", lang, format, code, got)
+			}
+		}
+	}
+	if _, got := get(fmt.Sprintf("/maintenance/change/%d?lang=ja&format=text", change.ID)); !strings.Contains(got, "工事日程の変更") {
+		t.Fatalf("the change notice lacks its reason:\n%s", got)
+	}
+	for _, path := range []string{fmt.Sprintf("/maintenance/window/%d", draft.ID), "/maintenance/window/99999", "/maintenance/change/99999"} {
+		if code, _ := get(path); code != http.StatusNotFound {
+			t.Fatalf("%s: %d, want 404", path, code)
+		}
+	}
+	if code, _ := get(fmt.Sprintf("/maintenance/window/%d?format=pdf", ws[0].ID)); code != http.StatusBadRequest {
+		t.Fatalf("unknown format: %d, want 400", code)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -41,6 +42,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /maintenance.atom", h.atom)
 	mux.HandleFunc("GET /maintenance", h.page)
 	mux.HandleFunc("GET /maintenance/notice/{year}", h.notice)
+	mux.HandleFunc("GET /maintenance/window/{id}", h.windowNotice)
+	mux.HandleFunc("GET /maintenance/change/{id}", h.changeNotice)
 	mux.HandleFunc("GET /maintenance/style.css", func(w http.ResponseWriter, r *http.Request) {
 		writeCached(w, r, "text/css; charset=utf-8", 3600, styleCSS)
 	})
@@ -301,11 +304,11 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <main>
 {{if .Active}}<section class="active" role="alert"><h2>{{.T.Now}}</h2><p>{{.ActiveMessage}}</p></section>{{end}}
 <section><h2>{{.T.Upcoming}}</h2>
-{{if .Upcoming}}<ul>{{range .Upcoming}}<li>{{.Span}}{{if .Partial}} — {{.Scope}}{{end}}{{if .Emergency}} ({{$.T.Emergency}}){{end}}</li>{{end}}</ul>{{else}}<p>{{.T.None}}</p>{{end}}
+{{if .Upcoming}}<ul>{{range .Upcoming}}<li>{{if .ID}}<a href="/maintenance/window/{{.ID}}?lang={{$.Lang}}">{{.Span}}</a>{{else}}{{.Span}}{{end}}{{if .Partial}} — {{.Scope}}{{end}}{{if .Emergency}} ({{$.T.Emergency}}){{end}}</li>{{end}}</ul>{{else}}<p>{{.T.None}}</p>{{end}}
 </section>
 {{range .Notices}}<section class="notice"><h2>{{.Title}}</h2><pre>{{.Body}}</pre>
 <p><a href="/maintenance/notice/{{.Year}}?lang={{$.Lang}}&amp;format=html">HTML</a> · <a href="/maintenance/notice/{{.Year}}?lang={{$.Lang}}&amp;format=md">Markdown</a> · <a href="/maintenance/notice/{{.Year}}?lang={{$.Lang}}&amp;format=text">Text</a></p></section>{{end}}
-{{if .Changes}}<section><h2>{{.T.Changes}}</h2><ul>{{range .Changes}}<li><time>{{.At}}</time> {{.Title}}</li>{{end}}</ul></section>{{end}}
+{{if .Changes}}<section><h2>{{.T.Changes}}</h2><ul>{{range .Changes}}<li><time>{{.At}}</time> <a href="/maintenance/change/{{.ID}}?lang={{$.Lang}}">{{.Title}}</a></li>{{end}}</ul></section>{{end}}
 </main></body></html>
 `))
 
@@ -317,6 +320,7 @@ var pageText = map[string]map[string]string{
 }
 
 type pageWindow struct {
+	ID                 int64 // set when the window is published: its notice is linked
 	Span, Scope        string
 	Partial, Emergency bool
 }
@@ -324,7 +328,10 @@ type pageNotice struct {
 	Title, Body string
 	Year        int
 }
-type pageChange struct{ At, Title string }
+type pageChange struct {
+	ID        int64
+	At, Title string
+}
 
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -355,7 +362,11 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		if lang == "en" {
 			span = maintenance.FormatSpanEN(x)
 		}
-		data.Upcoming = append(data.Upcoming, pageWindow{Span: span, Scope: x.Scope.String(), Partial: x.Scope.String() != "all", Emergency: x.Kind == maintenance.KindEmergency})
+		pw := pageWindow{Span: span, Scope: x.Scope.String(), Partial: x.Scope.String() != "all", Emergency: x.Kind == maintenance.KindEmergency}
+		if published(x) {
+			pw.ID = x.ID
+		}
+		data.Upcoming = append(data.Upcoming, pw)
 	}
 	var pub []maintenance.Window
 	for _, x := range ws {
@@ -389,7 +400,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		if !ok || (c.Kind == maintenance.ChangeAdded && x.Status == maintenance.StatusPlanned) {
 			continue
 		}
-		data.Changes = append(data.Changes, pageChange{At: c.At.In(x.Location()).Format("2006-01-02 15:04"), Title: changeTitle(c, x, lang)})
+		data.Changes = append(data.Changes, pageChange{ID: c.ID, At: c.At.In(x.Location()).Format("2006-01-02 15:04"), Title: changeTitle(c, x, lang)})
 	}
 	var b bytes.Buffer
 	if err := pageTmpl.Execute(&b, data); err != nil {
@@ -435,6 +446,93 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request) {
 	ct := map[string]string{maintenance.FormatHTML: "text/html", maintenance.FormatMarkdown: "text/markdown", maintenance.FormatText: "text/plain"}[format]
 	SecurityHeaders(w)
 	writeCached(w, r, ct+"; charset=utf-8", 300, b.Bytes())
+}
+
+// published reports whether merchants have been told of a window: announced (emergencies are
+// announced when they start) or cancelled after that. Drafts are enforced but not announced.
+func published(w maintenance.Window) bool {
+	return w.Status == maintenance.StatusAnnounced || w.Status == maintenance.StatusCancelled
+}
+
+// noticeFormat reads ?format= (html by default) and its content type.
+func noticeFormat(r *http.Request) (format, contentType string, ok bool) {
+	format = r.URL.Query().Get("format")
+	if format == "" {
+		format = maintenance.FormatHTML
+	}
+	ct, ok := map[string]string{maintenance.FormatHTML: "text/html", maintenance.FormatMarkdown: "text/markdown", maintenance.FormatText: "text/plain"}[format]
+	return format, ct + "; charset=utf-8", ok
+}
+
+// windowNotice is one published window's notice (告知), in the request's language and format.
+func (h *Handler) windowNotice(w http.ResponseWriter, r *http.Request) {
+	h.oneNotice(w, r, func(ctx context.Context, id int64, cfg maintenance.NoticeConfig, lang, format string, b *bytes.Buffer) (bool, error) {
+		win, err := h.DB.Window(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !published(win) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return true, maintenance.RenderWindowNotice(b, cfg, win, lang, format)
+	})
+}
+
+// changeNotice is the notice of one recorded change (moved, extended, cancelled, …) of a
+// published window.
+func (h *Handler) changeNotice(w http.ResponseWriter, r *http.Request) {
+	h.oneNotice(w, r, func(ctx context.Context, id int64, cfg maintenance.NoticeConfig, lang, format string, b *bytes.Buffer) (bool, error) {
+		chs, err := h.DB.Changes(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, c := range chs {
+			if c.ID != id {
+				continue
+			}
+			win, err := h.DB.Window(ctx, c.WindowID)
+			if err != nil {
+				return false, err
+			}
+			if !published(win) {
+				return false, nil // a draft's changes are not news to merchants
+			}
+			return true, maintenance.RenderChangeNotice(b, cfg, win, c, lang, format)
+		}
+		return false, nil
+	})
+}
+
+func (h *Handler) oneNotice(w http.ResponseWriter, r *http.Request, render func(ctx context.Context, id int64, cfg maintenance.NoticeConfig, lang, format string, b *bytes.Buffer) (bool, error)) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		http.Error(w, "bad notice number / お知らせ番号が正しくありません", http.StatusBadRequest)
+		return
+	}
+	format, ct, ok := noticeFormat(r)
+	if !ok {
+		http.Error(w, "format must be html, md or text / format は html・md・text のいずれかです", http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	cfg, err := h.DB.NoticeConfig(ctx)
+	if err != nil {
+		http.Error(w, "schedule unavailable / スケジュールを取得できません", http.StatusServiceUnavailable)
+		return
+	}
+	var b bytes.Buffer
+	found, err := render(ctx, id, cfg, langOf(r), format, &b)
+	switch {
+	case err != nil:
+		h.Log.Error("notice", "id", id, "err", err)
+		http.Error(w, "schedule unavailable / スケジュールを取得できません", http.StatusServiceUnavailable)
+		return
+	case !found:
+		http.Error(w, "no such notice / お知らせが見つかりません", http.StatusNotFound)
+		return
+	}
+	SecurityHeaders(w)
+	writeCached(w, r, ct, 300, b.Bytes())
 }
 
 // SecurityHeaders sets the headers every HTML page of Kessai carries.
