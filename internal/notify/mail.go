@@ -118,6 +118,10 @@ type due struct {
 	key, kind, subjectJA, subjectEN string
 	w                               maintenance.Window
 	body                            func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error
+	// covered are messages that d already says: queued as skipped when d is queued now, and
+	// sent only when d had gone out before (the windows of a year published after its annual
+	// notice get their own 追加 notice)
+	covered []due
 }
 
 // Schedule queues every message that is due now and not yet queued.
@@ -167,9 +171,19 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 	for y := range years {
 		y := y
 		var pub []maintenance.Window
+		var added []due
 		for _, w := range ws {
 			if w.Status == maintenance.StatusAnnounced && w.Start.In(w.Location()).Year() == y {
 				pub = append(pub, w)
+				if w.Kind == maintenance.KindEmergency {
+					continue // an emergency has its own notice when it starts
+				}
+				w := w
+				added = append(added, due{key: fmt.Sprintf("added-w%d", w.ID), kind: "added", w: w,
+					subjectJA: "【Kessai】メンテナンス追加のお知らせ", subjectEN: "[Kessai] Maintenance added to the schedule",
+					body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+						return maintenance.RenderWindowNotice(b, cfg, w, lang, maintenance.FormatText)
+					}})
 			}
 		}
 		ds = append(ds, due{key: fmt.Sprintf("annual-%d", y), kind: "annual",
@@ -177,7 +191,7 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 			subjectEN: fmt.Sprintf("[Kessai] %d payment-server maintenance schedule", y),
 			body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
 				return maintenance.RenderAnnualNotice(b, cfg, y, pub, lang, maintenance.FormatText)
-			}})
+			}, covered: added})
 	}
 	for _, w := range ws {
 		if !published(w) || w.Status == maintenance.StatusCancelled {
@@ -236,28 +250,41 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 			if st.NotifyEmail == "" {
 				continue
 			}
-			e := &store.Email{Dedupe: st.AID + "/" + d.key, AID: st.AID, Rcpt: st.NotifyEmail, Kind: d.kind, WindowID: d.w.ID,
-				Status: "pending", NextAt: now, CreatedAt: now, Subject: d.subjectJA + " / " + d.subjectEN}
-			if d.body == nil {
-				e.Status = "skipped"
-			} else {
-				var b bytes.Buffer
-				fmt.Fprintf(&b, "%s 様（店舗ID: %s）\n\n", st.Name, st.AID)
-				if err := d.body(cfg, "ja", &b); err != nil {
-					return err
-				}
-				b.WriteString("\n\n---------------- English ----------------\n\n")
-				if err := d.body(cfg, "en", &b); err != nil {
-					return err
-				}
-				e.Body = b.String()
-			}
-			if _, err := m.DB.QueueEmail(ctx, e); err != nil {
+			added, err := m.queue(ctx, cfg, st, d, now, false)
+			if err != nil {
 				return err
+			}
+			for _, c := range d.covered {
+				// said by d if d goes out now; its own message if d went out before
+				if _, err := m.queue(ctx, cfg, st, c, now, added); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// queue records one message for a store (as skipped when skip is set, or d has no body) and
+// reports whether it was new.
+func (m *Mailer) queue(ctx context.Context, cfg maintenance.NoticeConfig, st *store.Store, d due, now time.Time, skip bool) (bool, error) {
+	e := &store.Email{Dedupe: st.AID + "/" + d.key, AID: st.AID, Rcpt: st.NotifyEmail, Kind: d.kind, WindowID: d.w.ID,
+		Status: "pending", NextAt: now, CreatedAt: now, Subject: d.subjectJA + " / " + d.subjectEN}
+	if d.body == nil || skip {
+		e.Status = "skipped"
+	} else {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "%s 様（店舗ID: %s）\n\n", st.Name, st.AID)
+		if err := d.body(cfg, "ja", &b); err != nil {
+			return false, err
+		}
+		b.WriteString("\n\n---------------- English ----------------\n\n")
+		if err := d.body(cfg, "en", &b); err != nil {
+			return false, err
+		}
+		e.Body = b.String()
+	}
+	return m.DB.QueueEmail(ctx, e)
 }
 
 func durName(d time.Duration) string {

@@ -185,3 +185,46 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	}
 	in.waitFor(t, "change", subj("変更"))
 }
+
+// TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded: the annual notice covers the windows
+// published with it (no separate mail for them); a window added to the year and published later
+// gets its own 追加 notice, once, and the annual notice is not sent again.
+func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
+	in := newInbox(t, 0)
+	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s.CreateStore(t, "123456", "テスト商店", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
+	ctx := context.Background()
+	publish := func(date string) {
+		t.Helper()
+		w, _ := maintenance.WallWindow(date, "02:55", "04:30", "")
+		ws, err := s.DB.AddWindows(ctx, []maintenance.Window{w}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB.ChangeWindow(ctx, ws[0].ID, maintenance.ChangePublished, "test", "", func(w *maintenance.Window) error {
+			w.Status = maintenance.StatusAnnounced
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("2020-07-22")
+	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	time.Sleep(500 * time.Millisecond)
+	if n := in.count(subj("追加")); n != 0 {
+		t.Fatalf("%d 追加 mails for a window the annual notice announced", n)
+	}
+	publish("2020-08-19")
+	in.waitFor(t, "追加 notice", subj("メンテナンス追加のお知らせ"))
+	time.Sleep(500 * time.Millisecond)
+	if n := in.count(subj("メンテナンス追加のお知らせ")); n != 1 {
+		t.Fatalf("%d 追加 mails, want 1", n)
+	}
+	if n := in.count(subj("2020年 決済サーバ定期メンテナンス")); n != 1 {
+		t.Fatalf("the annual notice went out %d times", n)
+	}
+	if in.count(func(m msg) bool { return strings.Contains(m.subject, "追加") && strings.Contains(m.body, "2020年08月19日") }) != 1 {
+		t.Fatalf("the 追加 mail does not name the added window")
+	}
+}
