@@ -61,11 +61,21 @@ func cmdMail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	sent, err := m.SendDue(ctx, func(done, total int) { progressBar(stderr, done, total) })
-	fmt.Fprintf(stderr, "\n")
-	if err != nil {
-		return err
+	// SendDue takes up to 500 messages a call; go on until nothing due is left (a failed message
+	// is due again only later, so this ends)
+	sent := 0
+	for {
+		n, err := m.SendDue(ctx, func(done, total int) { progressBar(stderr, done, total) })
+		sent += n
+		if err != nil {
+			fmt.Fprintf(stderr, "\n")
+			return err
+		}
+		if n == 0 {
+			break
+		}
 	}
+	fmt.Fprintf(stderr, "\n")
 	fmt.Fprintf(stdout, "sent %d messages in %s (failures are retried; see kessai mail log)\n", sent, time.Since(start).Round(time.Millisecond))
 	return nil
 }

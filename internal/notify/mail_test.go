@@ -224,7 +224,9 @@ func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
 	if n := in.count(subj("2020年 決済サーバ定期メンテナンス")); n != 1 {
 		t.Fatalf("the annual notice went out %d times", n)
 	}
-	if in.count(func(m msg) bool { return strings.Contains(m.subject, "追加") && strings.Contains(m.body, "2020年08月19日") }) != 1 {
+	if in.count(func(m msg) bool {
+		return strings.Contains(m.subject, "追加") && strings.Contains(m.body, "2020年08月19日")
+	}) != 1 {
 		t.Fatalf("the 追加 mail does not name the added window")
 	}
 }
