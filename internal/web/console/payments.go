@@ -402,36 +402,20 @@ func (h *Handler) paymentsCSV(w http.ResponseWriter, r *http.Request, who *ui.Wh
 	}
 	sjis := strings.EqualFold(r.URL.Query().Get("enc"), "sjis") || strings.EqualFold(r.URL.Query().Get("enc"), "shift_jis")
 	name := "payments-" + who.Account.AID + "-" + h.Clock.Now().In(ui.Tokyo).Format("20060102-1504")
-	var out io.Writer = w
 	if sjis {
 		w.Header().Set("Content-Type", "text/csv; charset=Shift_JIS")
 		name += "-sjis"
-		tw := transform.NewWriter(w, encoding.ReplaceUnsupported(japanese.ShiftJIS.NewEncoder()))
-		defer tw.Close()
-		out = tw
 	} else {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
-	if !sjis {
-		io.WriteString(out, "\ufeff") // lets Excel recognise UTF-8
-	}
-	cw := csv.NewWriter(out)
-	cw.UseCRLF = true
-	cw.Write([]string{
-		ui.L(lang, "決済番号", "gid"), ui.L(lang, "オーダー番号", "cod"), ui.L(lang, "状態", "status"), ui.L(lang, "処理区分", "job"),
-		ui.L(lang, "結果", "rst"), ui.L(lang, "エラーコード", "ec"), ui.L(lang, "承認番号", "ap"),
-		ui.L(lang, "金額", "am"), ui.L(lang, "税", "tx"), ui.L(lang, "送料", "sf"), ui.L(lang, "合計", "ta"),
-		ui.L(lang, "売上額", "captured"), ui.L(lang, "返金額", "refunded"), ui.L(lang, "カード番号", "card"), ui.L(lang, "ブランド", "brand"),
-		ui.L(lang, "メールアドレス", "em"), ui.L(lang, "電話番号", "pn"), ui.L(lang, "決済日時", "created_at"),
-	})
+	cw, closeCSV := exportWriter(w, sjis)
+	defer closeCSV()
+	cw.Write(csvHeader(lang))
 	n := 0
 	err := h.DB.StreamPayments(r.Context(), f, func(p *store.Payment) error {
-		cw.Write([]string{p.Gid, csvSafe(p.Cod), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, p.Ap,
-			strconv.FormatInt(p.Am, 10), strconv.FormatInt(p.Tx, 10), strconv.FormatInt(p.Sf, 10), strconv.FormatInt(p.Ta, 10),
-			strconv.FormatInt(p.Captured, 10), strconv.FormatInt(p.Refunded, 10), ui.MaskCard(p.First6, p.Last4), p.Brand,
-			csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt)})
+		cw.Write(csvRecord(p, lang))
 		n++
 		if n%500 == 0 {
 			cw.Flush()
@@ -446,6 +430,40 @@ func (h *Handler) paymentsCSV(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		h.Log.Error("csv export", "err", err)
 	}
 	h.audit(r, who, "payments.export", fmt.Sprintf("rows=%d sjis=%v query=%s", n, sjis, r.URL.RawQuery))
+}
+
+// exportWriter is the payments export's CSV writer over out (CRLF rows): UTF-8 with a BOM so
+// Excel recognises it, or Shift_JIS with characters it lacks written as '?'. closeCSV flushes it.
+func exportWriter(out io.Writer, sjis bool) (*csv.Writer, func() error) {
+	closeOut := func() error { return nil }
+	if sjis {
+		tw := transform.NewWriter(out, encoding.ReplaceUnsupported(japanese.ShiftJIS.NewEncoder()))
+		out, closeOut = tw, tw.Close
+	} else {
+		io.WriteString(out, "\ufeff")
+	}
+	cw := csv.NewWriter(out)
+	cw.UseCRLF = true
+	return cw, func() error { cw.Flush(); return closeOut() }
+}
+
+func csvHeader(lang string) []string {
+	return []string{
+		ui.L(lang, "決済番号", "gid"), ui.L(lang, "オーダー番号", "cod"), ui.L(lang, "状態", "status"), ui.L(lang, "処理区分", "job"),
+		ui.L(lang, "結果", "rst"), ui.L(lang, "エラーコード", "ec"), ui.L(lang, "承認番号", "ap"),
+		ui.L(lang, "金額", "am"), ui.L(lang, "税", "tx"), ui.L(lang, "送料", "sf"), ui.L(lang, "合計", "ta"),
+		ui.L(lang, "売上額", "captured"), ui.L(lang, "返金額", "refunded"), ui.L(lang, "カード番号", "card"), ui.L(lang, "ブランド", "brand"),
+		ui.L(lang, "メールアドレス", "em"), ui.L(lang, "電話番号", "pn"), ui.L(lang, "決済日時", "created_at"),
+	}
+}
+
+// csvRecord is one payment's export row: the card masked, merchant- and customer-supplied text
+// defused (csvSafe).
+func csvRecord(p *store.Payment, lang string) []string {
+	return []string{p.Gid, csvSafe(p.Cod), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, p.Ap,
+		strconv.FormatInt(p.Am, 10), strconv.FormatInt(p.Tx, 10), strconv.FormatInt(p.Sf, 10), strconv.FormatInt(p.Ta, 10),
+		strconv.FormatInt(p.Captured, 10), strconv.FormatInt(p.Refunded, 10), ui.MaskCard(p.First6, p.Last4), p.Brand,
+		csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt)}
 }
 
 // csvSafe defuses spreadsheet formulas in merchant- or customer-supplied text (CSV injection).
