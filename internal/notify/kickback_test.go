@@ -1,7 +1,9 @@
 package notify_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,4 +76,53 @@ func TestHangingReceiverDoesNotHoldUpOthers(t *testing.T) {
 		t.Fatalf("garbage body with HTTP 200: %+v", kbs)
 	}
 	t.Logf("healthy kickback delivered %s after it was owed", time.Since(t0).Round(time.Millisecond))
+}
+
+// TestKickbackToAnInternalAddressIsRefused: with the production rule (outside the sandbox, or
+// RefusePrivateKickbacks), a result URL on loopback — a merchant pointing Kessai into the
+// provider's network — gets no request; the attempt is logged with the refusal and retried
+// later like any failure, never delivered.
+func TestKickbackToAnInternalAddressIsRefused(t *testing.T) {
+	var hits atomic.Int64
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1); w.Write([]byte("OK")) }))
+	defer inside.Close()
+	s := testenv.Start(t, testenv.Options{RefusePrivateKickbacks: true})
+	s.CreateStore(t, "555555", "Points inside", func(st *store.Store) { st.ResultURL = inside.URL + "/kb" })
+	v := url.Values{"aid": {"555555"}, "jb": {"CAPTURE"}, "rt": {"0"}, "cod": {"ssrf-1"}, "cn": {"4111111111111111"}, "ed": {"4012"},
+		"cvv": {"123"}, "am": {"1000"}, "tx": {"0"}, "sf": {"0"}}
+	resp, err := testenv.Client.PostForm(s.URL+"/gateway/gateway.aspx", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(b)) != "OK" {
+		t.Fatalf("rt=0 payment: %q", b)
+	}
+	ctx := context.Background()
+	var kb *store.Kickback
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var gid string
+		s.DB.QueryRow(ctx, `SELECT gid FROM payments WHERE aid = '555555' AND cod = 'ssrf-1'`).Scan(&gid)
+		if ks, _ := s.DB.KickbacksOf(ctx, "555555", gid, 5); len(ks) == 1 {
+			if as, _ := s.DB.Attempts(ctx, ks[0].ID); len(as) > 0 {
+				kb = ks[0]
+				if !strings.Contains(as[0].Error, "private") && !strings.Contains(as[0].Error, "internal") {
+					t.Fatalf("attempt error %q does not say the address was refused", as[0].Error)
+				}
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if kb == nil {
+		t.Fatal("no refused attempt was logged")
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal receiver got %d requests", hits.Load())
+	}
+	if kb.Status == "delivered" {
+		t.Fatalf("kickback marked delivered: %+v", kb)
+	}
 }

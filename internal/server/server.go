@@ -46,7 +46,10 @@ type Config struct {
 	MailReminders []time.Duration // reminder offsets before a window (default 7 days and 1 day)
 	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).
 	ReadHeaderTimeout time.Duration
-	Log               *slog.Logger
+	// RefusePrivateKickbacks applies the production rule in the sandbox too: kickbacks to
+	// loopback and private addresses are refused (outside the sandbox they always are).
+	RefusePrivateKickbacks bool
+	Log                    *slog.Logger
 }
 
 // Server is a running Kessai.
@@ -112,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Maint = maintenance.NewIndex(ws)
 	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked,
-		AllowPrivate: s.Sandbox}
+		AllowPrivate: s.Sandbox && !cfg.RefusePrivateKickbacks}
 	if cfg.SMTP.Addr != "" {
 		if cfg.SMTP.From == "" {
 			cfg.SMTP.From = "noreply@kessai.example"
