@@ -80,7 +80,7 @@ func TestInjectionThroughCodAndFreeParameters(t *testing.T) {
 }
 
 // TestOversizedBodies: the gateway answers a body over its limit with ER001 (status 200, what
-// its clients parse); HTML and JSON surfaces with 413 or a 4xx, never by reading it all.
+// its clients parse); the hosted pages, the token API and the panels answer 413.
 func TestOversizedBodies(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{})
 	s.CreateStore(t, "123456", "大きい商店", nil)
@@ -94,14 +94,24 @@ func TestOversizedBodies(t *testing.T) {
 	if string(b) != "ER:ER001" {
 		t.Fatalf("gateway oversized body: %q", b)
 	}
-	for _, path := range []string{"/link/creditcard", "/console/login"} {
-		resp, err := testenv.Client.Post(s.URL+path, "application/x-www-form-urlencoded", strings.NewReader(big))
+	// just over each surface's limit (64 KiB for the hosted pages and the token API, 1 MiB for
+	// the panels), so the whole body is sent before the answer: each must answer exactly 413
+	over := func(n int) string { return "aid=123456&am=100&inm=" + strings.Repeat("x", n) }
+	for _, c := range []struct {
+		path string
+		size int
+	}{
+		{"/link/creditcard", 80 << 10}, {"/link/creditcard/pay", 80 << 10}, {"/gateway/payform.aspx", 80 << 10}, {"/gateway/token.json", 80 << 10},
+		{"/console/login", 1<<20 + 16<<10}, {"/console/lang", 1<<20 + 16<<10}, {"/operator/login", 1<<20 + 16<<10},
+	} {
+		resp, err := testenv.Client.Post(s.URL+c.path, "application/x-www-form-urlencoded", strings.NewReader(over(c.size)))
 		if err != nil {
-			continue // the server may close the connection on an oversized body: also a refusal
+			t.Errorf("%s: %v", c.path, err)
+			continue
 		}
 		resp.Body.Close()
-		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-			t.Errorf("%s oversized body: HTTP %d, want a 4xx", path, resp.StatusCode)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s body over the limit: HTTP %d, want 413", c.path, resp.StatusCode)
 		}
 	}
 }
