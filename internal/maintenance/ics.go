@@ -91,9 +91,13 @@ func ExportICS(w io.Writer, ws []Window, opts ICSOptions) error {
 		line("DTEND" + icsTime(win.End, loc))
 		line("SUMMARY:" + icsText(icsSummary(win)))
 		line("DESCRIPTION:" + icsText(icsDescription(win, loc)))
-		if win.Status == StatusCancelled {
+		switch win.Status {
+		case StatusCancelled:
 			line("STATUS:CANCELLED")
-		} else {
+		case StatusPlanned:
+			// a draft is enforced but not yet announced: subscribers see it as tentative
+			line("STATUS:TENTATIVE")
+		default:
 			line("STATUS:CONFIRMED")
 		}
 		line("SEQUENCE:" + strconv.Itoa(max(win.Revision, 0)))

@@ -205,8 +205,11 @@ func TestExportICSParsesWithGolangICal(t *testing.T) {
 			t.Errorf("event %d: %s–%s, want %s–%s", i, start, end, w.Start, w.End)
 		}
 		wantStatus := "CONFIRMED"
-		if w.Status == StatusCancelled {
+		switch w.Status {
+		case StatusCancelled:
 			wantStatus = "CANCELLED"
+		case StatusPlanned:
+			wantStatus = "TENTATIVE"
 		}
 		if p := ev.GetProperty(ics.ComponentPropertyStatus); p == nil || p.Value != wantStatus {
 			t.Errorf("event %d: STATUS %v, want %s", i, p, wantStatus)

@@ -365,6 +365,12 @@ func TestICSFeedParsesInAnIndependentParser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.DB.ChangeWindow(context.Background(), ws[1].ID, maintenance.ChangePublished, "test", "", func(w *maintenance.Window) error {
+		w.Status = maintenance.StatusAnnounced
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := testenv.Client.Get(s.URL + "/maintenance.ics")
 	if err != nil {
 		t.Fatal(err)
@@ -386,7 +392,8 @@ func TestICSFeedParsesInAnIndependentParser(t *testing.T) {
 		st, _ := e.GetStartAt()
 		statuses[st.UTC().Format(time.RFC3339)] = e.GetProperty(ics.ComponentPropertyStatus).Value
 	}
-	if statuses["2020-07-21T17:55:00Z"] != "CONFIRMED" || statuses["2020-08-19T17:55:00Z"] != "CANCELLED" {
+	// announced: CONFIRMED; a draft (enforced, not yet announced): TENTATIVE; cancelled: CANCELLED
+	if statuses["2020-07-21T17:55:00Z"] != "CONFIRMED" || statuses["2020-06-17T17:55:00Z"] != "TENTATIVE" || statuses["2020-08-19T17:55:00Z"] != "CANCELLED" {
 		t.Fatalf("event statuses by start: %v", statuses)
 	}
 }
