@@ -215,27 +215,56 @@ func maintImport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer d.Close()
-	// windows already in the schedule (same UID) are left alone, so an import can be repeated
+	// A window already in the schedule (same UID) is updated when the file has a newer revision
+	// (ICS SEQUENCE): moved, or cancelled, as one recorded change; otherwise it is left alone, so
+	// an import can be repeated.
 	have, err := d.Windows(ctx)
 	if err != nil {
 		return err
 	}
-	known := map[string]bool{}
+	byUID := map[string]maintenance.Window{}
 	for _, w := range have {
-		known[w.UID] = true
+		if w.UID != "" {
+			byUID[w.UID] = w
+		}
 	}
 	var add []maintenance.Window
+	updated := 0
 	for _, w := range ws {
-		if !known[w.UID] || w.UID == "" {
+		old, ok := byUID[w.UID]
+		if w.UID == "" || !ok {
 			w.ID = 0
 			add = append(add, w)
+			continue
 		}
+		if w.Revision <= old.Revision || old.Status == maintenance.StatusCancelled {
+			continue
+		}
+		kind := maintenance.ChangeMoved
+		switch {
+		case w.Status == maintenance.StatusCancelled:
+			kind = maintenance.ChangeCancelled
+		case w.Start.Equal(old.Start) && w.End.Equal(old.End):
+			continue // a newer revision with nothing an import can apply
+		}
+		w := w
+		if _, err := d.ChangeWindow(ctx, old.ID, kind, "cli:import", fmt.Sprintf("imported revision %d", w.Revision), func(x *maintenance.Window) error {
+			if kind == maintenance.ChangeCancelled {
+				x.Status = maintenance.StatusCancelled
+				return nil
+			}
+			x.Start, x.End, x.ReserveEnd = w.Start, w.End, w.ReserveEnd
+			return nil
+		}); err != nil {
+			return err
+		}
+		updated++
 	}
 	added, err := d.AddWindows(ctx, add, "cli:import")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %d windows (%d already present)\n", len(added), len(ws)-len(add))
+	fmt.Fprintf(stdout, "imported %d windows, updated %d (%d already present)\n", len(added), updated, len(ws)-len(add)-updated)
 	return nil
 }
 
