@@ -6,6 +6,7 @@ package link_test
 // ./screenshots/ (git-ignored).
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html/template"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/text/encoding/japanese"
 
 	"kessai/internal/clock"
 	"kessai/internal/store"
@@ -167,6 +169,20 @@ func newMerchant(t *testing.T, e *env, aid string) *merchant {
 			if v := q.Get(k); v != "" {
 				fields = append(fields, kv{k, v})
 			}
+		}
+		if q.Get("sjis") == "1" {
+			// a legacy shop system: the page, and so the form the browser posts, is Shift_JIS
+			var b bytes.Buffer
+			shopPage.Execute(&b, map[string]any{"Kessai": m.kessai, "Fields": fields})
+			page := strings.NewReplacer(`<meta charset="utf-8">`, `<meta charset="Shift_JIS">`, `accept-charset="UTF-8"`, `accept-charset="Shift_JIS"`).Replace(b.String())
+			enc, err := japanese.ShiftJIS.NewEncoder().String(page)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=Shift_JIS")
+			io.WriteString(w, enc)
+			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		shopPage.Execute(w, map[string]any{"Kessai": m.kessai, "Fields": fields})
@@ -401,6 +417,25 @@ func TestBrowserHostedThreeDS(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("result-title"))))
 	if ok, _ := successes(t, e, m.aid, "B-3"); ok != 1 {
 		t.Fatalf("%d payments", ok)
+	}
+}
+
+// TestBrowserShiftJISForm: the same merchant form on a Shift_JIS page (the browser posts it in
+// Shift_JIS) shows the right Japanese item name, and the payment goes through.
+func TestBrowserShiftJISForm(t *testing.T) {
+	ctx := browserCtx(t)
+	e, m := browserEnv(t)
+	must(t, chromedp.Do(ctx,
+		chromedp.Navigate(shopURL(m, "sjis", "1", "cod", "B-SJIS", "inm", "髙橋さんの宇治抹茶ラテ")),
+		chromedp.Click(chromedp.ID("buy")),
+		chromedp.WaitVisible(chromedp.ID("cardform")),
+	))
+	if got := text(t, ctx, "item-name"); got != "髙橋さんの宇治抹茶ラテ" {
+		t.Fatalf("item name from a Shift_JIS form: %q", got)
+	}
+	must(t, chromedp.Do(ctx, fillCard("4111111111111111"), chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("result-title"))))
+	if ok, _ := successes(t, e, m.aid, "B-SJIS"); ok != 1 {
+		t.Fatalf("%d successful payments", ok)
 	}
 }
 
