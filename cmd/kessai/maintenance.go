@@ -282,12 +282,20 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 	by := fs.Duration("by", 0, "extend: how much longer")
 	scope := fs.String("scope", "all", "start: what is refused (see maintenance add)")
 	reason := fs.String("reason", "", "reason, kept with the change")
+	at := fs.String("at", "", "take this instant (RFC 3339) as now: to rehearse against a server running a sandbox clock (serve --clock)")
 	d, pos, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	now := time.Now().UTC()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return usageErr("--at %q: want an RFC 3339 instant such as 2027-01-20T03:00:00+09:00", *at)
+		}
+		now = t.UTC()
+	}
 	switch sub {
 	case "start":
 		if *dur <= 0 {

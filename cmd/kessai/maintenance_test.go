@@ -59,3 +59,32 @@ func TestImportAppliesNewerRevisions(t *testing.T) {
 		t.Fatalf("repeating the second import: %q", got)
 	}
 }
+
+// TestEmergencyRehearsalAtASandboxInstant: start, extend and end take --at as now, so an
+// operator can rehearse them against a server whose sandbox clock stands at 2027-01-20 03:00.
+func TestEmergencyRehearsalAtASandboxInstant(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	if got := cli(t, "start", "--data", data, "--for", "30m", "--at", "2027-01-20T03:00:00+09:00", "--reason", "rehearsal"); !strings.Contains(got, "2027") {
+		t.Fatalf("start: %q", got)
+	}
+	// no window ID: the one active at --at is extended, then ended
+	if got := cli(t, "extend", "--data", data, "--by", "15m", "--at", "2027-01-20T03:10:00+09:00"); !strings.Contains(got, "extended") {
+		t.Fatalf("extend: %q", got)
+	}
+	if st := cli(t, "status", "--data", data, "--at", "2027-01-20T03:40:00+09:00"); !strings.HasPrefix(st, "MAINTENANCE") {
+		t.Fatalf("status inside the extension (03:30-03:45): %q", st)
+	}
+	if got := cli(t, "end", "--data", data, "--at", "2027-01-20T03:10:00+09:00"); !strings.Contains(got, "ended") || !strings.Contains(got, "03:00–2027-01-20 03:10") {
+		t.Fatalf("end: %q", got)
+	}
+	if st := cli(t, "status", "--data", data, "--at", "2027-01-20T03:15:00+09:00"); !strings.HasPrefix(st, "no maintenance") {
+		t.Fatalf("status after the early end at 03:10: %q", st)
+	}
+	var errOut bytes.Buffer
+	if err := cmdMaintenance(context.Background(), []string{"end", "--data", data, "--at", "2027-01-20T04:00:00+09:00"}, &bytes.Buffer{}, &errOut); err == nil {
+		t.Fatal("ending with no window active at --at succeeded")
+	}
+	if err := cmdMaintenance(context.Background(), []string{"start", "--data", data, "--for", "10m", "--at", "yesterday"}, &bytes.Buffer{}, &errOut); err == nil {
+		t.Fatal("a malformed --at was accepted")
+	}
+}
