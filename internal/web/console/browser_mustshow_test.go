@@ -32,13 +32,7 @@ func TestBrowserMustShow(t *testing.T) {
 	base := e.srv.URL
 
 	run(t, ctx, "sign in as store A",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#aid`), aidA),
-		chromedp.SendKeys(chromedp.CSS(`#login`), "owner"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
-		clickAndLoad(`#login-submit`),
-		chromedp.WaitVisible(chromedp.CSS(`#store-id`)),
+		signInMerchant(base, aidA),
 	)
 
 	t.Run("CSV download: filtered, masked, Shift_JIS", func(t *testing.T) {

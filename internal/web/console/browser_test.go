@@ -107,6 +107,31 @@ func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
+// signInMerchant signs a store's owner in through the login form.
+func signInMerchant(base, aid string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#aid`), aid),
+		chromedp.SendKeys(chromedp.CSS(`#login`), "owner"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
+		clickAndLoad(`#login-submit`),
+		chromedp.WaitVisible(chromedp.CSS(`#store-id`)),
+	)
+}
+
+// signInOperator signs the operator in through the operator console's login form.
+func signInOperator(base string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/operator/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#login`), "ops"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
+		clickAndLoad(`#login-submit`),
+		chromedp.WaitVisible(chromedp.CSS(`nav.menu`)),
+	)
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	return strings.TrimSpace(get(t, ctx, "text of "+sel, chromedp.Text(chromedp.CSS(sel))))
@@ -122,13 +147,7 @@ func TestBrowserMerchantFlow(t *testing.T) {
 
 	var got string
 	run(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#aid`), aidA),
-		chromedp.SendKeys(chromedp.CSS(`#login`), "owner"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
-		clickAndLoad(`#login-submit`),
-		chromedp.WaitVisible(chromedp.CSS(`#store-id`)),
+		signInMerchant(base, aidA),
 	)
 	got = text(t, ctx, `#store-id`)
 	if got != aidA {
@@ -226,13 +245,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	all, _ := e.srv.DB.Windows(context.Background())
 	e.srv.Maint.Replace(all)
 	run(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#aid`), aidA),
-		chromedp.SendKeys(chromedp.CSS(`#login`), "owner"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
-		clickAndLoad(`#login-submit`),
-		chromedp.WaitVisible(chromedp.CSS(`#store-id`)),
+		signInMerchant(base, aidA),
 	)
 	pages := []struct{ name, path, wait string }{
 		{"dashboard", "/console/", "svg.chart"},
@@ -278,12 +291,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	// the operator console's main pages, in both languages, on desktop and phone
 	run(t, ctx, "operator sign-in",
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(base+"/operator/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#login`), "ops"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), passwd),
-		clickAndLoad(`#login-submit`),
-		chromedp.WaitVisible(chromedp.CSS(`nav.menu`)),
+		signInOperator(base),
 	)
 	opPages := []struct{ name, path, wait string }{
 		{"dashboard", "/operator/", "nav.menu"},
