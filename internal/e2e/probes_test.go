@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -140,5 +142,40 @@ func TestSlowClientIsCutOff(t *testing.T) {
 		if bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200")) {
 			t.Fatal("a client slower than the header timeout was served")
 		}
+	}
+}
+
+// TestSlowBodyIsCutOff sends a payment's headers at once and then its body slower than the
+// server's read timeout: the server cuts the request off (no answer, an error status, or the
+// gateway's ER:ER001) and records nothing, rather than holding a goroutine for as long as the
+// client likes.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{ReadTimeout: 700 * time.Millisecond})
+	s.CreateStore(t, "123456", "遅い商店", nil)
+	body := "aid=123456&jb=CAPTURE&rt=1&cod=slow-body&cn=4111111111111111&ed=4012&cvv=123&am=1000&tx=0&sf=0"
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /gateway/gateway.aspx HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", len(body))
+	c.Write([]byte(body[:10]))
+	time.Sleep(1500 * time.Millisecond) // past the read timeout
+	c.Write([]byte(body[10:]))
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	// the gateway answers errors with 200 and an ER code (its clients parse the body): the
+	// request must not have been processed, whatever the status line says
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 && !strings.HasPrefix(string(b), "ER:") {
+			t.Fatalf("a body slower than the read timeout was processed: %d %q", resp.StatusCode, b)
+		}
+		t.Logf("answer to the cut-off request: %d %q", resp.StatusCode, b)
+	}
+	var n int
+	s.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM payments WHERE cod = 'slow-body'`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d payments recorded from a cut-off request", n)
 	}
 }

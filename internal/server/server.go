@@ -46,6 +46,9 @@ type Config struct {
 	MailReminders []time.Duration // reminder offsets before a window (default 7 days and 1 day)
 	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).
 	ReadHeaderTimeout time.Duration
+	// ReadTimeout cuts off clients that send a whole request, body included, too slowly
+	// (default 30 s).
+	ReadTimeout time.Duration
 	// RefusePrivateKickbacks applies the production rule in the sandbox too: kickbacks to
 	// loopback and private addresses are refused (outside the sandbox they always are).
 	RefusePrivateKickbacks bool
@@ -346,7 +349,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if rht == 0 {
 		rht = 10 * time.Second
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: rht, ReadTimeout: 30 * time.Second,
+	rt := s.Cfg.ReadTimeout
+	if rt == 0 {
+		rt = 30 * time.Second
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: rht, ReadTimeout: rt,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -83,8 +83,9 @@ type Options struct {
 	OperatorAllow []string
 	// SMTP turns the maintenance mailer on.
 	SMTP notify.SMTPConfig
-	// ReadHeaderTimeout overrides the server's (10 s).
+	// ReadHeaderTimeout overrides the server's (10 s); ReadTimeout the whole request's (30 s).
 	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
 	// TrustedProxy lists CIDRs whose X-Forwarded-* headers are believed.
 	TrustedProxy []string
 	// RefusePrivateKickbacks makes the sandbox refuse kickbacks to internal addresses, as
@@ -120,7 +121,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)
