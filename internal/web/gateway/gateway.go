@@ -105,13 +105,19 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 			return
 		}
 		op := h.opFor(k, p)
-		if win := h.Gate(accepted, op, maintenance.EveryBrand, r); win != nil {
-			h.refuse(w, r, win)
-			return
-		}
-		// a window limited to some brands: each card is checked once its brand is known
+		// One index look-up on the hot path when no window is active. A window limited to some
+		// brands only refuses once the card's brand is known, unless another window (for every
+		// brand) is active too.
 		var gate brandGate
-		if h.Gate(accepted, op, "", r) != nil {
+		if win := h.Gate(accepted, op, "", r); win != nil {
+			if len(win.Scope.Brands) == 0 {
+				h.refuse(w, r, win)
+				return
+			}
+			if every := h.Gate(accepted, op, maintenance.EveryBrand, r); every != nil {
+				h.refuse(w, r, every)
+				return
+			}
 			gate = brandGate(func(brand string) *maintenance.Window { return h.Gate(accepted, op, brand, r) })
 		}
 		st, code, err := h.storeChecks(r, p, accepted)
