@@ -39,8 +39,10 @@ func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 // surfaceOf names the surface of a path for the request counter (bounded label values).
 func surfaceOf(path string) string {
 	switch {
-	case len(path) >= 9 && path[:9] == "/gateway/":
+	case len(path) >= 9 && path[:9] == "/gateway/", path == "/igateway/gateway.aspx":
 		return "gateway"
+	case len(path) >= 10 && path[:10] == "/igateway/":
+		return "link"
 	case len(path) >= 6 && path[:6] == "/link/":
 		return "link"
 	case len(path) >= 9 && path[:9] == "/console/":

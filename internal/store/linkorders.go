@@ -28,9 +28,12 @@ type LinkOrder struct {
 	Gid        string // the successful payment
 	LastEc     string // the last attempt's error code, shown on the form
 	Attempts   int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	ExpiresAt  time.Time
+	// ReturnURL is where the shopper's browser goes back to after a 3-D Secure session opened
+	// through /igateway/gateway.aspx; "" for hosted-page orders.
+	ReturnURL string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Link order statuses.
@@ -39,15 +42,18 @@ const (
 	LinkBusy      = "busy"
 	LinkChallenge = "challenge"
 	LinkPaid      = "paid"
+	// LinkFailed ends an /igateway/ 3-D Secure session whose authentication failed (LastEc says
+	// why); nothing was charged.
+	LinkFailed = "failed"
 )
 
-const linkOrderCols = `id, aid, jb, cod, am, tx, sf, inm, em, pn, md, free, plan, csrf, binding, status, token, gid, last_ec, attempts, created_at, updated_at, expires_at`
+const linkOrderCols = `id, aid, jb, cod, am, tx, sf, inm, em, pn, md, free, plan, csrf, binding, status, token, gid, last_ec, attempts, return_url, created_at, updated_at, expires_at`
 
 func scanLinkOrder(r rowScanner) (*LinkOrder, error) {
 	var o LinkOrder
 	var ca, ua, ea int64
 	err := r.Scan(&o.ID, &o.AID, &o.Jb, &o.Cod, &o.Am, &o.Tx, &o.Sf, &o.Inm, &o.Em, &o.Pn, &o.Md, &o.Free, &o.Plan, &o.CSRF, &o.Binding,
-		&o.Status, &o.Token, &o.Gid, &o.LastEc, &o.Attempts, &ca, &ua, &ea)
+		&o.Status, &o.Token, &o.Gid, &o.LastEc, &o.Attempts, &o.ReturnURL, &ca, &ua, &ea)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -67,9 +73,9 @@ func (db *DB) InsertLinkOrder(ctx context.Context, o *LinkOrder, purge bool) err
 				return err
 			}
 		}
-		_, err := tx.Exec(`INSERT INTO link_orders(`+linkOrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO link_orders(`+linkOrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.AID, o.Jb, o.Cod, o.Am, o.Tx, o.Sf, o.Inm, o.Em, o.Pn, o.Md, o.Free, o.Plan, o.CSRF, o.Binding, o.Status, o.Token,
-			o.Gid, o.LastEc, o.Attempts, NS(o.CreatedAt), NS(o.UpdatedAt), NS(o.ExpiresAt))
+			o.Gid, o.LastEc, o.Attempts, o.ReturnURL, NS(o.CreatedAt), NS(o.UpdatedAt), NS(o.ExpiresAt))
 		if IsUnique(err) {
 			return ErrConflict
 		}

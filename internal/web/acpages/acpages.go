@@ -31,6 +31,7 @@ import (
 	"kessai/internal/store"
 	"kessai/internal/vault"
 	"kessai/internal/web/gateway"
+	"kessai/internal/web/link"
 	"kessai/internal/wire"
 )
 
@@ -65,7 +66,7 @@ const csrfCookie = "kessai_acp"
 // view is what the template gets.
 type view struct {
 	Lang      string
-	Page      string // stop | update | done | error | maintenance
+	Page      string // stop | update | done | error | refused | maintenance
 	Update    bool
 	Path      string
 	AID, TID  string
@@ -135,6 +136,19 @@ func (h *Handler) page(update bool) http.HandlerFunc {
 			h.form(w, r, v, http.StatusOK)
 			return
 		}
+		if merchantEntry(r) {
+			// A merchant's own form (e.g. a React "change card" button posting aid and tid) opens
+			// the page like a GET link does; only Kessai's form, with its token, acts. The store's
+			// source-URL allow-list applies as on the hosted payment page's entry (ER002).
+			if !link.OriginAllowed(st, link.RequestOrigin(r)) {
+				h.Log.Info("auto-charge page refused", "path", r.URL.Path, "code", string(wire.ERReferer))
+				v.Page, v.Error = "refused", wire.ERReferer.Describe(v.Lang)+" ("+string(wire.ERReferer)+")"
+				h.render(w, http.StatusForbidden, v)
+				return
+			}
+			h.form(w, r, v, http.StatusOK)
+			return
+		}
 		if !h.csrfOK(r) {
 			v.Error = v.T("画面の有効期限が切れました。もう一度お試しください。", "This form has expired. Please try again.")
 			h.form(w, r, v, http.StatusForbidden)
@@ -165,6 +179,24 @@ func (h *Handler) page(update bool) http.HandlerFunc {
 		}
 		h.render(w, http.StatusOK, v)
 	}
+}
+
+// ownFields are the fields only Kessai's own forms on these pages post: a POST carrying none of
+// them is a merchant's entry to the page, not a submission.
+var ownFields = []string{"csrf", "em", "pn", "cn", "cvv", "exp_month", "exp_year", "fn", "ln"}
+
+// merchantEntry reports whether a POST is a merchant's form opening the page (aid, tid and maybe
+// lang or fields of the merchant's own), rather than a submission of Kessai's form.
+func merchantEntry(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	for _, f := range ownFields {
+		if _, ok := r.PostForm[f]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // load finds the store and the plan of (aid, tid), or the code that says why not.
@@ -357,6 +389,8 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"yen": 
 {{if .Sandbox}}<p class="test" role="note">テスト環境 / TEST</p>{{end}}
 {{if eq .Page "maintenance"}}
 <h1>{{.T "メンテナンス中" "Under maintenance"}}</h1><p class="pre">{{.Message}}</p>
+{{else if eq .Page "refused"}}
+<h1>{{.T "このページからは開けません" "This page cannot be opened from there"}}</h1><p class="err">{{.Error}}</p>
 {{else if eq .Page "error"}}
 <h1>{{.T "自動課金が見つかりません" "Auto-charge not found"}}</h1><p class="err">{{.Error}}</p>
 {{else}}

@@ -73,6 +73,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /link/creditcard", h.entry())
 	mux.HandleFunc("GET /gateway/payform.aspx", h.entry())
 	mux.HandleFunc("POST /gateway/payform.aspx", h.entry())
+	// the same forms under /igateway/ (Welcart posts there for mobile browsers), and the
+	// authentication pages of /igateway/gateway.aspx (igateway.go)
+	mux.HandleFunc("GET /igateway/payform.aspx", h.entry())
+	mux.HandleFunc("POST /igateway/payform.aspx", h.entry())
+	mux.HandleFunc("GET "+IGatewayPrefix+"{file}", h.iGatewayPage)
+	mux.HandleFunc("POST "+IGatewayPrefix+"{file}", h.iGatewaySubmit)
 	mux.HandleFunc("GET /link/creditcard/order", h.orderPage)
 	mux.HandleFunc("POST /link/creditcard/lang", h.langSwitch)
 	mux.HandleFunc("POST /link/creditcard/pay", h.pay)
@@ -126,6 +132,13 @@ func langOf(v string) string {
 	}
 	return "ja"
 }
+
+// RequestOrigin is requestOrigin, for Kessai's other browser-facing pages.
+func RequestOrigin(r *http.Request) string { return requestOrigin(r) }
+
+// OriginAllowed is originAllowed, for Kessai's other browser-facing pages: the store's source-URL
+// allow-list (wire.md §2.3).
+func OriginAllowed(st *store.Store, origin string) bool { return originAllowed(st, origin) }
 
 // requestOrigin is the origin a form or script call came from: the Origin header, else the
 // Referer's scheme://host[:port]; "" when neither says.

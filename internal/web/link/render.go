@@ -85,6 +85,8 @@ type formView struct {
 }
 
 type challengeView struct {
+	// Action is where the challenge form posts ("" for the hosted page's /link/creditcard/3ds).
+	Action        string
 	Session, CSRF string
 	Card, Total   string
 	SandboxCode   string

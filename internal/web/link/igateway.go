@@ -1,0 +1,291 @@
+package link
+
+import (
+	"crypto/subtle"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"kessai/internal/maintenance"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/token"
+	"kessai/internal/web/gateway"
+	"kessai/internal/wire"
+)
+
+// The provider's older 3-D Secure entry, /igateway/gateway.aspx (wire.md §1), is called
+// server-to-server with a raw card and url (where the shopper's browser returns). Kessai decides
+// by card whether the issuer wants authentication (the sandbox: by test card, as for the hosted
+// page and EMV3DSAdapter.js). A card that does not is charged at once and answered like
+// gateway.aspx. A card that does is held as a card token (sealed in the vault, the security code
+// checked with the network now and then forgotten), 3-D Secure is started for the order's amounts,
+// and the answer is the URL of the authentication page, /igateway/3ds/<session>.aspx: the EC-CUBE
+// module cuts the answer after its first ".aspx", so the session is named in the path and nothing
+// after ".aspx" is needed. The session is a link order row without a browser binding (the
+// unguessable ID in the path is what reaches it), valid SessionTTL. After the challenge the order
+// is charged with the token's card, and the browser is sent back to url with GET rst, gid, cod,
+// am, tx, sf, ta, ap, ec, god (and acid, and the free parameters) — the query of the kickback,
+// which goes out too. An authentication that fails or is cancelled charges nothing and returns
+// rst=2 with ec=ER901 and an empty gid.
+
+// IGatewayPrefix is where the authentication pages live.
+const IGatewayPrefix = "/igateway/3ds/"
+
+// IGatewayThreeDS is the gateway's ThreeDSecure hook (gateway.Handler.IGateway).
+func (h *Handler) IGatewayThreeDS(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, req *payment.ChargeRequest, ret string) bool {
+	if req.Card == nil || h.Pay.Acq.ThreeDS(req.Card.PAN) == token.Frictionless {
+		return false
+	}
+	ctx := r.Context()
+	now := h.Clock.Now()
+	created, err := h.Tokens.Create(ctx, st, req.Card, req.Md)
+	if err != nil {
+		h.logRefusal(r, err)
+		gateway.WriteBody(w, wire.ErrorBody(wire.CodeOf(err)))
+		return true
+	}
+	req.Card = nil // from here on the card is the token's, sealed
+	o := &store.LinkOrder{ID: token.NewString(token.Len), AID: st.AID, Jb: req.Job, Cod: req.Cod, Am: req.Am, Tx: req.Tx, Sf: req.Sf,
+		Inm: req.Inm, Em: req.Em, Pn: req.Pn, Md: req.Md, Free: req.Free, Plan: planOf(p), Status: store.LinkChallenge,
+		Token: created.Token, ReturnURL: ret, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	o.CSRF = h.csrfFor(o.ID)
+	if _, _, err := h.Tokens.Authenticate(ctx, st, created.Token, req.Am, req.Tx, req.Sf); err != nil {
+		if wire.CodeOf(err) != wire.ER3DSFailed {
+			h.logRefusal(r, err)
+			gateway.WriteBody(w, wire.ErrorBody(wire.CodeOf(err)))
+			return true
+		}
+		// the issuer refuses authentication: the shopper learns it on the issuer's page, and the
+		// browser goes back with ER901 as after a failed challenge
+		o.Status, o.LastEc = store.LinkFailed, string(wire.ER3DSFailed)
+	}
+	if err := h.Pay.DB.InsertLinkOrder(ctx, o, rand.IntN(64) == 0); err != nil {
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		gateway.WriteBody(w, wire.ErrorBody(wire.ERInternal))
+		return true
+	}
+	gateway.WriteBody(w, baseURL(r)+IGatewayPrefix+o.ID+".aspx")
+	return true
+}
+
+// baseURL is this server as the client reached it: scheme and host of the request.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// iGatewaySession loads the /igateway/ 3-D Secure session named by the path. When ok is false it
+// has answered.
+func (h *Handler) iGatewaySession(w http.ResponseWriter, r *http.Request, lang string) (*store.LinkOrder, *store.Store, bool) {
+	t := texts[lang]
+	expired := func() { h.problem(w, r, lang, wire.ERMalformed, t["session_title"], t["session_text"]) }
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".aspx")
+	if !ok || !token.ValidString(id) {
+		expired()
+		return nil, nil, false
+	}
+	o, err := h.Pay.DB.GetLinkOrder(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && o.ReturnURL == "") {
+		expired()
+		return nil, nil, false
+	}
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return nil, nil, false
+	}
+	finished := o.Status == store.LinkPaid || o.Status == store.LinkFailed
+	if !finished && !h.Clock.Now().Before(o.ExpiresAt) {
+		expired()
+		return nil, nil, false
+	}
+	st, err := h.Pay.Stores.Get(r.Context(), o.AID)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return nil, nil, false
+	}
+	return o, st, true
+}
+
+// iGatewayPage shows the authentication page of a session, or sends a finished one back to url.
+func (h *Handler) iGatewayPage(w http.ResponseWriter, r *http.Request) {
+	lang := langOf(r.URL.Query().Get("lang"))
+	now := h.Clock.Now()
+	o, st, ok := h.iGatewaySession(w, r, lang)
+	if !ok {
+		return
+	}
+	if h.iGatewayFinished(w, r, st, o, lang) {
+		return
+	}
+	if win := h.refusing(now, maintenance.OpForJob(o.Jb), maintenance.EveryBrand, r); win != nil {
+		h.maintenancePage(w, r, lang, now, win)
+		return
+	}
+	h.iGatewayChallenge(w, r, st, o, lang, nil)
+}
+
+func (h *Handler) iGatewayChallenge(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang string, al *alert) {
+	if o.Status == store.LinkBusy {
+		al = &alert{Title: texts[lang]["busy"]}
+	}
+	tk, err := h.Pay.DB.GetToken(r.Context(), o.Token)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	masked, _, err := h.Tokens.Card(r.Context(), st, o.Token)
+	if err != nil && o.Status != store.LinkBusy {
+		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
+		return
+	}
+	self := IGatewayPrefix + o.ID + ".aspx"
+	cv := &challengeView{Action: self, Session: o.ID, CSRF: o.CSRF, Card: masked, Total: yen(lang, o.Am+o.Tx+o.Sf), Alert: al}
+	if h.Sandbox && o.Status == store.LinkChallenge {
+		cv.SandboxCode = tk.TDSChallenge
+	}
+	alt := self
+	if lang == "ja" {
+		alt += "?lang=en"
+	}
+	v := &view{Lang: lang, Title: texts[lang]["tds_title"], StoreName: st.Name, AltLang: otherLang(lang), AltLangURL: alt, Challenge: cv}
+	h.render(w, http.StatusOK, "challenge", v)
+}
+
+// iGatewayFinished sends the browser of a finished session back to url with its result.
+func (h *Handler) iGatewayFinished(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang string) bool {
+	switch o.Status {
+	case store.LinkFailed:
+		h.iGatewayReturn(w, r, o, failedResult(o, o.LastEc))
+		return true
+	case store.LinkPaid:
+		pm, err := h.Pay.DB.GetPayment(r.Context(), st.AID, o.Gid)
+		if err != nil {
+			h.fail(w, r, lang, err)
+			return true
+		}
+		h.iGatewayReturn(w, r, o, pm)
+		return true
+	}
+	return false
+}
+
+// failedResult is the browser return of a session that charged nothing.
+func failedResult(o *store.LinkOrder, code string) *store.Payment {
+	if code == "" {
+		code = string(wire.ER3DSFailed)
+	}
+	return &store.Payment{Rst: wire.RstFailure, Ec: code, Cod: o.Cod, Am: o.Am, Tx: o.Tx, Sf: o.Sf, Ta: o.Am + o.Tx + o.Sf, Free: o.Free}
+}
+
+// iGatewayReturn redirects the shopper to the merchant's url with the result parameters.
+func (h *Handler) iGatewayReturn(w http.ResponseWriter, r *http.Request, o *store.LinkOrder, p *store.Payment) {
+	u, err := url.Parse(o.ReturnURL)
+	if err != nil {
+		h.fail(w, r, "ja", err)
+		return
+	}
+	q := payment.KickbackQuery(p, "utf-8")
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + q
+	} else {
+		u.RawQuery = q
+	}
+	pageHeaders(w)
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// iGatewayFail ends a session that failed authentication and sends the browser back.
+func (h *Handler) iGatewayFail(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang, code string) {
+	if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkChallenge, store.LinkBusy}, store.LinkFailed, h.Clock.Now(),
+		nil, nil, &code, true); err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	o.Status, o.LastEc = store.LinkFailed, code
+	h.iGatewayReturn(w, r, o, failedResult(o, code))
+}
+
+// iGatewaySubmit completes or cancels the challenge. Once authenticated, the order is charged
+// with the token's card for the authenticated amounts (exactly once: the session moves from
+// challenge to busy by a conditional update) and the browser goes back to url.
+func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
+	now := h.Clock.Now()
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	p, err := wire.ParseOwnForm(r, MaxBody)
+	if err != nil {
+		h.problemErr(w, r, langOf(r.URL.Query().Get("lang")), err)
+		return
+	}
+	lang := langOf(p.Get("lang"))
+	o, st, ok := h.iGatewaySession(w, r, lang)
+	if !ok {
+		return
+	}
+	if h.iGatewayFinished(w, r, st, o, lang) {
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(p.Get("csrf")), []byte(o.CSRF)) != 1 {
+		t := texts[lang]
+		h.logRefusal(r, wire.Errf(wire.ERMalformed, "csrf", "anti-forgery token mismatch"))
+		h.problem(w, r, lang, wire.ERMalformed, t["session_title"], t["session_text"])
+		return
+	}
+	if o.Status != store.LinkChallenge {
+		h.iGatewayChallenge(w, r, st, o, lang, nil)
+		return
+	}
+	if win := h.refusing(now, maintenance.OpForJob(o.Jb), maintenance.EveryBrand, r); win != nil {
+		h.maintenancePage(w, r, lang, now, win)
+		return
+	}
+	if err := h.Tokens.Complete(ctx, st, o.Token, strings.TrimSpace(p.Get("otp")), p.Get("action") == "authenticate"); err != nil {
+		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
+		return
+	}
+	claimed, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkChallenge}, store.LinkBusy, now, nil, nil, nil, false)
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return
+	}
+	if !claimed {
+		// another submission of this session is charging or finished it
+		pageHeaders(w)
+		http.Redirect(w, r, IGatewayPrefix+o.ID+".aspx", http.StatusSeeOther)
+		return
+	}
+	o.Status = store.LinkBusy
+	cardID, err := h.Tokens.Use(ctx, st, o.Token, o.Am, o.Tx, o.Sf)
+	if err != nil {
+		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
+		return
+	}
+	req, err := h.chargeRequest(r, st, o, o.Md, now)
+	if err != nil {
+		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
+		return
+	}
+	req.CardID, req.Source = cardID, "gateway"
+	res, err := h.Pay.Charge(ctx, req)
+	if err != nil {
+		code := payment.CodeOf(err)
+		if wc := wire.CodeOf(err); code == string(wire.ERInternal) && wc != wire.ERInternal {
+			code = string(wc)
+		}
+		h.logRefusal(r, err)
+		h.iGatewayFail(w, r, st, o, lang, code)
+		return
+	}
+	gid, none := res.P.Gid, ""
+	if _, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkBusy}, store.LinkPaid, h.Clock.Now(), &none, &gid, &res.P.Ec, true); err != nil {
+		// the payment is recorded and its kickback queued; only the session's state is lost
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+	}
+	h.iGatewayReturn(w, r, o, res.P)
+}
