@@ -27,9 +27,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	clk := fs.String("clock", "", "sandbox clock: run the service from this RFC3339 instant (sandbox only)")
 	rate := fs.Float64("clock-rate", 1, "sandbox clock speed: sandbox seconds per real second")
 	keyFile := fs.String("vault-key-file", os.Getenv("KESSAI_VAULT_KEY_FILE"), "vault key file (else KESSAI_VAULT_KEY, else DATA/vault.key in the sandbox)")
-	var opAllow, proxies multiFlag
+	var opAllow, proxies, kickFrom multiFlag
 	fs.Var(&opAllow, "operator-allow", "CIDR that passes through maintenance windows, for verification (repeatable)")
 	fs.Var(&proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.Var(&kickFrom, "kickback-source", "IP address or CIDR kickbacks leave from, shown to merchants in the panel (repeatable or comma-separated; env KESSAI_KICKBACK_SOURCE)")
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
 	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
@@ -37,13 +38,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
+	if len(kickFrom) == 0 && os.Getenv("KESSAI_KICKBACK_SOURCE") != "" {
+		kickFrom = multiFlag{os.Getenv("KESSAI_KICKBACK_SOURCE")}
+	}
+	var kickSources []string
+	for _, v := range kickFrom {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				kickSources = append(kickSources, a)
+			}
+		}
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErr("--log-level: %v", err)
 	}
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
-		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, Log: log,
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, Log: log,
 		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
 	for _, d := range strings.Split(*reminders, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))

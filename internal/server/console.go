@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"kessai/internal/notify"
 	"kessai/internal/web/console"
 	"kessai/internal/web/operator"
 )
@@ -10,7 +11,7 @@ import (
 // registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
 func (s *Server) registerConsole() {
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
-		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log})
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender()})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}
@@ -21,6 +22,18 @@ func (s *Server) registerConsole() {
 		panic("operator console templates: " + err.Error())
 	}
 	o.Register(s.mux)
+}
+
+// mailSender is the configured SMTP relay for the panel's payment-link e-mails, or nil.
+func (s *Server) mailSender() console.MailSender {
+	if s.Cfg.SMTP.Addr == "" {
+		return nil
+	}
+	cfg := s.Cfg.SMTP
+	if cfg.From == "" {
+		cfg.From = "noreply@kessai.example"
+	}
+	return notify.SMTP{Cfg: cfg}
 }
 
 // reloadSchedule refreshes the maintenance index from the database at once (after an operator's

@@ -52,7 +52,10 @@ type Config struct {
 	// RefusePrivateKickbacks applies the production rule in the sandbox too: kickbacks to
 	// loopback and private addresses are refused (outside the sandbox they always are).
 	RefusePrivateKickbacks bool
-	Log                    *slog.Logger
+	// KickbackSources are the addresses (IPs or CIDRs) kickbacks leave from, published to
+	// merchants in the panel (serve --kickback-source); informational, nothing binds to them.
+	KickbackSources []string
+	Log             *slog.Logger
 }
 
 // Server is a running Kessai.
@@ -109,6 +112,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("trusted proxy: %w", err)
 		}
 		s.proxies = append(s.proxies, p)
+	}
+	for _, c := range cfg.KickbackSources {
+		if _, err := parsePrefix(c); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("kickback source: %w", err)
+		}
 	}
 	s.Pay = payment.New(db, kr, acq, cfg.Clock, log)
 	ws, err := db.Windows(ctx)

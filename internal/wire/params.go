@@ -505,7 +505,8 @@ func Known(name string) bool {
 	case "aid", "jb", "rt", "cod", "am", "tx", "sf", "iid", "inm", "em", "pn",
 		"cn", "ed", "fn", "ln", "cvv", "md", "tkn", "tid", "cmd", "acid", "ut", "hak",
 		"actp", "acam", "actx", "acsf", "ac1", "ac2", "ac3", "ac4", "ac5",
-		"trtp", "tr1", "tr2", "tr3", "tram", "trtx", "trsf", "pt", "lang":
+		"trtp", "tr1", "tr2", "tr3", "tram", "trtx", "trsf", "pt", "lang",
+		"mailauthckey": // a mail link's key (wire.md §9): checked by the hosted page, never echoed
 		return true
 	}
 	return false

@@ -21,6 +21,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
+	"kessai/internal/vault"
 	"kessai/internal/web/ui"
 )
 
@@ -41,6 +42,13 @@ type Deps struct {
 	Clock    clock.Clock
 	Sandbox  bool
 	Log      *slog.Logger
+	// KickbackSources are the addresses kickbacks leave from (serve --kickback-source), shown
+	// in the settings for merchants whose handlers only accept known senders.
+	KickbackSources []string
+	// Mail sends the payment-link e-mails of the mail-link page; nil when no SMTP is configured.
+	Mail MailSender
+	// Vault is the key ring whose lookup key signs mail-payment links (the server's).
+	Vault *vault.KeyRing
 }
 
 // Handler serves the merchant control panel.
@@ -96,6 +104,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("POST /console/settings", h.signedIn(h.admin(h.saveSettings)))
 	m.HandleFunc("POST /console/settings/authcode", h.signedIn(h.admin(h.authCode)))
 	m.HandleFunc("POST /console/settings/products", h.signedIn(h.admin(h.putProduct)))
+	m.HandleFunc("GET /console/links", h.signedIn(h.linksPage))
+	m.HandleFunc("POST /console/links", h.signedIn(h.admin(h.createLink)))
 	m.HandleFunc("GET /console/users", h.signedIn(h.admin(h.users)))
 	m.HandleFunc("POST /console/users", h.signedIn(h.admin(h.createUser)))
 	m.HandleFunc("POST /console/users/{id}/{action}", h.signedIn(h.admin(h.userAction)))
@@ -171,6 +181,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"payments", Base + "/payments", "決済一覧", "Payments"},
 		{"autocharges", Base + "/autocharges", "自動課金", "Auto-charges"},
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
+		{"links", Base + "/links", "メール決済リンク", "Payment links by e-mail"},
 		{"settings", Base + "/settings", "設定", "Settings"},
 	}
 	var out []ui.NavItem

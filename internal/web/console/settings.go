@@ -72,6 +72,8 @@ type settingsView struct {
 	Origins  string
 	Brands   map[string]bool
 	All      []string
+	// KickbackFrom are the addresses Kessai's kickbacks come from (serve --kickback-source).
+	KickbackFrom []string
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, who *ui.Who) {
@@ -94,7 +96,7 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui
 		return
 	}
 	v := settingsView{S: st, Products: prods, IPs: strings.Join(st.AllowIPs, "\n"), Origins: strings.Join(st.AllowOrigins, "\n"),
-		Brands: map[string]bool{}, All: allBrands}
+		Brands: map[string]bool{}, All: allBrands, KickbackFrom: h.KickbackSources}
 	for _, b := range st.Brands {
 		v.Brands[b] = true
 	}

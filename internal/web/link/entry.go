@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,7 +156,20 @@ func (h *Handler) entry() http.HandlerFunc {
 			h.problemErr(w, r, lang, err)
 			return
 		}
-		if !originAllowed(st, requestOrigin(r)) {
+		if p.Has(MailKeyParam) {
+			// a mail-payment link (wire.md §9): its key stands for the Referer check, and a key
+			// that does not verify is refused, never shown a payment form
+			if err := h.mailLinkOK(r, now); err != nil {
+				h.logRefusal(r, wire.Errf(wire.ERReferer, MailKeyParam, "%v", err))
+				t := texts[lang]
+				text := t["mail_invalid"]
+				if errors.Is(err, ErrMailKeyExpired) {
+					text = t["mail_expired"]
+				}
+				h.problemWith(w, r, http.StatusForbidden, lang, wire.ERReferer, t["mail_title"], text)
+				return
+			}
+		} else if !originAllowed(st, requestOrigin(r)) {
 			h.logRefusal(r, wire.Errf(wire.ERReferer, "referer", "origin not in the store's allow-list"))
 			h.problem(w, r, lang, wire.ERReferer, "", "")
 			return
@@ -178,6 +192,19 @@ func (h *Handler) entry() http.HandlerFunc {
 		o.CSRF = h.csrfFor(o.ID)
 		h.renderForm(w, http.StatusOK, st, o, lang, formState{Signed: h.seal(o)}, now)
 	}
+}
+
+// mailLinkOK verifies a mail link's key over the link's own parameters: opened with GET, every
+// parameter in the query string.
+func (h *Handler) mailLinkOK(r *http.Request, now time.Time) error {
+	if r.Method != http.MethodGet {
+		return ErrMailKeyInvalid
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return ErrMailKeyInvalid
+	}
+	return VerifyMailKey(h.Pay.Vault, q, now)
 }
 
 // formState is what a re-shown card form keeps from the last submission (never the card number
