@@ -50,6 +50,16 @@ func TestBrowserIGatewayThreeDS(t *testing.T) {
 		}
 	}))
 	t.Cleanup(shop.Close)
+	{
+		// what the shopper's browser got, should the challenge not show
+		res, err := http.Get(shop.URL + "/checkout")
+		must(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), `id="otp"`) {
+			t.Fatalf("checkout led to %d %s:\n%.1500s", res.StatusCode, res.Request.URL, b)
+		}
+	}
 	must(t, chromedp.Do(ctx,
 		chromedp.Navigate(shop.URL+"/checkout"),
 		chromedp.WaitVisible(chromedp.ID("otp")),

@@ -153,7 +153,8 @@ func (h *Handler) iGatewayChallenge(w http.ResponseWriter, r *http.Request, st *
 	if lang == "ja" {
 		alt += "?lang=en"
 	}
-	v := &view{Lang: lang, Title: texts[lang]["tds_title"], StoreName: st.Name, AltLang: otherLang(lang), AltLangURL: alt, Challenge: cv}
+	v := &view{Lang: lang, Title: texts[lang]["tds_title"], StoreName: st.Name, AltLang: otherLang(lang), AltLangURL: alt, Challenge: cv,
+		FormTo: cspOrigin(o.ReturnURL)}
 	h.render(w, http.StatusOK, "challenge", v)
 }
 
@@ -288,4 +289,19 @@ func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
 		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 	}
 	h.iGatewayReturn(w, r, o, res.P)
+}
+
+// cspOrigin is the scheme://host[:port] of u for a CSP source list, or "" when it holds anything
+// a source expression could not (the page then keeps form-action 'self' only).
+func cspOrigin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	for _, c := range p.Host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return ""
+		}
+	}
+	return p.Scheme + "://" + p.Host
 }

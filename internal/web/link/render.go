@@ -51,6 +51,9 @@ type view struct {
 	Result    *resultView
 	Problem   *problemView
 	Maint     *maintView
+	// FormTo is one more origin the page's form may lead to (CSP form-action also governs the
+	// redirect after a submission): the merchant's url on an /igateway/ authentication page.
+	FormTo string
 }
 
 type langForm struct{ Session, Signed string }
@@ -122,6 +125,9 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, v *view
 	buf.Reset()
 	defer bufPool.Put(buf)
 	pageHeaders(w)
+	if v.FormTo != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+v.FormTo, 1))
+	}
 	if err := pages[page].Execute(buf, v); err != nil {
 		if h.Log != nil {
 			h.Log.Error("template failed", "page", page, "err", err)

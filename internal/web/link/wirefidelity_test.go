@@ -166,6 +166,10 @@ func TestIGatewayThreeDSRoundTrip(t *testing.T) {
 				t.Fatalf("authentication page %d:\n%.1500s", a.status, a.body)
 			}
 			checkSecurityHeaders(t, a.header)
+			// the challenge form's answer redirects to the shop: CSP form-action must allow it
+			if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://shop.example.jp;") {
+				t.Fatalf("CSP %q does not let the form lead back to the shop", csp)
+			}
 			mustContain(t, a.body, `id="EMV3DS_INPUT_FORM"`, "400000******3220", "1,100円")
 			mustNotContain(t, a.body, "4000000000003220")
 			code := reSandboxCode.FindStringSubmatch(a.body)
