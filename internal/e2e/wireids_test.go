@@ -406,3 +406,76 @@ func kickbackReceiver(t *testing.T) (string, func() []url.Values) {
 		return append([]url.Values(nil), got...)
 	}
 }
+
+// TestPanelEditsPlanProducts: the panel's product page adds a plan product; a refused plan shows
+// the wire's code next to its field (ja and en) and keeps what was typed; the product then signs
+// up by iid alone, and editing it keeps the plan.
+func TestPanelEditsPlanProducts(t *testing.T) {
+	e := newSecEnv(t, secSetup{})
+	b := e.browser()
+	b.consoleLogin(secAidA, "owner", "")
+	form := url.Values{"iid": {"GOLD-M"}, "name": {"ゴールド会員"}, "am": {"0"}, "tx": {"0"}, "sf": {"0"},
+		"actp": {"9"}, "acam": {"2980"}, "actx": {"298"}, "ac1": {"1"}}
+	post := func(f url.Values) secResp {
+		f = url.Values(cloneValues(f))
+		f.Set("csrf", b.token("/console/products"))
+		return b.post("/console/products", f)
+	}
+	fieldErr := regexp.MustCompile(`id="e-(\w+)">([^<]*)<`)
+	r := post(form)
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a product with actp=9: HTTP %d", r.Status)
+	}
+	errs := map[string]string{}
+	for _, m := range fieldErr.FindAllStringSubmatch(r.Body, -1) {
+		errs[m[1]] = m[2]
+	}
+	if !strings.Contains(errs["actp"], "ER126") || len(errs) != 1 || !strings.Contains(errs["actp"], "課金") {
+		t.Fatalf("errors next to fields: %v, want ER126 in Japanese next to actp only", errs)
+	}
+	for _, kept := range []string{`name="acam" id="f-acam" value="2980"`, `name="iid" id="f-iid" value="GOLD-M"`, `value="ゴールド会員"`} {
+		if !strings.Contains(r.Body, kept) {
+			t.Fatalf("the form lost what was typed: no %s", kept)
+		}
+	}
+	// in English
+	b.post("/console/lang", url.Values{"csrf": {b.token("/console/products")}, "lang": {"en"}, "next": {"/console/products"}})
+	bad := cloneValues(form)
+	bad["actp"], bad["ac1"] = []string{"4"}, []string{"45"}
+	r = post(bad)
+	m := fieldErr.FindStringSubmatch(r.Body)
+	if r.Status != http.StatusUnprocessableEntity || m == nil || m[1] != "ac1" || !strings.Contains(m[2], "ER127") || !strings.Contains(m[2], "charge day") {
+		t.Fatalf("ac1=45 in English: HTTP %d %v", r.Status, m)
+	}
+	good := cloneValues(form)
+	good["actp"] = []string{"4"}
+	if r := post(good); r.Status != http.StatusSeeOther {
+		t.Fatalf("a valid plan product: HTTP %d", r.Status)
+	}
+	if r := b.get("/console/products"); !strings.Contains(r.Body, "GOLD-M") || !strings.Contains(r.Body, "3,278") {
+		t.Fatalf("the list does not show the plan product with its recurring total")
+	}
+	// the short form of the settings page edits amounts only: the plan stays
+	b.post("/console/settings/products", url.Values{"csrf": {b.token("/console/settings")}, "iid": {"GOLD-M"}, "name": {"ゴールド"}, "am": {"100"}})
+	pr, err := e.s.DB.GetProduct(context.Background(), secAidA, "GOLD-M")
+	if err != nil || pr.Plan == "" || pr.Am != 100 {
+		t.Fatalf("product after the settings form: %+v %v", pr, err)
+	}
+	line := e.wire("POST", "/gateway/gateway.aspx", url.Values{"aid": {secAidA}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {"gold-1"},
+		"iid": {"GOLD-M"}, "cn": {"4111111111111111"}, "ed": {secExpiry()}, "cvv": {"123"}})
+	cols := strings.Split(line, ",")
+	if len(cols) < 14 || cols[1] != "1" || cols[12] == "" || cols[9] != "100" {
+		t.Fatalf("sign-up by the panel's plan product: %q", line)
+	}
+	if a := e.plan(secAidA, cols[12]); a.Cycle != 4 || a.Am+a.Tx != 3278 || a.Day != 1 {
+		t.Fatalf("plan: %+v", a)
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, x := range v {
+		out[k] = append([]string(nil), x...)
+	}
+	return out
+}
