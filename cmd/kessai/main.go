@@ -31,6 +31,7 @@ Usage:
   kessai bench gateway --addr HOST:PORT …
   kessai autocharge list|run …
   kessai link create --aid NNNNNN (--am N [--tx N] [--sf N] | --iid CODE | --jb CHECK) [--expires DURATION] [--base-url URL]
+  kessai product create|list|update --aid NNNNNN --iid CODE --am N [--tx N] [--sf N] [--actp N --acam N …]
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAutoCharge(ctx, rest, stdout, stderr)
 	case "link", "links":
 		return cmdLink(ctx, rest, stdout, stderr)
+	case "product", "products":
+		return cmdProduct(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

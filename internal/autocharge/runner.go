@@ -233,7 +233,12 @@ func (s *Service) settle(ctx context.Context, a *store.AutoCharge) settled {
 		return settledSkipped
 	case err != nil:
 		// the charge could not be made at all (e.g. the stored card is gone): a failed attempt
-		p := &store.Payment{Gid: s.Pay.NewID(), Rst: "2", Ec: payment.CodeOf(err), Cod: req.Cod, Am: am, Tx: tx, Sf: sf, Ta: am + tx + sf}
+		gid, idErr := s.Pay.NewID(ctx)
+		if idErr != nil {
+			s.Log.Warn("auto-charge attempt not recorded", "acid", a.Acid, "period", period, "err", idErr)
+			return settledSkipped
+		}
+		p := &store.Payment{Gid: gid, Rst: "2", Ec: payment.CodeOf(err), Cod: req.Cod, Am: am, Tx: tx, Sf: sf, Ta: am + tx + sf}
 		return s.recordFailure(ctx, st, a, p, false, now)
 	case res.Replayed:
 		// this period was already paid (the plan was moved back onto a paid date): move on
@@ -286,15 +291,18 @@ func (s *Service) recordTx(tx *store.Tx, st *store.Store, a *store.AutoCharge, p
 	if err := save(tx, a, &cur); err != nil {
 		return err
 	}
-	return s.kick(tx, st, p, RstCharged, now)
+	return s.kick(tx, st, a.Cod, p, RstCharged, now)
 }
 
-func (s *Service) kick(tx *store.Tx, st *store.Store, p *store.Payment, rst string, now time.Time) error {
+func (s *Service) kick(tx *store.Tx, st *store.Store, cod string, p *store.Payment, rst string, now time.Time) error {
 	if st.ACResultURL == "" {
 		return nil
 	}
 	q := *p
-	q.Rst, q.Free = rst, "" // runs carry no free parameters
+	// Runs carry no free parameters, and the sign-up's cod (wire.md §3.3: merchants find the plan
+	// by it and tell runs apart by gid+acid); the payment keeps its own per-period order number
+	// acid-YYYYMMDD, which the panel and the CSV show and which keeps each period paid once.
+	q.Rst, q.Free, q.Cod = rst, "", cod
 	return tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: p.Gid, Acid: p.Acid, Kind: KickbackKind, URL: st.ACResultURL,
 		Query: payment.KickbackQuery(&q, st.KickbackEncoding), NextAt: now, CreatedAt: now})
 }
@@ -332,7 +340,7 @@ func (s *Service) recordFailure(ctx context.Context, st *store.Store, a *store.A
 		if err := save(tx, a, &cur); err != nil {
 			return err
 		}
-		return s.kick(tx, st, p, rst, now)
+		return s.kick(tx, st, a.Cod, p, rst, now)
 	})
 	if errors.Is(err, errStale) {
 		return settledSkipped

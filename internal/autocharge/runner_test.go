@@ -155,7 +155,7 @@ func TestDeclineRetryRetryStop(t *testing.T) {
 		}
 		hits := e.deliver(t, "/ac", i+1)
 		q := hits[i]
-		if q.Get("rst") != s.rst || q.Get("ec") != "ER016" || q.Get("acid") != acid || q.Get("cod") != acid+"-20200310" ||
+		if q.Get("rst") != s.rst || q.Get("ec") != "ER016" || q.Get("acid") != acid || q.Get("cod") != "dec-1" ||
 			q.Get("ta") != "1078" || q.Get("gid") == "" {
 			t.Fatalf("step %d kickback %v, want rst=%s", i, q, s.rst)
 		}

@@ -31,13 +31,16 @@
 //   - Stop notice. A stop takes effect at once (nothing more is charged). The rst=4 kickback goes
 //     to the auto-charge result URL at once when the store's stop-notice timing is "immediate",
 //     and at the instant the next charge would have fallen due when it is "next". It carries a
-//     gid of its own (no payment exists; merchants dedupe on gid+acid), the cod and amounts of the
-//     period that will not be charged, and acid. A stop of a plan that is not active (stopped,
+//     gid of its own (no payment exists; merchants dedupe on gid+acid), the sign-up's cod, the
+//     amounts of the period that will not be charged, and acid. A stop of a plan that is not active (stopped,
 //     failed or completed) is ER024; an unknown acid is ER072. Stops are written to the audit log
 //     with who asked (acsgate, link, console:<login>).
 //   - Kickbacks of runs go to the auto-charge result URL (none when the store has none) with gid,
 //     rst, ap, ec, god, cod, am, tx, sf, ta and acid, never free parameters: rst=1 charged, 3
-//     declined and retried, 2 declined for the last time (the plan stops).
+//     declined and retried, 2 declined for the last time (the plan stops). Their cod is the
+//     sign-up's (empty if it had none), as wire.md §3.3 says: merchants find the plan by it and
+//     tell runs apart by gid+acid. The period's own order number (acid-YYYYMMDD) stays on the
+//     payment, in the panel and the CSV.
 //   - Exactly once. The runner claims due plans with a lease (a compare-and-set on lease_until);
 //     a charge is recorded in the payment's own transaction together with its autocharge_runs row
 //     (unique on acid, period, attempt) and the plan's advance, after re-checking the plan still
@@ -125,7 +128,10 @@ func (s *Service) SignUp(ctx context.Context, st *store.Store, p *wire.Params, r
 	if err != nil {
 		return err
 	}
-	plan.Acid, plan.AID = s.Pay.NewID(), st.AID
+	if plan.Acid, err = s.Pay.NewID(ctx); err != nil {
+		return err
+	}
+	plan.AID = st.AID
 	plan.NextAt = s.due(plan.NextDate)
 	if req.Total() == 0 {
 		req.NoCharge = true
@@ -217,11 +223,15 @@ func (s *Service) update(ctx context.Context, st *store.Store, acid string, fn f
 // ER024 already stopped. The control panel calls this too.
 func (s *Service) Stop(ctx context.Context, st *store.Store, acid string, via string) error {
 	now := s.Clock.Now()
-	gid := s.Pay.NewID()
+	gid, err := s.Pay.NewID(ctx)
+	if err != nil {
+		return err
+	}
 	queued := false
-	err := s.update(ctx, st, acid, func(tx *store.Tx, a *store.AutoCharge) error {
+	err = s.update(ctx, st, acid, func(tx *store.Tx, a *store.AutoCharge) error {
 		queued = false
 		nextAt := a.NextAt
+		acid = a.Acid // the stored form, whichever form the caller gave (store.CanonicalID)
 		a.Status, a.StopRequestedAt, a.StoppedAt, a.LeaseUntil, a.UpdatedAt = store.ACStopped, now, now, time.Time{}, now
 		if err := tx.AuditAutoCharge(now, via, st.AID, "autocharge.stop", "acid="+acid); err != nil {
 			return err
@@ -234,7 +244,8 @@ func (s *Service) Stop(ctx context.Context, st *store.Store, acid string, via st
 			at = nextAt
 		}
 		am, txa, sf := Amounts(a, a.NextDate)
-		p := &store.Payment{Gid: gid, Rst: RstStopped, Cod: acid + "-" + a.NextDate, Am: am, Tx: txa, Sf: sf, Ta: am + txa + sf, Acid: acid}
+		// the sign-up's cod (wire.md §3.3): merchants find the plan by it
+		p := &store.Payment{Gid: gid, Rst: RstStopped, Cod: a.Cod, Am: am, Tx: txa, Sf: sf, Ta: am + txa + sf, Acid: acid}
 		queued = true
 		// CreatedAt is when the notice is owed, so the outbox's 72-hour retry window starts then.
 		return tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Acid: acid, Kind: KickbackKind, URL: st.ACResultURL,
@@ -272,7 +283,7 @@ func (s *Service) Change(ctx context.Context, st *store.Store, p *wire.Params, c
 			s.setCard(a, cardID, now)
 		}
 		a.UpdatedAt = now
-		return tx.AuditAutoCharge(now, "accgate", st.AID, "autocharge.change", "acid="+acid+" "+changed(p))
+		return tx.AuditAutoCharge(now, "accgate", st.AID, "autocharge.change", "acid="+a.Acid+" "+changed(p))
 	})
 }
 
@@ -313,7 +324,7 @@ func (s *Service) SetCardTx(tx *store.Tx, st *store.Store, acid string, cardID i
 	if err := tx.SaveAutoCharge(a); err != nil {
 		return err
 	}
-	return tx.AuditAutoCharge(now, via, st.AID, "autocharge.card", "acid="+acid)
+	return tx.AuditAutoCharge(now, via, st.AID, "autocharge.card", "acid="+a.Acid)
 }
 
 // planChange is a checked accgate request; zero fields are unchanged.

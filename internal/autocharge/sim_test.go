@@ -126,7 +126,8 @@ func TestThirteenMonths(t *testing.T) {
 				t.Fatalf("%d kickbacks, want %d", len(kbs), len(c.dates))
 			}
 			for k, q := range kbs {
-				if q.Q.Get("rst") != "1" || q.Q.Get("acid") != acid || q.Q.Get("cod") != acid+"-"+c.dates[k] || q.Q.Get("gid") == "" {
+				// runs carry the sign-up's cod (wire.md §3.3); the payment keeps acid-YYYYMMDD (above)
+				if q.Q.Get("rst") != "1" || q.Q.Get("acid") != acid || q.Q.Get("cod") != fmt.Sprintf("sim-%d", i) || q.Q.Get("gid") == "" {
 					t.Errorf("kickback %d: %v", k, q.Q)
 				}
 			}

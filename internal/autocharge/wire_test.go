@@ -417,7 +417,7 @@ func TestStops(t *testing.T) {
 				if notice == "next" {
 					want = due
 				}
-				if k.Q.Get("rst") != "4" || k.Q.Get("acid") != acids[p] || k.Q.Get("cod") != acids[p]+"-20200820" ||
+				if k.Q.Get("rst") != "4" || k.Q.Get("acid") != acids[p] || k.Q.Get("cod") != "stop-"+p ||
 					k.Q.Get("ta") != "980" || k.Q.Get("gid") == "" || !k.NextAt.Equal(want) || !strings.HasSuffix(k.URL, "/ac") {
 					t.Fatalf("%s: stop kickback %v at %v, want rst=4 at %v", p, k.Q, k.NextAt, want)
 				}

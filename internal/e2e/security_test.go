@@ -1121,6 +1121,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 			"brand_VISA", "on", "allow_ips", "203.0.113.0/24"), false},
 		{"POST /console/settings/authcode", "/console/settings/authcode", v("action", "regenerate"), false},
 		{"POST /console/settings/products", "/console/settings/products", v("iid", "EVIL-1", "name", "evil", "am", "1"), false},
+		{"POST /console/products", "/console/products", v("iid", "EVIL-2", "name", "evil", "am", "1", "actp", "4", "acam", "100"), false},
 		{"POST /console/users", "/console/users", v("login", "evil", "password", "Evil-pass-2026-xyz", "role", "admin"), false},
 		{"POST /console/users/{id}/{action}", fmt.Sprintf("/console/users/%d/delete", clerk.ID), v(), false},
 		{"POST /console/users/{id}/{action}", fmt.Sprintf("/console/users/%d/role", clerk.ID), v("role", "admin"), false},

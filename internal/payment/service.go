@@ -6,8 +6,6 @@ package payment
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,45 +62,43 @@ type Service struct {
 func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
 	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1)}
 	s.Stores = NewStoreCache(db, time.Second)
-	s.ids.init()
+	s.ids.db = db
 	return s
 }
 
-// idGen makes gids: 19-digit decimal numbers that sort by time and do not collide across
-// instances (41 bits of milliseconds, 10 random instance bits, 12 bits of sequence).
+// idGen hands out gids and acids (store.FormatID) from blocks reserved in the database, so IDs
+// never collide across instances sharing it (see store/ids.go for the format and why).
 type idGen struct {
-	inst uint64
+	db   *store.DB
 	mu   sync.Mutex
-	last uint64
-	seq  uint64
+	next int64 // next number to hand out
+	end  int64 // end of the reserved block (exclusive)
 }
 
-func (g *idGen) init() {
-	var b [8]byte
-	rand.Read(b[:])
-	g.inst = binary.LittleEndian.Uint64(b[:]) & 0x3ff
-}
-
-func (g *idGen) next() string {
+func (g *idGen) nextID(ctx context.Context) (string, error) {
 	g.mu.Lock()
-	ms := uint64(time.Now().UnixMilli()) - 1577836800000 // since 2020-01-01
-	if ms <= g.last {
-		g.seq++
-		if g.seq > 0xfff {
-			g.last++
-			g.seq = 0
+	defer g.mu.Unlock()
+	if g.next >= g.end {
+		first, err := g.db.ReserveIDs(context.WithoutCancel(ctx), store.IDBlock)
+		if err != nil {
+			return "", err
 		}
-		ms = g.last
-	} else {
-		g.last, g.seq = ms, 0
+		g.next, g.end = first, first+store.IDBlock
 	}
-	id := ms<<22 | g.inst<<12 | g.seq
-	g.mu.Unlock()
-	return fmt.Sprintf("%019d", id)
+	n := g.next
+	g.next++
+	return store.FormatID(n), nil
 }
 
-// NewID returns a fresh identifier from the gid sequence (also used for acid).
-func (s *Service) NewID() string { return s.ids.next() }
+// NewID returns a fresh identifier from the gid sequence (also used for acid). It fails only when
+// the database cannot be reached to reserve a new block (ER000: nothing was done).
+func (s *Service) NewID(ctx context.Context) (string, error) {
+	id, err := s.ids.nextID(ctx)
+	if err != nil {
+		return "", unavailable(err)
+	}
+	return id, nil
+}
 
 // CardInput is a card typed by the shopper; validated by the caller's surface, sealed here.
 type CardInput struct {
@@ -157,7 +153,10 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	// The network call is idempotent by (store, cod, amounts), so a repeat gets the same
 	// authorisation, and one with other amounts has its authorisation voided below.
 	now := s.Clock.Now()
-	gid := s.ids.next()
+	gid, err := s.NewID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p := &store.Payment{Gid: gid, AID: st.AID, Cod: r.Cod, Job: r.Job, Am: r.Am, Tx: r.Tx, Sf: r.Sf, Ta: r.Total(),
 		Md: r.Md, Em: r.Em, Pn: r.Pn, Inm: r.Inm, Free: r.Free, Source: r.Source, Fingerprint: fp,
 		AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now}
@@ -205,7 +204,6 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		areq.CVV = r.Card.CVV
 	}
 	var resp acquirer.Response
-	var err error
 	switch {
 	case r.NoCharge && r.Card == nil:
 		// a stored card registered again (a token, one-touch): it was checked when it was stored

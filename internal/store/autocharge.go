@@ -75,8 +75,10 @@ func (t *Tx) InsertAutoCharge(a *AutoCharge) error {
 	return err
 }
 
-// GetAutoCharge reads a store's plan; ErrNotFound when absent or another store's.
+// GetAutoCharge reads a store's plan by acid, in either form of an old ID (CanonicalID);
+// ErrNotFound when absent or another store's.
 func (db *DB) GetAutoCharge(ctx context.Context, aid, acid string) (*AutoCharge, error) {
+	acid = CanonicalID(acid)
 	a, err := scanAutoCharge(db.QueryRow(ctx, `SELECT `+acCols+` FROM autocharges WHERE acid = ? AND aid = ?`, acid, aid))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -87,6 +89,7 @@ func (db *DB) GetAutoCharge(ctx context.Context, aid, acid string) (*AutoCharge,
 // LockAutoCharge reads a plan for update inside a transaction (row-locked on PostgreSQL; SQLite's
 // single writer serialises anyway); ErrNotFound when absent or another store's.
 func (t *Tx) LockAutoCharge(aid, acid string) (*AutoCharge, error) {
+	acid = CanonicalID(acid)
 	q := `SELECT ` + acCols + ` FROM autocharges WHERE acid = ? AND aid = ?`
 	if t.db.Dialect == Postgres {
 		q += ` FOR UPDATE`
@@ -243,6 +246,7 @@ func (t *Tx) InsertACRun(r *ACRun) (bool, error) {
 
 // ACRuns lists a plan's attempts, oldest first.
 func (db *DB) ACRuns(ctx context.Context, acid string) ([]ACRun, error) {
+	acid = CanonicalID(acid)
 	rows, err := db.Query(ctx, `SELECT id, acid, period, attempt, gid, rst, ec, am, at FROM autocharge_runs WHERE acid = ? ORDER BY id`, acid)
 	if err != nil {
 		return nil, classify(err)

@@ -151,7 +151,7 @@ func (db *DB) KickbacksOf(ctx context.Context, aid, gid string, limit int) ([]*K
 	args := []any{aid}
 	if gid != "" {
 		q += ` AND gid = ?`
-		args = append(args, gid)
+		args = append(args, CanonicalID(gid))
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)

@@ -83,8 +83,10 @@ func (db *DB) SuccessfulByCod(ctx context.Context, aid, cod string) (*Payment, e
 	return p, classify(err)
 }
 
-// GetPayment reads a payment of a store by gid; ErrNotFound when absent or another store's.
+// GetPayment reads a payment of a store by gid, in either form of an old ID (CanonicalID);
+// ErrNotFound when absent or another store's.
 func (db *DB) GetPayment(ctx context.Context, aid, gid string) (*Payment, error) {
+	gid = CanonicalID(gid)
 	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE gid = ? AND aid = ?`, gid, aid))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -94,6 +96,7 @@ func (db *DB) GetPayment(ctx context.Context, aid, gid string) (*Payment, error)
 
 // GetPayment reads a payment by gid inside a transaction.
 func (t *Tx) GetPayment(aid, gid string) (*Payment, error) {
+	gid = CanonicalID(gid)
 	q := `SELECT ` + paymentCols + ` FROM payments WHERE gid = ? AND aid = ?`
 	if t.db.Dialect == Postgres {
 		q += ` FOR UPDATE`
@@ -138,6 +141,7 @@ func (t *Tx) AddEvent(e Event) error {
 // and how it ended), so a new payment costs no separate event row: one statement fewer per
 // payment, which is a round trip to PostgreSQL.
 func (db *DB) Events(ctx context.Context, gid string) ([]Event, error) {
+	gid = CanonicalID(gid)
 	var first Event
 	var at int64
 	var rst, source string

@@ -15,7 +15,7 @@ type PaymentFilter struct {
 	To     time.Time // created before (zero = no bound)
 	Status string    // one of the Status* values, "" = any
 	Cod    string    // order number, prefix match
-	Gid    string    // payment number, exact
+	Gid    string    // payment number, exact (an old one also without its leading zeros)
 	Amount int64     // total (ta), exact; 0 = any
 	Last4  string    // last four card digits, exact
 	Em     string    // customer e-mail, exact, case-insensitive
@@ -50,7 +50,7 @@ func (f *PaymentFilter) where() (string, []any, error) {
 	}
 	if f.Gid != "" {
 		q += ` AND gid = ?`
-		args = append(args, f.Gid)
+		args = append(args, CanonicalID(f.Gid))
 	}
 	if f.Amount > 0 {
 		q += ` AND ta = ?`

@@ -137,17 +137,26 @@ func (db *DB) ListStores(ctx context.Context) ([]*Store, error) {
 type Product struct {
 	AID, IID, Name string
 	Am, Tx, Sf     int64
+	// Plan is the auto-charge plan the product defines, its wire parameters (actp, acam, …)
+	// encoded as a query string; "" for a one-off product. Checked by autocharge.CheckProductPlan.
+	Plan string
+}
+
+const productCols = `aid, iid, name, am, tx, sf, plan`
+
+func scanProduct(r rowScanner) (*Product, error) {
+	var p Product
+	err := r.Scan(&p.AID, &p.IID, &p.Name, &p.Am, &p.Tx, &p.Sf, &p.Plan)
+	return &p, err
 }
 
 // GetProduct reads a product; ErrNotFound when unknown.
 func (db *DB) GetProduct(ctx context.Context, aid, iid string) (*Product, error) {
-	var p Product
-	err := db.QueryRow(ctx, `SELECT aid, iid, name, am, tx, sf FROM products WHERE aid = ? AND iid = ?`, aid, iid).
-		Scan(&p.AID, &p.IID, &p.Name, &p.Am, &p.Tx, &p.Sf)
+	p, err := scanProduct(db.QueryRow(ctx, `SELECT `+productCols+` FROM products WHERE aid = ? AND iid = ?`, aid, iid))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
-	return &p, classify(err)
+	return p, classify(err)
 }
 
 // PutProduct creates or replaces a product.
@@ -156,25 +165,37 @@ func (db *DB) PutProduct(ctx context.Context, p *Product) error {
 		if _, err := tx.Exec(`DELETE FROM products WHERE aid = ? AND iid = ?`, p.AID, p.IID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`INSERT INTO products(aid, iid, name, am, tx, sf) VALUES (?, ?, ?, ?, ?, ?)`, p.AID, p.IID, p.Name, p.Am, p.Tx, p.Sf)
+		_, err := tx.Exec(`INSERT INTO products(`+productCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, p.AID, p.IID, p.Name, p.Am, p.Tx, p.Sf, p.Plan)
 		return err
 	})
 }
 
+// InsertProduct creates a product; ErrConflict when the store already has one with this code.
+func (db *DB) InsertProduct(ctx context.Context, p *Product) error {
+	err := db.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO products(`+productCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, p.AID, p.IID, p.Name, p.Am, p.Tx, p.Sf, p.Plan)
+		return err
+	})
+	if IsUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
 // Products lists a store's products.
 func (db *DB) Products(ctx context.Context, aid string) ([]Product, error) {
-	rows, err := db.Query(ctx, `SELECT aid, iid, name, am, tx, sf FROM products WHERE aid = ? ORDER BY iid`, aid)
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE aid = ? ORDER BY iid`, aid)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer rows.Close()
 	var out []Product
 	for rows.Next() {
-		var p Product
-		if err := rows.Scan(&p.AID, &p.IID, &p.Name, &p.Am, &p.Tx, &p.Sf); err != nil {
+		p, err := scanProduct(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, *p)
 	}
 	return out, rows.Err()
 }

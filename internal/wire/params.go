@@ -372,6 +372,9 @@ func (p *Params) finish(buf []byte) (*Params, error) {
 func (p *Params) decode() error {
 	for i := range p.fields {
 		f := &p.fields[i]
+		if f.nOff < 0 {
+			continue // set by Kessai (Set), already text
+		}
 		name, err := decodeText(p.raw[f.nOff:f.nEnd], p.enc)
 		if err != nil {
 			return err
@@ -537,4 +540,27 @@ func (p *Params) freeLen() int {
 		}
 	}
 	return n
+}
+
+// Set gives name (lower case) the value val, replacing what the request sent: Kessai's own
+// expansion of a request (a product's auto-charge plan, wire.md §2.1 iid). Recode leaves such a
+// value as it is.
+func (p *Params) Set(name, val string) {
+	for i := range p.fields {
+		if p.fields[i].name == name {
+			p.fields[i] = field{name: name, val: val, nOff: -1}
+			return
+		}
+	}
+	p.fields = append(p.fields, field{name: name, val: val, nOff: -1})
+}
+
+// Del removes the named parameter, as if it had not been sent.
+func (p *Params) Del(name string) {
+	for i := range p.fields {
+		if p.fields[i].name == name {
+			p.fields = append(p.fields[:i], p.fields[i+1:]...)
+			return
+		}
+	}
 }

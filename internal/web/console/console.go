@@ -106,6 +106,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("POST /console/settings/products", h.signedIn(h.admin(h.putProduct)))
 	m.HandleFunc("GET /console/links", h.signedIn(h.linksPage))
 	m.HandleFunc("POST /console/links", h.signedIn(h.admin(h.createLink)))
+	m.HandleFunc("GET /console/products", h.signedIn(h.products))
+	m.HandleFunc("POST /console/products", h.signedIn(h.admin(h.saveProduct)))
 	m.HandleFunc("GET /console/users", h.signedIn(h.admin(h.users)))
 	m.HandleFunc("POST /console/users", h.signedIn(h.admin(h.createUser)))
 	m.HandleFunc("POST /console/users/{id}/{action}", h.signedIn(h.admin(h.userAction)))
@@ -182,6 +184,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"autocharges", Base + "/autocharges", "自動課金", "Auto-charges"},
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
 		{"links", Base + "/links", "メール決済リンク", "Payment links by e-mail"},
+		{"products", Base + "/products", "商品", "Products"},
 		{"settings", Base + "/settings", "設定", "Settings"},
 	}
 	var out []ui.NavItem

@@ -286,6 +286,9 @@ func (h *Handler) putProduct(w http.ResponseWriter, r *http.Request, who *ui.Who
 		h.renderSettings(w, r, who, http.StatusUnprocessableEntity, strings.Join(probs, " / "), nil)
 		return
 	}
+	if old, err := h.DB.GetProduct(r.Context(), pr.AID, pr.IID); err == nil {
+		pr.Plan = old.Plan // this short form edits amounts only: a product's plan stays (see /console/products)
+	}
 	if err := h.DB.PutProduct(r.Context(), pr); err != nil {
 		h.unavailable(w, r, who, err)
 		return

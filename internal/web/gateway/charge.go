@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"kessai/internal/autocharge"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
@@ -18,7 +19,8 @@ import (
 type cardIn = payment.CardInput
 
 // Amounts reads am/tx/sf (or the product iid) and checks the store's limits: ER061–ER063, ER005,
-// ER068, ER017, ER018.
+// ER068, ER017, ER018. A product that defines an auto-charge plan also puts its plan parameters
+// into p (autocharge.ExpandProduct), for the sign-up that follows.
 func Amounts(ctx context.Context, db *store.DB, st *store.Store, p *wire.Params) (am, tx, sf int64, inm string, err error) {
 	inm = p.Get("inm")
 	if iid := p.Get("iid"); iid != "" {
@@ -36,6 +38,7 @@ func Amounts(ctx context.Context, db *store.DB, st *store.Store, p *wire.Params)
 			inm = prod.Name
 		}
 		am, tx, sf = prod.Am, prod.Tx, prod.Sf
+		autocharge.ExpandProduct(p, prod) // a plan product: its plan, so iid alone signs up
 	} else {
 		if am, tx, sf, err = p.Amounts(true); err != nil {
 			return
