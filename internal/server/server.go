@@ -52,7 +52,10 @@ type Config struct {
 	// RefusePrivateKickbacks applies the production rule in the sandbox too: kickbacks to
 	// loopback and private addresses are refused (outside the sandbox they always are).
 	RefusePrivateKickbacks bool
-	Log                    *slog.Logger
+	// RequireMFA (kessai serve --require-mfa) makes operators and panel admins sign in with a
+	// second factor in the sandbox too (with a real acquirer they always must).
+	RequireMFA bool
+	Log        *slog.Logger
 }
 
 // Server is a running Kessai.

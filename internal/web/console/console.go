@@ -21,6 +21,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
+	"kessai/internal/vault"
 	"kessai/internal/web/ui"
 )
 
@@ -41,6 +42,9 @@ type Deps struct {
 	Clock    clock.Clock
 	Sandbox  bool
 	Log      *slog.Logger
+	// Vault seals TOTP secrets (the card-data key ring); MFA is who must use a second factor.
+	Vault *vault.KeyRing
+	MFA   auth.Policy
 }
 
 // Handler serves the merchant control panel.
@@ -48,6 +52,7 @@ type Handler struct {
 	Deps
 	guard *ui.Guard
 	pages *ui.Renderer
+	mfa   *ui.MFAFlow
 }
 
 // New builds the panel.
@@ -67,7 +72,10 @@ func New(d Deps) (*Handler, error) {
 	}
 	g := &ui.Guard{Kind: store.SessionMerchant, Base: Base, Cookie: "kessai_console",
 		Sessions: auth.NewSessions(d.DB, d.Clock), Auth: auth.NewAuthenticator(d.DB, d.Clock)}
-	return &Handler{Deps: d, guard: g, pages: pages}, nil
+	g.Auth.Vault, g.Auth.Policy = d.Vault, d.MFA
+	h := &Handler{Deps: d, guard: g, pages: pages}
+	h.mfa = &ui.MFAFlow{Guard: g, Pages: pages, Page: h.page, Fail: h.fail, Remote: h.remote, Log: d.Log}
+	return h, nil
 }
 
 // Guard exposes the sign-in machinery (tests shorten lifetimes through it).
@@ -102,8 +110,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/password", h.signedIn(h.passwordForm))
 	m.HandleFunc("POST /console/password", h.signedIn(h.changePassword))
 	m.HandleFunc("GET /console/api/summary", h.apiSummary)
+	h.registerSecurity(m)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })
-	mux.Handle("/console/", ui.Secure(h.gate(m)))
+	mux.Handle("/console/", ui.Secure(h.gate(h.allowList(m))))
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 }
 
@@ -146,6 +155,11 @@ func (h *Handler) signedIn(fn handlerFunc) http.HandlerFunc {
 				return
 			}
 		} else if who == nil {
+			// a sign-in whose second factor is still due opens its code (or set-up) page only
+			if p, _ := h.guard.Pending(r); p != nil {
+				http.Redirect(w, r, h.guard.StagePath(p.Session.Stage, r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
 			http.Redirect(w, r, Base+"/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -172,6 +186,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"autocharges", Base + "/autocharges", "自動課金", "Auto-charges"},
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
 		{"settings", Base + "/settings", "設定", "Settings"},
+		{"security", Base + "/security", "セキュリティ", "Security"},
 	}
 	var out []ui.NavItem
 	for _, it := range items {
@@ -271,6 +286,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, aid, login, "店舗ID・ログインID・パスワードを入力してください。", "Enter the store ID, login ID and password.")
 		return
 	}
+	if !h.signInAllowed(w, r, aid, login) {
+		return
+	}
 	acc, out, err := h.guard.Auth.Login(r.Context(), store.SessionMerchant, aid, login, pw, h.remote(r))
 	if err != nil {
 		h.Log.Error("login", "err", err)
@@ -288,8 +306,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, aid, login, "店舗ID・ログインID・パスワードのいずれかが正しくありません。", "The store ID, login ID or password is wrong.")
 		return
 	}
-	// a new session on every sign-in (never the one the browser came with): no fixation
-	if err := h.guard.SignIn(w, r, acc.ID, acc.AID); err != nil {
+	// a new session on every sign-in (never the one the browser came with): no fixation; when a
+	// second factor is due, the session opens its code or set-up page only
+	if err := h.mfa.AfterPassword(w, r, acc, out); err != nil {
 		h.Log.Error("session start", "err", err)
 		h.renderLogin(w, r, http.StatusServiceUnavailable, aid, login, "一時的にログインできません。", "Sign-in is temporarily unavailable.")
 	}
