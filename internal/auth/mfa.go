@@ -86,7 +86,8 @@ var ErrNoVault = errors.New("auth: no vault key ring for second factors")
 // ErrEnrolled means the account already has a second factor (remove it before setting up another).
 var ErrEnrolled = errors.New("auth: a second factor is already set up")
 
-func secretPurpose(kind string, principal int64) string {
+// SecretPurpose binds a sealed TOTP secret to its account (vault additional data).
+func SecretPurpose(kind string, principal int64) string {
 	return fmt.Sprintf("totp:%s:%d", kind, principal)
 }
 
@@ -206,7 +207,7 @@ func (a *Authenticator) BeginEnrolment(ctx context.Context, acc *Account) (*Enro
 	case err == nil && m.Enabled():
 		return nil, ErrEnrolled
 	case err == nil:
-		raw, _ = a.Vault.OpenSecret(secretPurpose(acc.Kind, acc.ID), m.KeyID, m.Secret)
+		raw, _ = a.Vault.OpenSecret(SecretPurpose(acc.Kind, acc.ID), m.KeyID, m.Secret)
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
@@ -215,7 +216,7 @@ func (a *Authenticator) BeginEnrolment(ctx context.Context, acc *Account) (*Enro
 		if _, err := rand.Read(raw); err != nil {
 			return nil, err
 		}
-		id, blob := a.Vault.SealSecret(secretPurpose(acc.Kind, acc.ID), raw)
+		id, blob := a.Vault.SealSecret(SecretPurpose(acc.Kind, acc.ID), raw)
 		if err := a.DB.PutPendingMFA(ctx, &store.MFA{Kind: acc.Kind, Principal: acc.ID, KeyID: id, Secret: blob, CreatedAt: a.Clock.Now()}); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return nil, ErrEnrolled
@@ -247,7 +248,7 @@ func (a *Authenticator) openSecret(acc *Account, m *store.MFA) ([]byte, error) {
 	if a.Vault == nil {
 		return nil, ErrNoVault
 	}
-	return a.Vault.OpenSecret(secretPurpose(acc.Kind, acc.ID), m.KeyID, m.Secret)
+	return a.Vault.OpenSecret(SecretPurpose(acc.Kind, acc.ID), m.KeyID, m.Secret)
 }
 
 func (a *Authenticator) auditAs(ctx context.Context, acc *Account, action, detail, remote string) {
