@@ -92,6 +92,10 @@ func (f *MFAFlow) signedIn(w http.ResponseWriter, r *http.Request) *Who {
 		return who
 	}
 	if who == nil {
+		if p, _ := f.Guard.Pending(r); p != nil {
+			http.Redirect(w, r, f.Guard.StagePath(p.Session.Stage, ""), http.StatusSeeOther)
+			return nil
+		}
 		http.Redirect(w, r, f.Guard.Base+"/login", http.StatusSeeOther)
 		return nil
 	}
