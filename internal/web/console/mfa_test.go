@@ -353,4 +353,3 @@ func TestPanelAllowList(t *testing.T) {
 		t.Fatal("a refused sign-in reached the password check")
 	}
 }
-
