@@ -94,7 +94,8 @@ func TestPanelMFASignIn(t *testing.T) {
 		t.Fatalf("security page: %d", p.status)
 	}
 	key, codes := e.enrolHTTP(b, "/console")
-	if p := b.get("/console/security"); !strings.Contains(p.body, `<strong id="recovery-left">10</strong>`) {
+	if p := b.get("/console/security"); !strings.Contains(p.body, `<strong id="recovery-left">10</strong>`) ||
+		!strings.Contains(p.body, "<td>mfa.enrol</td>") || !strings.Contains(p.body, "<td>login</td>") {
 		t.Fatalf("security page after set-up: %.2000s", p.body)
 	}
 	b.post("/console/logout", url.Values{"csrf": {b.csrf("/console/")}})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"kessai/internal/auth"
@@ -47,7 +48,21 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, who *ui
 	if form != nil {
 		acc = form
 	}
-	p.Data = map[string]any{"MFA": st, "Access": acc, "AllowText": strings.Join(acc.AllowCIDRs, "\n"), "MyIP": h.remote(r)}
+	// the account's recent sign-ins and sign-in changes, so a person notices one that was not theirs
+	var recent []store.AuditEntry
+	for _, prefix := range []string{"login", "mfa.", "access.", "account."} {
+		es, err := h.DB.AuditLog(r.Context(), store.AuditFilter{AID: who.Account.AID, Actor: who.Account.Actor(), Action: prefix, Limit: 10})
+		if err != nil {
+			h.unavailable(w, r, who, err)
+			return
+		}
+		recent = append(recent, es...)
+	}
+	sort.Slice(recent, func(i, j int) bool { return recent[i].ID > recent[j].ID })
+	if len(recent) > 10 {
+		recent = recent[:10]
+	}
+	p.Data = map[string]any{"MFA": st, "Access": acc, "AllowText": strings.Join(acc.AllowCIDRs, "\n"), "MyIP": h.remote(r), "Recent": recent}
 	h.pages.Render(w, status, "security", p)
 }
 
