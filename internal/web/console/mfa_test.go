@@ -354,3 +354,22 @@ func TestPanelAllowList(t *testing.T) {
 		t.Fatal("a refused sign-in reached the password check")
 	}
 }
+
+// Two browsers at the set-up step; one sets up: the other is not caught in a redirect loop.
+func TestPanelMFAEnrolledElsewhere(t *testing.T) {
+	e := newEnvWith(t, testenv.Options{RequireMFA: true})
+	b1, b2 := e.browser(), e.browser()
+	b1.login(aidA, "owner", passwd)
+	b2.login(aidA, "owner", passwd)
+	b2.get("/console/mfa/enrol") // the pending secret both pages show
+	e.enrolHTTP(b1, "/console")
+	if p := b2.get("/console/mfa/enrol"); p.status != http.StatusSeeOther || p.h.Get("Location") != "/console/login" {
+		t.Fatalf("set-up page after set-up elsewhere: %d %s", p.status, p.h.Get("Location"))
+	}
+	if p := b2.get("/console/"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.h.Get("Location"), "/console/login") {
+		t.Fatalf("then: %d %s", p.status, p.h.Get("Location"))
+	}
+	if p := b2.login(aidA, "owner", passwd); p.h.Get("Location") != "/console/login/code" {
+		t.Fatalf("next sign-in: %s", p.h.Get("Location"))
+	}
+}

@@ -143,12 +143,18 @@ func (h *Handler) allowList(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		who, err := h.guard.Any(r)
-		if err != nil || who == nil {
-			next.ServeHTTP(w, r) // a failing database is answered by the page itself
+		// the session's store is all this needs: the account is loaded only to name it on a refusal
+		c, err := r.Cookie(h.guard.Cookie)
+		if err != nil || c.Value == "" {
+			next.ServeHTTP(w, r)
 			return
 		}
-		acc, err := h.DB.GetStoreAccess(r.Context(), who.Account.AID)
+		s, err := h.guard.Sessions.Get(r.Context(), store.SessionMerchant, c.Value)
+		if err != nil {
+			next.ServeHTTP(w, r) // no session: the page itself answers (a failing database too)
+			return
+		}
+		acc, err := h.DB.GetStoreAccess(r.Context(), s.AID)
 		if err != nil {
 			h.unavailable(w, r, nil, err)
 			return
@@ -157,7 +163,11 @@ func (h *Handler) allowList(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h.refuseAddress(w, r, who.Account.Actor(), who.Account.AID, r.Method+" "+r.URL.Path)
+		actor := "user:" + s.AID + "/?"
+		if a, err := h.guard.Auth.Load(r.Context(), s); err == nil {
+			actor = a.Actor()
+		}
+		h.refuseAddress(w, r, actor, s.AID, r.Method+" "+r.URL.Path)
 	})
 }
 

@@ -182,7 +182,7 @@ func (f *MFAFlow) enrolWho(w http.ResponseWriter, r *http.Request) (*Who, bool) 
 func (f *MFAFlow) renderEnrol(w http.ResponseWriter, r *http.Request, who *Who, pending bool, status int, ja, en string) {
 	e, err := f.Guard.Auth.BeginEnrolment(r.Context(), who.Account)
 	if errors.Is(err, auth.ErrEnrolled) {
-		http.Redirect(w, r, f.Guard.Base+"/security", http.StatusSeeOther)
+		f.enrolled(w, r, who, pending)
 		return
 	}
 	if err != nil {
@@ -209,6 +209,19 @@ func (f *MFAFlow) renderEnrol(w http.ResponseWriter, r *http.Request, who *Who, 
 	f.Pages.Render(w, status, "mfa_enrol", p)
 }
 
+// enrolled answers a set-up page of an account that has a second factor already (set up in
+// another browser meanwhile): a signed-in one goes to its security page; a pending sign-in ends,
+// and signs in again with its code.
+func (f *MFAFlow) enrolled(w http.ResponseWriter, r *http.Request, who *Who, pending bool) {
+	if pending {
+		_ = f.Guard.Sessions.End(r.Context(), who.Token)
+		f.Guard.ClearSession(w, r)
+		http.Redirect(w, r, f.Guard.Base+"/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, f.Guard.Base+"/security", http.StatusSeeOther)
+}
+
 func (f *MFAFlow) enrolForm(w http.ResponseWriter, r *http.Request) {
 	if who, pending := f.enrolWho(w, r); who != nil {
 		f.renderEnrol(w, r, who, pending, http.StatusOK, "", "")
@@ -222,7 +235,7 @@ func (f *MFAFlow) enrol(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, out, err := f.Guard.Auth.ConfirmEnrolment(r.Context(), who.Account, r.PostFormValue("code"), f.Remote(r))
 	if errors.Is(err, auth.ErrEnrolled) {
-		http.Redirect(w, r, f.Guard.Base+"/security", http.StatusSeeOther)
+		f.enrolled(w, r, who, pending)
 		return
 	}
 	if err != nil {
