@@ -477,3 +477,30 @@ func TestAllowList(t *testing.T) {
 		t.Fatalf("default rule: %+v", a)
 	}
 }
+
+// A pending session (password right, code due) lives 15 minutes at most, however it is used.
+func TestPendingSessionLifetime(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	clk := clock.NewFixed(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	s := auth.NewSessions(db, clk)
+	pend, _, err := s.StartStage(ctx, store.SessionMerchant, 7, "123456", "ja", store.StageCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _, _ := s.Start(ctx, store.SessionMerchant, 7, "123456", "ja")
+	for i := 0; i < 2; i++ {
+		clk.Advance(7 * time.Minute)
+		got, err := s.Get(ctx, store.SessionMerchant, pend)
+		if err != nil || got.Stage != store.StageCode {
+			t.Fatalf("pending at %d min: %v", (i+1)*7, err)
+		}
+	}
+	clk.Advance(2 * time.Minute)
+	if _, err := s.Get(ctx, store.SessionMerchant, pend); err != auth.ErrNoSession {
+		t.Fatalf("pending at 16 min: %v", err)
+	}
+	if got, err := s.Get(ctx, store.SessionMerchant, full); err != nil || got.Stage != "" {
+		t.Fatalf("complete session at 16 min: %v", err)
+	}
+}

@@ -255,6 +255,10 @@ func TestPanelMFARequired(t *testing.T) {
 	if p := ob2.submit("/operator/login/code", "/operator/login/code", url.Values{"code": {codeAt(t, okey, e.clock.Now())}}); p.status != http.StatusSeeOther || p.h.Get("Location") != "/operator/" {
 		t.Fatalf("operator code: %d %s", p.status, p.h.Get("Location"))
 	}
+	if p := ob2.get("/operator/security"); p.status != http.StatusOK || !strings.Contains(p.body, `<strong id="recovery-left">10</strong>`) ||
+		strings.Contains(p.body, `id="remove-form"`) {
+		t.Fatalf("operator security page: %d (a required factor offers no removal)", p.status)
+	}
 }
 
 func TestStoreRequiresMFAOfViewers(t *testing.T) {
