@@ -23,7 +23,9 @@ Usage:
   kessai serve [--data DIR] [--addr HOST:PORT] [--clock RFC3339 [--clock-rate R]] [--database-url URL]
   kessai store create|list|update …
   kessai user create --aid NNNNNN --login NAME --password PW --role admin|viewer
+  kessai user mfa-reset --aid NNNNNN --login NAME --reason TEXT
   kessai operator create --login NAME --password PW
+  kessai operator mfa-reset --login NAME --reason TEXT
   kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish …
   kessai vault rotate
   kessai mail send --smtp HOST:PORT | kessai mail log

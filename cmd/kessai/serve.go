@@ -35,6 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
 	reminders := fs.String("mail-reminders", "7,1", "days before a window when reminder e-mail goes out, comma-separated")
+	requireMFA := fs.Bool("require-mfa", false, "operators and panel admins must sign in with a second factor (TOTP) in the sandbox too; with a real acquirer they always must")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
-		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, Log: log,
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, RequireMFA: *requireMFA, Log: log,
 		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
 	for _, d := range strings.Split(*reminders, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
@@ -114,6 +115,14 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 	fmt.Fprintf(w, "Kessai 決済 — %s\n", mode)
 	fmt.Fprintf(w, "  storage:   %s (%s)\n", s.DB.Dialect, s.DB.Where)
 	fmt.Fprintf(w, "  %s\n", s.KeyNote)
+	switch {
+	case !s.Sandbox:
+		fmt.Fprintf(w, "  two-step sign-in: required for operators and panel admins (real acquirer)\n")
+	case cfg.RequireMFA:
+		fmt.Fprintf(w, "  two-step sign-in: required for operators and panel admins (--require-mfa)\n")
+	default:
+		fmt.Fprintf(w, "  two-step sign-in: optional (sandbox; --require-mfa makes it mandatory)\n")
+	}
 	if cfg.SandboxClock {
 		fmt.Fprintf(w, "  sandbox clock: starts at %s\n", cfg.Clock.Now().Format(time.RFC3339))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"kessai/internal/auth"
 	"kessai/internal/store"
 	"kessai/internal/vault"
 )
@@ -64,6 +65,20 @@ func cmdVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// two-step sign-in secrets are sealed by the same key ring: re-seal them too, so retiring the
+	// old keys never locks anyone out
+	nm := 0
+	err = d.AllMFA(ctx, func(m *store.MFA) error {
+		id, blob, err := kr.ResealSecret(auth.SecretPurpose(m.Kind, m.Principal), m.KeyID, m.Secret)
+		if err != nil {
+			return fmt.Errorf("two-step sign-in secret of %s %d: %w", m.Kind, m.Principal, err)
+		}
+		nm++
+		return d.ResealMFA(ctx, m.Kind, m.Principal, id, blob)
+	})
+	if err != nil {
+		return err
+	}
 	if *retire {
 		for _, id := range old {
 			if err := kr.Retire(id); err != nil {
@@ -74,7 +89,7 @@ func cmdVault(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "rotated to key %s; re-encrypted %d cards; keys in file: %v\n", newID, n, kr.IDs())
+	fmt.Fprintf(stdout, "rotated to key %s; re-encrypted %d cards and %d two-step sign-in secrets; keys in file: %v\n", newID, n, nm, kr.IDs())
 	return nil
 }
 

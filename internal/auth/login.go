@@ -7,6 +7,7 @@ import (
 
 	"kessai/internal/clock"
 	"kessai/internal/store"
+	"kessai/internal/vault"
 )
 
 // Outcome is the result of a login attempt.
@@ -16,8 +17,12 @@ type Outcome int
 const (
 	OK Outcome = iota
 	BadCredentials
-	Locked    // the account is locked after too many failures
-	Throttled // the address made too many failed attempts
+	Locked     // the account is locked after too many failures
+	Throttled  // the address made too many failed attempts
+	NeedCode   // the password is right; the one-time code is due
+	NeedEnrol  // the password is right; the account must set up a second factor first
+	BadCode    // a wrong one-time or recovery code
+	CodeReused // a one-time code of a time step already used
 )
 
 // Throttling defaults: 5 wrong passwords lock an account for 15 minutes; 20 failures from one
@@ -60,12 +65,19 @@ type Authenticator struct {
 	LockFor     time.Duration
 	MaxPerIP    int
 	IPWindow    time.Duration
+	// Vault seals and opens TOTP secrets (the card-data key ring); without it nobody can set up
+	// or use a second factor.
+	Vault *vault.KeyRing
+	// Policy says who must use a second factor.
+	Policy Policy
+	// Issuer names the service in authenticator apps ("Kessai").
+	Issuer string
 }
 
 // NewAuthenticator returns an authenticator with the default limits.
 func NewAuthenticator(db *store.DB, clk clock.Clock) *Authenticator {
 	return &Authenticator{DB: db, Clock: clk, MaxFailures: DefaultMaxFailures, LockFor: DefaultLockFor,
-		MaxPerIP: DefaultMaxPerIP, IPWindow: DefaultIPWindow}
+		MaxPerIP: DefaultMaxPerIP, IPWindow: DefaultIPWindow, Issuer: "Kessai"}
 }
 
 // Audit actions written by the authenticator.
@@ -99,7 +111,11 @@ func (a *Authenticator) lookup(ctx context.Context, kind, aid, login string) (*a
 	return &account{id: u.ID, aid: u.AID, role: u.Role, hash: u.PwHash, lockedUntil: u.LockedUntil}, nil
 }
 
-// Login checks a password for kind's account (aid is ignored for operators) from remote.
+// Login checks a password for kind's account (aid is ignored for operators) from remote. With the
+// right password the outcome is OK, or NeedCode when the account has a second factor (the
+// account's failure count is cleared only by the code, so alternating a right password with
+// wrong codes still locks it), or NeedEnrol when the policy requires a second factor the account
+// has not set up.
 func (a *Authenticator) Login(ctx context.Context, kind, aid, login, pw, remote string) (*Account, Outcome, error) {
 	now := a.Clock.Now()
 	actor := ActorOf(kind, aid, login)
@@ -140,11 +156,28 @@ func (a *Authenticator) Login(ctx context.Context, kind, aid, login, pw, remote 
 		}
 		return nil, BadCredentials, nil
 	}
+	who := &Account{Kind: kind, ID: acc.id, AID: acc.aid, Login: login, Role: acc.role}
+	m, err := a.DB.GetMFA(ctx, kind, acc.id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, BadCredentials, err
+	}
+	if err == nil && m.Enabled() {
+		audit(ActLoginPassword, "password accepted; one-time code due")
+		return who, NeedCode, nil
+	}
+	required, err := a.Required(ctx, kind, acc.aid, acc.role)
+	if err != nil {
+		return nil, BadCredentials, err
+	}
 	if err := a.DB.LoginSucceeded(ctx, kind, acc.id); err != nil {
 		return nil, BadCredentials, err
 	}
+	if required {
+		audit(ActLoginPassword, "password accepted; a second factor must be set up first")
+		return who, NeedEnrol, nil
+	}
 	audit(ActLogin, "")
-	return &Account{Kind: kind, ID: acc.id, AID: acc.aid, Login: login, Role: acc.role}, OK, nil
+	return who, OK, nil
 }
 
 // Load returns the account a session belongs to (it may have been deleted or demoted since).

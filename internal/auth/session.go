@@ -20,6 +20,10 @@ const (
 	DefaultAbsolute = 12 * time.Hour
 )
 
+// PendingLifetime bounds a session whose second factor (or its enrolment) is still due: the
+// password alone keeps nothing open for long.
+const PendingLifetime = 15 * time.Minute
+
 // ErrNoSession means the cookie names no live session of the wanted kind.
 var ErrNoSession = errors.New("no session")
 
@@ -55,10 +59,16 @@ func TokenID(token string) string {
 // Start creates a fresh session for an account and returns the token for its cookie. A new token
 // every time is what defeats session fixation: a token planted before login is never promoted.
 func (m *Sessions) Start(ctx context.Context, kind string, principal int64, aid, lang string) (string, *store.Session, error) {
+	return m.StartStage(ctx, kind, principal, aid, lang, "")
+}
+
+// StartStage is Start for a sign-in that is not complete yet: stage is store.StageCode or
+// store.StageEnrol (or "" for a complete one).
+func (m *Sessions) StartStage(ctx context.Context, kind string, principal int64, aid, lang, stage string) (string, *store.Session, error) {
 	now := m.Clock.Now()
 	tok := RandomToken(32)
 	s := &store.Session{ID: TokenID(tok), Kind: kind, Principal: principal, AID: aid, CSRF: RandomToken(32), Lang: lang,
-		CreatedAt: now, ExpiresAt: m.deadline(now, now)}
+		CreatedAt: now, ExpiresAt: m.deadline(now, now), Stage: stage}
 	if err := m.DB.InsertSession(ctx, s); err != nil {
 		return "", nil, err
 	}
@@ -91,7 +101,7 @@ func (m *Sessions) Get(ctx context.Context, kind, token string) (*store.Session,
 		return nil, ErrNoSession
 	}
 	now := m.Clock.Now()
-	if !now.Before(s.ExpiresAt) || !now.Before(s.CreatedAt.Add(m.Absolute)) {
+	if !now.Before(s.ExpiresAt) || !now.Before(s.CreatedAt.Add(m.Absolute)) || (s.Stage != "" && !now.Before(s.CreatedAt.Add(PendingLifetime))) {
 		_ = m.DB.DeleteSession(ctx, s.ID)
 		return nil, ErrNoSession
 	}

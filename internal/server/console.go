@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"kessai/internal/auth"
 	"kessai/internal/notify"
 	"kessai/internal/web/console"
 	"kessai/internal/web/operator"
@@ -10,14 +11,17 @@ import (
 
 // registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
 func (s *Server) registerConsole() {
+	// second factors: mandatory for operators and panel admins with a real acquirer, or with
+	// --require-mfa; TOTP secrets are sealed by the card-data key ring
+	mfa := auth.Policy{RealAcquirer: !s.Sandbox, RequireMFA: s.Cfg.RequireMFA}
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
-		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender()})
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender(), MFA: mfa})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}
 	c.Register(s.mux)
 	o, err := operator.New(operator.Deps{DB: s.DB, Pay: s.Pay, Maint: s.Maint, RemoteIP: s.RemoteIP, Clock: s.Cfg.Clock,
-		Sandbox: s.Sandbox, Log: s.Log, Reload: s.reloadSchedule})
+		Sandbox: s.Sandbox, Log: s.Log, Reload: s.reloadSchedule, Vault: s.Vault, MFA: mfa})
 	if err != nil {
 		panic("operator console templates: " + err.Error())
 	}

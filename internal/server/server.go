@@ -55,7 +55,10 @@ type Config struct {
 	// KickbackSources are the addresses (IPs or CIDRs) kickbacks leave from, published to
 	// merchants in the panel (serve --kickback-source); informational, nothing binds to them.
 	KickbackSources []string
-	Log             *slog.Logger
+	// RequireMFA (kessai serve --require-mfa) makes operators and panel admins sign in with a
+	// second factor in the sandbox too (with a real acquirer they always must).
+	RequireMFA bool
+	Log        *slog.Logger
 }
 
 // Server is a running Kessai.

@@ -54,7 +54,16 @@ type Session struct {
 	Lang      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Stage is "" for a signed-in session; StageCode or StageEnrol while the password is checked
+	// but the second factor (or its enrolment) is still due: such a session opens nothing else.
+	Stage string
 }
+
+// Session stages before a sign-in is complete.
+const (
+	StageCode  = "mfa"   // the one-time code is due
+	StageEnrol = "enrol" // the account must set up a second factor first
+)
 
 const userCols = `id, aid, login, pw_hash, role, failed, locked_until, created_at`
 
@@ -153,8 +162,10 @@ func (db *DB) DeleteUser(ctx context.Context, aid string, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		_, err = tx.Exec(`DELETE FROM sessions WHERE kind = ? AND principal = ?`, SessionMerchant, id)
-		return err
+		if _, err = tx.Exec(`DELETE FROM sessions WHERE kind = ? AND principal = ?`, SessionMerchant, id); err != nil {
+			return err
+		}
+		return deleteMFA(tx, SessionMerchant, id)
 	})
 }
 
@@ -274,8 +285,8 @@ func (db *DB) SetOperatorPassword(ctx context.Context, id int64, hash string) er
 // InsertSession stores a new session.
 func (db *DB) InsertSession(ctx context.Context, s *Session) error {
 	return db.Tx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`INSERT INTO sessions(id, kind, principal, aid, csrf, lang, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.Kind, s.Principal, s.AID, s.CSRF, s.Lang, NS(s.CreatedAt), NS(s.ExpiresAt))
+		_, err := tx.Exec(`INSERT INTO sessions(id, kind, principal, aid, csrf, lang, created_at, expires_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.Kind, s.Principal, s.AID, s.CSRF, s.Lang, NS(s.CreatedAt), NS(s.ExpiresAt), s.Stage)
 		return err
 	})
 }
@@ -284,8 +295,8 @@ func (db *DB) InsertSession(ctx context.Context, s *Session) error {
 func (db *DB) GetSession(ctx context.Context, id string) (*Session, error) {
 	var s Session
 	var ca, ea int64
-	err := db.QueryRow(ctx, `SELECT id, kind, principal, aid, csrf, lang, created_at, expires_at FROM sessions WHERE id = ?`, id).
-		Scan(&s.ID, &s.Kind, &s.Principal, &s.AID, &s.CSRF, &s.Lang, &ca, &ea)
+	err := db.QueryRow(ctx, `SELECT id, kind, principal, aid, csrf, lang, created_at, expires_at, stage FROM sessions WHERE id = ?`, id).
+		Scan(&s.ID, &s.Kind, &s.Principal, &s.AID, &s.CSRF, &s.Lang, &ca, &ea, &s.Stage)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -93,6 +93,8 @@ type Options struct {
 	RefusePrivateKickbacks bool
 	// KickbackSources are the published kickback source addresses (serve --kickback-source).
 	KickbackSources []string
+	// RequireMFA is kessai serve --require-mfa.
+	RequireMFA bool
 }
 
 // Srv is a running test server.
@@ -123,7 +125,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, KickbackSources: o.KickbackSources, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, KickbackSources: o.KickbackSources, RequireMFA: o.RequireMFA, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

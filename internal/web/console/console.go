@@ -49,6 +49,7 @@ type Deps struct {
 	Mail MailSender
 	// Vault is the key ring whose lookup key signs mail-payment links (the server's).
 	Vault *vault.KeyRing
+	MFA   auth.Policy
 }
 
 // Handler serves the merchant control panel.
@@ -56,6 +57,7 @@ type Handler struct {
 	Deps
 	guard *ui.Guard
 	pages *ui.Renderer
+	mfa   *ui.MFAFlow
 }
 
 // New builds the panel.
@@ -75,7 +77,10 @@ func New(d Deps) (*Handler, error) {
 	}
 	g := &ui.Guard{Kind: store.SessionMerchant, Base: Base, Cookie: "kessai_console",
 		Sessions: auth.NewSessions(d.DB, d.Clock), Auth: auth.NewAuthenticator(d.DB, d.Clock)}
-	return &Handler{Deps: d, guard: g, pages: pages}, nil
+	g.Auth.Vault, g.Auth.Policy = d.Vault, d.MFA
+	h := &Handler{Deps: d, guard: g, pages: pages}
+	h.mfa = &ui.MFAFlow{Guard: g, Pages: pages, Page: h.page, Fail: h.fail, Remote: h.remote, Log: d.Log}
+	return h, nil
 }
 
 // Guard exposes the sign-in machinery (tests shorten lifetimes through it).
@@ -114,8 +119,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/password", h.signedIn(h.passwordForm))
 	m.HandleFunc("POST /console/password", h.signedIn(h.changePassword))
 	m.HandleFunc("GET /console/api/summary", h.apiSummary)
+	h.registerSecurity(m)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })
-	mux.Handle("/console/", ui.Secure(h.gate(m)))
+	mux.Handle("/console/", ui.Secure(h.gate(h.allowList(m))))
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 }
 
@@ -158,6 +164,11 @@ func (h *Handler) signedIn(fn handlerFunc) http.HandlerFunc {
 				return
 			}
 		} else if who == nil {
+			// a sign-in whose second factor is still due opens its code (or set-up) page only
+			if p, _ := h.guard.Pending(r); p != nil {
+				http.Redirect(w, r, h.guard.StagePath(p.Session.Stage, r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
 			http.Redirect(w, r, Base+"/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -186,6 +197,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"links", Base + "/links", "メール決済リンク", "Payment links by e-mail"},
 		{"products", Base + "/products", "商品", "Products"},
 		{"settings", Base + "/settings", "設定", "Settings"},
+		{"security", Base + "/security", "セキュリティ", "Security"},
 	}
 	var out []ui.NavItem
 	for _, it := range items {
@@ -285,6 +297,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, aid, login, "店舗ID・ログインID・パスワードを入力してください。", "Enter the store ID, login ID and password.")
 		return
 	}
+	if !h.signInAllowed(w, r, aid, login) {
+		return
+	}
 	acc, out, err := h.guard.Auth.Login(r.Context(), store.SessionMerchant, aid, login, pw, h.remote(r))
 	if err != nil {
 		h.Log.Error("login", "err", err)
@@ -302,8 +317,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, aid, login, "店舗ID・ログインID・パスワードのいずれかが正しくありません。", "The store ID, login ID or password is wrong.")
 		return
 	}
-	// a new session on every sign-in (never the one the browser came with): no fixation
-	if err := h.guard.SignIn(w, r, acc.ID, acc.AID); err != nil {
+	// a new session on every sign-in (never the one the browser came with): no fixation; when a
+	// second factor is due, the session opens its code or set-up page only
+	if err := h.mfa.AfterPassword(w, r, acc, out); err != nil {
 		h.Log.Error("session start", "err", err)
 		h.renderLogin(w, r, http.StatusServiceUnavailable, aid, login, "一時的にログインできません。", "Sign-in is temporarily unavailable.")
 	}

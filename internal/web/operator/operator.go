@@ -24,6 +24,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
+	"kessai/internal/vault"
 	"kessai/internal/web/ui"
 )
 
@@ -45,6 +46,9 @@ type Deps struct {
 	// Reload refreshes the in-memory maintenance index after a schedule change, so this instance
 	// obeys at once (others follow through the schedule watcher within a second).
 	Reload func(ctx context.Context)
+	// Vault seals TOTP secrets (the card-data key ring); MFA is who must use a second factor.
+	Vault *vault.KeyRing
+	MFA   auth.Policy
 }
 
 // Handler serves the operator console.
@@ -52,6 +56,7 @@ type Handler struct {
 	Deps
 	guard *ui.Guard
 	pages *ui.Renderer
+	mfa   *ui.MFAFlow
 }
 
 // New builds the console.
@@ -68,7 +73,10 @@ func New(d Deps) (*Handler, error) {
 	}
 	g := &ui.Guard{Kind: store.SessionOperator, Base: Base, Cookie: "kessai_operator",
 		Sessions: auth.NewSessions(d.DB, d.Clock), Auth: auth.NewAuthenticator(d.DB, d.Clock)}
-	return &Handler{Deps: d, guard: g, pages: pages}, nil
+	g.Auth.Vault, g.Auth.Policy = d.Vault, d.MFA
+	h := &Handler{Deps: d, guard: g, pages: pages}
+	h.mfa = &ui.MFAFlow{Guard: g, Pages: pages, Page: h.page, Fail: h.fail, Remote: h.remote, Log: d.Log}
+	return h, nil
 }
 
 // Guard exposes the sign-in machinery.
@@ -100,6 +108,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("POST /operator/maintenance/emergency", h.signedIn(h.emergency))
 	m.HandleFunc("GET /operator/email", h.signedIn(h.emailLog))
 	m.HandleFunc("GET /operator/audit", h.signedIn(h.auditLog))
+	h.registerSecurity(m)
 	m.HandleFunc("/operator/", func(w http.ResponseWriter, r *http.Request) {
 		who, _ := h.guard.Current(r)
 		h.fail(w, r, who, http.StatusNotFound, "ページが見つかりません。", "Page not found.")
@@ -126,6 +135,11 @@ func (h *Handler) signedIn(fn handlerFunc) http.HandlerFunc {
 				return
 			}
 		} else if who == nil {
+			// a sign-in whose second factor is still due opens its code (or set-up) page only
+			if p, _ := h.guard.Pending(r); p != nil {
+				http.Redirect(w, r, h.guard.StagePath(p.Session.Stage, r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
 			http.Redirect(w, r, Base+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -153,6 +167,7 @@ func (h *Handler) page(r *http.Request, who *ui.Who, active, titleJA, titleEN st
 			{"maintenance", Base + "/maintenance", "メンテナンス", "Maintenance"},
 			{"email", Base + "/email", "メール送信履歴", "E-mail log"},
 			{"audit", Base + "/audit", "監査ログ", "Audit log"},
+			{"security", Base + "/security", "セキュリティ", "Security"},
 		}
 		for _, it := range items {
 			p.Nav = append(p.Nav, ui.NavItem{Href: it.href, Label: ui.L(lang, it.ja, it.en), Active: it.key == active})
@@ -237,8 +252,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, login, "ログインIDまたはパスワードが正しくありません。", "The login ID or password is wrong.")
 		return
 	}
-	// a new session on every sign-in (never the one the browser came with): no fixation
-	if err := h.guard.SignIn(w, r, acc.ID, ""); err != nil {
+	// a new session on every sign-in (never the one the browser came with): no fixation; when a
+	// second factor is due, the session opens its code or set-up page only
+	if err := h.mfa.AfterPassword(w, r, acc, out); err != nil {
 		h.Log.Error("operator session start", "err", err)
 		h.renderLogin(w, r, http.StatusServiceUnavailable, login, "一時的にログインできません。", "Sign-in is temporarily unavailable.")
 	}
@@ -376,7 +392,15 @@ func (h *Handler) renderStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		p.Flash = p.T("ユーザーを追加しました。", "The user was added.")
 	}
 	p.Error = errMsg
-	p.Data = map[string]any{"S": st, "Users": us, "IPs": strings.Join(st.AllowIPs, ", "), "Min": auth.MinPasswordLen}
+	mfa, err := h.DB.MFAEnabledSet(r.Context(), st.AID)
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
+	if r.URL.Query().Get("done") == "mfareset" {
+		p.Flash = p.T("ユーザーの2段階認証をリセットしました（ログイン中の端末はすべてログアウトされました）。", "The user's second factor was reset (and the user signed out everywhere).")
+	}
+	p.Data = map[string]any{"S": st, "Users": us, "IPs": strings.Join(st.AllowIPs, ", "), "Min": auth.MinPasswordLen, "MFA": mfa}
 	h.pages.Render(w, status, "store", p)
 }
 

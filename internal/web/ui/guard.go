@@ -61,9 +61,30 @@ func (g *Guard) ClearSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, g.cookie(r, g.Cookie, "", -1))
 }
 
-// Current returns the live session and its account, or nil when signed out (or the account is
-// gone). A failing database is an error, not a sign-out.
+// Current returns the live, complete session and its account, or nil when signed out (or the
+// account is gone). A session whose second factor is still due is not signed in: Current returns
+// nil for it (see Pending), so no page can be reached with a password alone. A failing database
+// is an error, not a sign-out.
 func (g *Guard) Current(r *http.Request) (*Who, error) {
+	who, err := g.Any(r)
+	if who != nil && who.Session.Stage != "" {
+		return nil, err
+	}
+	return who, err
+}
+
+// Pending returns the session of a sign-in whose second factor (or its enrolment) is still due,
+// or nil.
+func (g *Guard) Pending(r *http.Request) (*Who, error) {
+	who, err := g.Any(r)
+	if who != nil && who.Session.Stage == "" {
+		return nil, err
+	}
+	return who, err
+}
+
+// Any returns the browser's session whatever its stage, or nil.
+func (g *Guard) Any(r *http.Request) (*Who, error) {
 	c, err := r.Cookie(g.Cookie)
 	if err != nil || c.Value == "" {
 		return nil, nil
@@ -84,6 +105,18 @@ func (g *Guard) Current(r *http.Request) (*Who, error) {
 		return nil, err
 	}
 	return &Who{Session: s, Account: acc, Token: c.Value}, nil
+}
+
+// StagePath is where a pending session continues: the code form or the set-up page.
+func (g *Guard) StagePath(stage, next string) string {
+	p := g.Base + "/login/code"
+	if stage == store.StageEnrol {
+		p = g.Base + "/mfa/enrol"
+	}
+	if next = SafeNext(next, g.Base); next != g.Base+"/" {
+		p += "?next=" + url.QueryEscape(next)
+	}
+	return p
 }
 
 func (g *Guard) preCookie() string { return g.Cookie + "_pre" }
@@ -168,6 +201,34 @@ func (g *Guard) SignIn(w http.ResponseWriter, r *http.Request, principal int64, 
 	return nil
 }
 
+// SignInStage is SignIn for a password that was right when the second factor is still due: the
+// new session opens only the code form (StageCode) or the set-up page (StageEnrol), where the
+// browser is sent.
+func (g *Guard) SignInStage(w http.ResponseWriter, r *http.Request, principal int64, aid, stage string) error {
+	if c, err := r.Cookie(g.Cookie); err == nil {
+		_ = g.Sessions.End(r.Context(), c.Value)
+	}
+	tok, _, err := g.Sessions.StartStage(r.Context(), g.Kind, principal, aid, Lang(r, nil), stage)
+	if err != nil {
+		return err
+	}
+	g.SetSession(w, r, tok)
+	http.Redirect(w, r, g.StagePath(stage, r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
+}
+
+// Promote completes a pending sign-in: the pending session ends and a new, complete one starts
+// (a new token again), whose cookie is set. The caller answers.
+func (g *Guard) Promote(w http.ResponseWriter, r *http.Request, who *Who) (*store.Session, error) {
+	_ = g.Sessions.End(r.Context(), who.Token)
+	tok, s, err := g.Sessions.Start(r.Context(), g.Kind, who.Session.Principal, who.Session.AID, who.Session.Lang)
+	if err != nil {
+		return nil, err
+	}
+	g.SetSession(w, r, tok)
+	return s, nil
+}
+
 // SetLang handles a console's language form: the choice is kept in a cookie, and in the session
 // when signed in. The form carries the session's CSRF token, or the pre-login one.
 func (g *Guard) SetLang(w http.ResponseWriter, r *http.Request, db *store.DB, fail Fail) {
@@ -177,15 +238,28 @@ func (g *Guard) SetLang(w http.ResponseWriter, r *http.Request, db *store.DB, fa
 		fail(w, r, nil, http.StatusServiceUnavailable, "一時的に利用できません。", "Temporarily unavailable.")
 		return
 	}
+	pending := (*Who)(nil)
+	if who == nil { // the code and set-up pages of a pending sign-in have the switch too
+		if pending, err = g.Pending(r); err != nil {
+			fail(w, r, nil, http.StatusServiceUnavailable, "一時的に利用できません。", "Temporarily unavailable.")
+			return
+		}
+	}
 	var ok bool
-	if who != nil {
+	switch {
+	case who != nil:
 		ok = CheckCSRF(r, who.Session)
-	} else {
+	case pending != nil:
+		ok = CheckCSRF(r, pending.Session)
+	default:
 		ok = g.CheckPre(r)
 	}
 	if !ok {
 		fail(w, r, who, http.StatusForbidden, "不正なリクエストです。", "Forged request refused.")
 		return
+	}
+	if pending != nil {
+		who = pending
 	}
 	lang := NormLang(r.PostFormValue("lang"))
 	SetLangCookie(w, r, lang)
