@@ -366,8 +366,11 @@ func KickbackQuery(p *store.Payment, encoding string) string {
 	}
 	if p.Free != "" {
 		// the merchant's own parameters, in the store's kickback encoding (UTF-8 or Shift_JIS)
-		b.WriteByte('&')
-		b.WriteString(wire.RecodeQuery(p.Free, encoding))
+		// (never a result field's name: a payment recorded before that rule may hold one)
+		if free := wire.DropResultFields(p.Free); free != "" {
+			b.WriteByte('&')
+			b.WriteString(wire.RecodeQuery(free, encoding))
+		}
 	}
 	return b.String()
 }

@@ -175,10 +175,11 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, win *maintenanc
 	h.fail(w, r, wire.ERMaintenance, nil)
 }
 
-// ResultOf turns a recorded payment into its wire result line.
+// ResultOf turns a recorded payment into its wire result line. Column 13 never echoes a result
+// field's name (a payment recorded before that rule may have stored one).
 func ResultOf(p *store.Payment) *wire.Result {
 	return &wire.Result{Gid: p.Gid, Rst: p.Rst, Ap: p.Ap, Ec: p.Ec, God: p.God, Cod: p.Cod, Am: p.Am, Tx: p.Tx, Sf: p.Sf,
-		Ta: p.Ta, Acid: p.Acid, Other: p.Free}
+		Ta: p.Ta, Acid: p.Acid, Other: wire.DropResultFields(p.Free)}
 }
 
 // RetryAfter sets Retry-After to the seconds until the window ends (at least 1).
