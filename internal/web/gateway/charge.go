@@ -258,7 +258,7 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 // takes is checked first, with its own code, as a body "ER:ERnnn": rt (ER052), tid (ER053), am, tx
 // and sf (ER061–ER063; a capture of am+tx+sf when am is given, of the whole authorisation when not;
 // CANCEL takes no amount but a malformed one is still refused rather than ignored). Then:
-//   - rt=0: "OK", or "ER:ER032" / "ER:ER033" (and ER042, ER000) when the job is refused;
+//   - rt=0 (or no rt): "OK", or "ER:ER032" / "ER:ER033" (and ER042, ER000) when the job is refused;
 //   - rt=1 (the provider's EC-CUBE module): the payment's result line, rst=1 on success; a refused
 //     follow-up is a line with rst=2 and ec=ER032 (SALES) or ER033 (CANCEL) — or ER042 when the card
 //     network failed — in column 3. An unknown tid is a refused job too (its line carries the tid as
@@ -268,6 +268,11 @@ func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Sto
 	if err != nil {
 		h.fail(w, r, wire.CodeOf(err), err)
 		return
+	}
+	if strings.TrimSpace(p.Get("rt")) == "" {
+		// A follow-up without rt has always been answered "OK" / "ER:ERnnn" [D]: only a client
+		// that asks for the line (rt=1, the EC-CUBE module) gets it.
+		rt = wire.ReplyOK
 	}
 	tid, err := p.TID()
 	if err != nil {
