@@ -125,6 +125,8 @@ type ChargeRequest struct {
 	Source          string
 	Kickback        bool // queue a kickback to the store's result URL
 	AcceptedAt      time.Time
+	// TDS is the 3-D Secure result of the card (store.TDS…), recorded on the payment.
+	TDS string
 	// NoCharge registers the card (and, via InTx, a plan) without charging now: auto-charge
 	// sign-ups with am=0.
 	NoCharge bool
@@ -279,6 +281,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 				return errReplay
 			}
 			return err
+		}
+		if r.TDS != "" {
+			if err := tx.SetPaymentTDS(p.Gid, r.TDS); err != nil {
+				return err
+			}
 		}
 		if r.Kickback && st.ResultURL != "" {
 			if err := tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Acid: p.Acid, Kind: "result", URL: st.ResultURL,

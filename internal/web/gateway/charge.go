@@ -213,11 +213,11 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 				}
 			}
 		}
-		id, err := h.Tokens.Use(ctx, st, tkn, am, tx, sf)
+		id, tds, err := h.Tokens.Consume(ctx, st, tkn, am, tx, sf)
 		if err != nil {
 			return nil, err
 		}
-		req.CardID = id
+		req.CardID, req.TDS = id, tds
 	case kindOneTouch:
 		req.Source = "onetouch"
 		if em == "" || pn == "" {

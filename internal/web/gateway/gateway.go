@@ -53,6 +53,9 @@ type AutoCharger interface {
 // TokenResolver consumes a card token for a charge.
 type TokenResolver interface {
 	Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, err error)
+	// Consume is Use for a charge: it also returns the 3-D Secure result to record on the payment,
+	// and refuses (ER900) a card that needs 3-D Secure at a store that requires it.
+	Consume(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, tds string, err error)
 	// Card tells the masked number and brand of a usable token's card, without spending it.
 	Card(ctx context.Context, st *store.Store, tkn string) (masked, brand string, err error)
 }
