@@ -39,6 +39,7 @@ type storeSettings struct {
 	allowIP, allowOrigin                                                                                          multiFlag
 	minAmount, maxAmount                                                                                          int64
 	installments, requireCVV, suspended                                                                           bool
+	require3DS                                                                                                    bool
 }
 
 func (s *storeSettings) register(fs *flag.FlagSet) {
@@ -55,6 +56,7 @@ func (s *storeSettings) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.maxAmount, "max-amount", 9999999, "maximum total in yen")
 	fs.BoolVar(&s.installments, "installments", false, "allow installments / revolving (md 61-N, 80-0)")
 	fs.BoolVar(&s.requireCVV, "require-cvv", true, "require the security code")
+	fs.BoolVar(&s.require3DS, "require-3ds", true, "3-D Secure required: refuse token charges of cards that need it unless it passed (ER900); on for new stores")
 	fs.BoolVar(&s.suspended, "suspended", false, "suspend the store (the wire answers ER998)")
 	fs.StringVar(&s.encoding, "encoding", "auto", "request text encoding: auto | utf-8 | shift_jis")
 	fs.StringVar(&s.notifyEmail, "notify-email", "", "address for maintenance and service e-mail")
@@ -131,6 +133,9 @@ func (s *storeSettings) apply(st *store.Store, set map[string]bool) error {
 	if set["suspended"] {
 		st.Suspended = s.suspended
 	}
+	if set["require-3ds"] {
+		st.Require3DS = s.require3DS
+	}
 	if set["encoding"] {
 		switch s.encoding {
 		case "auto", "utf-8", "shift_jis":
@@ -182,6 +187,7 @@ func storeCreateOrUpdate(ctx context.Context, create bool, args []string, stdout
 			return usageErr("--name is required")
 		}
 		st := store.NewStore(s.aid, s.name)
+		st.Require3DS = true // stores created from now on require 3-D Secure (EMV 3DS, mandatory since 2025-03)
 		if err := s.apply(st, set); err != nil {
 			return err
 		}

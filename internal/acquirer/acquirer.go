@@ -42,7 +42,8 @@ type Acquirer interface {
 	Void(ctx context.Context, ref string) error
 	Refund(ctx context.Context, ref string, amount int64) error
 	Verify(ctx context.Context, r Request) (Response, error)
-	// ThreeDS says how the issuer wants a card authenticated: "frictionless", "challenge" or "fail".
+	// ThreeDS says how the issuer wants a card authenticated: "frictionless", "challenge", "fail",
+	// or "attempted" (the issuer does not take part; the attempt stands for authentication).
 	ThreeDS(pan string) string
 	Name() string
 }
@@ -71,6 +72,7 @@ var TestCards = []TestCard{
 	{SlowCard, "VISA", "approved after a 2-second network delay (a payment in flight at 02:55)", ""},
 	{"4000000000003220", "VISA", "approved after a 3-D Secure challenge", ""},
 	{"4000000000003238", "VISA", "3-D Secure authentication fails", "ER901"},
+	{"4000000000003246", "VISA", "3-D Secure attempted (the issuer does not take part), then approved", ""},
 }
 
 // IsTestCard reports whether pan is one of the sandbox's documented cards.
@@ -166,6 +168,8 @@ func (Sandbox) ThreeDS(pan string) string {
 		return "challenge"
 	case "4000000000003238":
 		return "fail"
+	case "4000000000003246":
+		return "attempted"
 	}
 	return "frictionless"
 }

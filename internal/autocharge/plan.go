@@ -123,8 +123,8 @@ func hasPlan(p *wire.Params) bool {
 // this order: actp (ER126); acam, actx, acsf (ER570–ER572; the recurring total must lie within the
 // store's limits, else ER570); ac1 (ER127); ac3 (ER128); ac4 (ER125: a date, today or later); ac5
 // (ER129: a date, not before the first charge); the trial trtp, tr1, tr2, tr3, tram, trtx, trsf
-// (ER574–ER580), and their consistency (ER581: a trial parameter without trtp, one of another trial
-// type, or a trial together with ac4). It returns the plan without its identity, card and sign-up
+// (ER574–ER580), and their consistency (ER581: a trial parameter without trtp, or a trial together
+// with ac4; a parameter of another trial type than trtp's is ignored). It returns the plan without its identity, card and sign-up
 // payment, which the caller fills in.
 func parseSignUp(p *wire.Params, st *store.Store, today Date) (*store.AutoCharge, error) {
 	cyc, err := intParam(p, "actp", int64(Weekly), int64(Yearly), true)
@@ -236,12 +236,8 @@ func parseTrial(p *wire.Params, t *Terms, today Date) error {
 		return err
 	}
 	t.TrialType = int(typ)
-	only := map[int64]string{2: "tr1", 3: "tr3", 4: "tr2", 5: "tr3"}[typ]
-	for _, n := range []string{"tr1", "tr2", "tr3"} {
-		if n != only && given(p, n) {
-			return wire.Errf(wire.ERAutoCharge581, n, "not a parameter of trial type %d", typ)
-		}
-	}
+	// tr1, tr2 and tr3 that do not belong to this trial type are ignored, not refused (wire.md
+	// §2.2): the Ruby client's own sample sends tr3 with trtp=4. Only the type's own is read.
 	switch typ {
 	case 2:
 		n, err := intParam(p, "tr1", 1, 3650, true)

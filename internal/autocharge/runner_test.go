@@ -111,7 +111,7 @@ func TestBrandLimitedWindowHoldsOnlyThatBrand(t *testing.T) {
 func TestSignUpChecksTheCard(t *testing.T) {
 	e := newEnv(t, jst(t, "2020-03-01 12:00"))
 	for _, c := range []struct{ pan, ec string }{{"4000000000000002", "ER030"}, {"4000000000000127", "ER079"}} {
-		r := result(t, e.call(t, "/gateway/gateway.aspx", signUpParams("chk-"+c.pan, c.pan, map[string]string{"actp": "4", "acam": "980"})))
+		r := result(t, e.call(t, "/gateway/gateway.aspx", signUpParams("chk-"+c.ec, c.pan, map[string]string{"actp": "4", "acam": "980"})))
 		if r["rst"] != "2" || r["ec"] != c.ec || r["acid"] != "" {
 			t.Fatalf("am=0 sign-up with %s: %v, want rst=2 ec=%s and no plan", c.pan, r, c.ec)
 		}

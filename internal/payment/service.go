@@ -121,6 +121,8 @@ type ChargeRequest struct {
 	Source          string
 	Kickback        bool // queue a kickback to the store's result URL
 	AcceptedAt      time.Time
+	// TDS is the 3-D Secure result of the card (store.TDS…), recorded on the payment.
+	TDS string
 	// NoCharge registers the card (and, via InTx, a plan) without charging now: auto-charge
 	// sign-ups with am=0.
 	NoCharge bool
@@ -278,6 +280,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 			}
 			return err
 		}
+		if r.TDS != "" {
+			if err := tx.SetPaymentTDS(p.Gid, r.TDS); err != nil {
+				return err
+			}
+		}
 		if r.Kickback && st.ResultURL != "" {
 			if err := tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Acid: p.Acid, Kind: "result", URL: st.ResultURL,
 				Query: KickbackQuery(p, st.KickbackEncoding), NextAt: now, CreatedAt: now}); err != nil {
@@ -364,8 +371,11 @@ func KickbackQuery(p *store.Payment, encoding string) string {
 	}
 	if p.Free != "" {
 		// the merchant's own parameters, in the store's kickback encoding (UTF-8 or Shift_JIS)
-		b.WriteByte('&')
-		b.WriteString(wire.RecodeQuery(p.Free, encoding))
+		// (never a result field's name: a payment recorded before that rule may hold one)
+		if free := wire.DropResultFields(p.Free); free != "" {
+			b.WriteByte('&')
+			b.WriteString(wire.RecodeQuery(free, encoding))
+		}
 	}
 	return b.String()
 }

@@ -405,6 +405,9 @@ func (s *Server) EnsureDemo(ctx context.Context) (*Demo, error) {
 		return nil, err
 	}
 	st := store.NewStore(DemoAID, "デモストア / Demo Store")
+	// The demo store shows what a store created today does: 3-D Secure is required, so a token of
+	// the challenge card 4000000000003220 is charged only after EMV3DSAdapter.js authenticated it.
+	st.Require3DS = true
 	if err := s.DB.CreateStore(ctx, st); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, nil // another instance set it up

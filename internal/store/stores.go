@@ -30,11 +30,13 @@ type Store struct {
 	KickbackSecret   string // HMAC key for the signature header; empty = unsigned
 	NotifyEmail      string
 	StopNotice       string // immediate | next
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// Require3DS refuses token charges of cards that need 3-D Secure unless it passed (ER900).
+	Require3DS bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
-const storeCols = `aid, name, result_url, ac_result_url, completion_url, allow_ips, allow_origins, auth_code, brands, min_amount, max_amount, installments, require_cvv, suspended, encoding, kickback_encoding, kickback_secret, notify_email, stop_notice, created_at, updated_at`
+const storeCols = `aid, name, result_url, ac_result_url, completion_url, allow_ips, allow_origins, auth_code, brands, min_amount, max_amount, installments, require_cvv, suspended, encoding, kickback_encoding, kickback_secret, notify_email, stop_notice, created_at, updated_at, require_3ds`
 
 func splitList(s string) []string {
 	var out []string
@@ -49,15 +51,16 @@ func splitList(s string) []string {
 func scanStore(r rowScanner) (*Store, error) {
 	var s Store
 	var ips, origins, brands string
-	var inst, cvv, susp, ca, ua int64
+	var inst, cvv, susp, ca, ua, tds int64
 	err := r.Scan(&s.AID, &s.Name, &s.ResultURL, &s.ACResultURL, &s.CompletionURL, &ips, &origins, &s.AuthCode, &brands,
 		&s.MinAmount, &s.MaxAmount, &inst, &cvv, &susp, &s.Encoding, &s.KickbackEncoding, &s.KickbackSecret, &s.NotifyEmail,
-		&s.StopNotice, &ca, &ua)
+		&s.StopNotice, &ca, &ua, &tds)
 	if err != nil {
 		return nil, err
 	}
 	s.AllowIPs, s.AllowOrigins, s.Brands = splitList(ips), splitList(origins), splitList(brands)
 	s.Installments, s.RequireCVV, s.Suspended = Bool(inst), Bool(cvv), Bool(susp)
+	s.Require3DS = Bool(tds)
 	s.CreatedAt, s.UpdatedAt = FromNS(ca), FromNS(ua)
 	return &s, nil
 }
@@ -65,7 +68,7 @@ func scanStore(r rowScanner) (*Store, error) {
 func storeArgs(s *Store) []any {
 	return []any{s.Name, s.ResultURL, s.ACResultURL, s.CompletionURL, strings.Join(s.AllowIPs, "\n"), strings.Join(s.AllowOrigins, "\n"),
 		s.AuthCode, strings.Join(s.Brands, "\n"), s.MinAmount, s.MaxAmount, Int(s.Installments), Int(s.RequireCVV), Int(s.Suspended),
-		s.Encoding, s.KickbackEncoding, s.KickbackSecret, s.NotifyEmail, s.StopNotice}
+		s.Encoding, s.KickbackEncoding, s.KickbackSecret, s.NotifyEmail, s.StopNotice, Int(s.Require3DS)}
 }
 
 // NewStore returns a store with Kessai's defaults.
@@ -79,8 +82,8 @@ func (db *DB) CreateStore(ctx context.Context, s *Store) error {
 	now := time.Now()
 	s.CreatedAt, s.UpdatedAt = now, now
 	err := db.Tx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`INSERT INTO stores(aid, name, result_url, ac_result_url, completion_url, allow_ips, allow_origins, auth_code, brands, min_amount, max_amount, installments, require_cvv, suspended, encoding, kickback_encoding, kickback_secret, notify_email, stop_notice, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO stores(aid, name, result_url, ac_result_url, completion_url, allow_ips, allow_origins, auth_code, brands, min_amount, max_amount, installments, require_cvv, suspended, encoding, kickback_encoding, kickback_secret, notify_email, stop_notice, require_3ds, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			append(append([]any{s.AID}, storeArgs(s)...), NS(now), NS(now))...)
 		return err
 	})
@@ -94,7 +97,7 @@ func (db *DB) CreateStore(ctx context.Context, s *Store) error {
 func (db *DB) UpdateStore(ctx context.Context, s *Store) error {
 	s.UpdatedAt = time.Now()
 	return db.Tx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(`UPDATE stores SET name=?, result_url=?, ac_result_url=?, completion_url=?, allow_ips=?, allow_origins=?, auth_code=?, brands=?, min_amount=?, max_amount=?, installments=?, require_cvv=?, suspended=?, encoding=?, kickback_encoding=?, kickback_secret=?, notify_email=?, stop_notice=?, updated_at=? WHERE aid=?`,
+		res, err := tx.Exec(`UPDATE stores SET name=?, result_url=?, ac_result_url=?, completion_url=?, allow_ips=?, allow_origins=?, auth_code=?, brands=?, min_amount=?, max_amount=?, installments=?, require_cvv=?, suspended=?, encoding=?, kickback_encoding=?, kickback_secret=?, notify_email=?, stop_notice=?, require_3ds=?, updated_at=? WHERE aid=?`,
 			append(storeArgs(s), NS(s.UpdatedAt), s.AID)...)
 		if err != nil {
 			return err

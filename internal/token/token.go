@@ -34,11 +34,59 @@ const Len = 32
 // 3-D Secure states recorded on a token (tokens.tds_status), named after the EMV 3DS transaction
 // statuses they correspond to.
 const (
-	TDSNone      = ""  // not run
-	TDSChallenge = "C" // a challenge was issued and is waiting for the cardholder
-	TDSOK        = "Y" // authenticated (frictionless or challenge passed)
-	TDSFailed    = "N" // authentication failed or was cancelled
+	TDSNone       = ""   // not run
+	TDSChallenge  = "C"  // a challenge was issued and is waiting for the cardholder
+	TDSOK         = "Y"  // authenticated without a challenge (frictionless)
+	TDSChallenged = "YC" // authenticated: the cardholder passed the challenge
+	TDSAttempted  = "A"  // the issuer does not take part; the attempt stands for authentication
+	TDSFailed     = "N"  // authentication failed or was cancelled
 )
+
+// Result returns the 3-D Secure result a token state stands for, as recorded on a payment
+// (store.TDS…).
+func Result(status string) string {
+	switch status {
+	case TDSOK:
+		return store.TDSFrictionless
+	case TDSChallenged:
+		return store.TDSChallenged
+	case TDSAttempted:
+		return store.TDSAttempted
+	case TDSFailed:
+		return store.TDSFailed
+	}
+	return store.TDSNone
+}
+
+// FlowResult is the result recorded for a card charged straight after the issuer chose flow
+// (acquirer ThreeDS) without a challenge: the hosted page asks the issuer first and charges at
+// once when no cardholder step is needed.
+func FlowResult(flow string) string {
+	switch flow {
+	case "frictionless":
+		return store.TDSFrictionless
+	case "attempted":
+		return store.TDSAttempted
+	}
+	return store.TDSNone
+}
+
+// NeedsThreeDS reports whether a card must pass 3-D Secure before a token charge at a store that
+// requires it [D]. With a real acquirer every card does (EMV 3-D Secure is mandatory for Japanese
+// e-commerce since 2025-03). The sandbox enrols only the cards its issuer authenticates with a
+// challenge or refuses (4000000000003220, 4000000000003238): its other test cards authenticate
+// frictionlessly or, for 4000000000003246, by attempt, and keep working without the script, so
+// merchants' existing sandbox tests do not change.
+func NeedsThreeDS(acq acquirer.Acquirer, pan string) bool {
+	if acq.Name() != "sandbox" {
+		return true
+	}
+	switch acq.ThreeDS(pan) {
+	case "challenge", "fail":
+		return true
+	}
+	return false
+}
 
 // Outcomes of Authenticate.
 const (
@@ -192,19 +240,42 @@ func usable(t *store.Token, err error, st *store.Store, now time.Time) error {
 	return nil
 }
 
-// Use consumes a token for a charge of am/tx/sf and returns its card's ID; it implements the
-// gateway's TokenResolver. am = tx = sf = -1 is a card change (auto-charge), where amounts are not
-// compared with 3-D Secure's. The token is marked used by a conditional update inside the same
-// transaction as the checks, so of two racing charges exactly one gets the card.
+// Use consumes a token for a charge of am/tx/sf and returns its card's ID; see Consume.
 func (s *Service) Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (int64, error) {
+	id, _, err := s.Consume(ctx, st, tkn, am, tx, sf)
+	return id, err
+}
+
+// Consume consumes a token for a charge of am/tx/sf and returns its card's ID and the 3-D Secure
+// result to record on the payment (store.TDS…); it implements the gateway's TokenResolver.
+// am = tx = sf = -1 is a card change (auto-charge), where amounts are not compared with 3-D
+// Secure's and nothing is charged. A failed authentication is ER901, an open challenge ER900, other
+// amounts than the authenticated ones ER584; when st requires 3-D Secure, a charge of a card that
+// needs it (NeedsThreeDS) whose token did not pass it is ER900 (wire.md §4/§6: the 3-D Secure
+// error; ER901 means an authentication that ran and failed). The token is marked used by a
+// conditional update inside the same transaction as the checks, so of two racing charges exactly
+// one gets the card.
+func (s *Service) Consume(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (int64, string, error) {
 	if tkn == "" {
-		return 0, wire.Errf(wire.ERTokenMissing, "tkn", "token missing")
+		return 0, "", wire.Errf(wire.ERTokenMissing, "tkn", "token missing")
 	}
 	if !ValidString(tkn) {
-		return 0, wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
+		return 0, "", wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
 	}
 	now := s.Clock.Now()
+	change := am == -1 && tx == -1 && sf == -1
+	// whether the card needs 3-D Secure is asked before the transaction (it opens the card); the
+	// token's state is read again inside it
+	needs := false
+	if st.Require3DS && !change {
+		if t, err := s.DB.GetToken(ctx, tkn); err == nil && t.AID == st.AID && t.TDSStatus == TDSNone {
+			if needs, err = s.cardNeedsThreeDS(ctx, st, t.CardID); err != nil {
+				return 0, "", err
+			}
+		}
+	}
 	var cardID int64
+	var result string
 	err := s.DB.Write(ctx, func(wtx *store.Tx) error {
 		t, err := wtx.GetToken(tkn)
 		if err := usable(t, err, st, now); err != nil {
@@ -215,14 +286,18 @@ func (s *Service) Use(ctx context.Context, st *store.Store, tkn string, am, tx, 
 			return wire.Errf(wire.ER3DSFailed, "tkn", "3-D Secure authentication failed")
 		case TDSChallenge:
 			return wire.Errf(wire.ER3DSError, "tkn", "3-D Secure challenge not completed")
-		case TDSOK:
-			if !(am == -1 && tx == -1 && sf == -1) && (am != t.TDSAm || tx != t.TDSTx || sf != t.TDSSf) {
+		case TDSOK, TDSChallenged, TDSAttempted:
+			if !change && (am != t.TDSAm || tx != t.TDSTx || sf != t.TDSSf) {
 				return wire.Errf(wire.ERTokenInvalid, "am", "amounts differ from the 3-D Secure authentication")
 			}
 		case TDSNone:
+			if needs {
+				return wire.Errf(wire.ER3DSError, "tkn", "the store requires 3-D Secure and this card needs it")
+			}
 		default:
 			return wire.Errf(wire.ER3DSError, "tkn", "unknown 3-D Secure state")
 		}
+		result = Result(t.TDSStatus)
 		ok, err := wtx.UseToken(tkn, now)
 		if err != nil {
 			return err
@@ -236,12 +311,30 @@ func (s *Service) Use(ctx context.Context, st *store.Store, tkn string, am, tx, 
 	if err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) {
-			return 0, err
+			return 0, "", err
 		}
 		s.Log.Error("token use failed", "aid", st.AID, "err", err)
-		return 0, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err}
+		return 0, "", &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err}
 	}
-	return cardID, nil
+	return cardID, result, nil
+}
+
+// cardNeedsThreeDS opens a token's card to ask the issuer (NeedsThreeDS); the number is dropped at
+// once.
+func (s *Service) cardNeedsThreeDS(ctx context.Context, st *store.Store, cardID int64) (bool, error) {
+	if s.Acq.Name() != "sandbox" {
+		return true, nil
+	}
+	c, err := s.DB.GetCard(ctx, st.AID, cardID)
+	if err != nil {
+		return false, wire.Errf(wire.ER3DSError, "tkn", "card unavailable")
+	}
+	pan, err := s.Vault.Open(vault.Sealed{KeyID: c.KeyID, Blob: c.Blob, First6: c.First6, Last4: c.Last4})
+	if err != nil {
+		s.Log.Error("vault open failed", "card_id", c.ID, "err", err)
+		return false, wire.Errf(wire.ER3DSError, "tkn", "card unavailable")
+	}
+	return NeedsThreeDS(s.Acq, pan), nil
 }
 
 // Card returns the masked number and brand of a usable token's card, for pages that confirm it.
@@ -295,11 +388,14 @@ func (s *Service) Authenticate(ctx context.Context, st *store.Store, tkn string,
 	}
 	flow := s.Acq.ThreeDS(pan)
 	pan = ""
-	from := []string{TDSNone, TDSChallenge, TDSOK}
+	from := []string{TDSNone, TDSChallenge, TDSOK, TDSChallenged, TDSAttempted}
 	var status, code, outcome string
 	switch flow {
 	case "frictionless":
 		status, outcome = TDSOK, Frictionless
+	case "attempted":
+		// the issuer does not take part: no cardholder step, as for frictionless
+		status, outcome = TDSAttempted, Frictionless
 	case "challenge":
 		status, outcome, code = TDSChallenge, Challenge, NewDigits(6)
 	default:
@@ -338,7 +434,7 @@ func (s *Service) Complete(ctx context.Context, st *store.Store, tkn, code strin
 		return err
 	}
 	switch t.TDSStatus {
-	case TDSOK:
+	case TDSOK, TDSChallenged, TDSAttempted:
 		return nil
 	case TDSFailed:
 		return wire.Errf(wire.ER3DSFailed, "tkn", "3-D Secure authentication failed")
@@ -349,7 +445,7 @@ func (s *Service) Complete(ctx context.Context, st *store.Store, tkn, code strin
 	pass := authenticate && t.TDSChallenge != "" && subtle.ConstantTimeCompare([]byte(code), []byte(t.TDSChallenge)) == 1
 	status := TDSFailed
 	if pass {
-		status = TDSOK
+		status = TDSChallenged
 	}
 	var ok bool
 	err = s.DB.Write(ctx, func(wtx *store.Tx) error {

@@ -47,6 +47,9 @@ type Params struct {
 	raw    string // percent-decoded bytes of every name and value, back to back; never modified
 	fields []field
 	enc    string
+	// guarded: a merchant's request (Parse, ParseQuery), whose values are checked for card numbers
+	// outside cn, again after Recode
+	guarded bool
 }
 
 type field struct {
@@ -63,7 +66,9 @@ type field struct {
 // Errors are *Error: ER107 for a method other than GET or POST; ER001 for a body or query over
 // maxBytes (cause ErrTooLarge; maxBytes <= 0 means DefaultMaxBytes), malformed percent-encoding,
 // control characters (C0, DEL or C1, including tab and newlines) in names or values, more than
-// MaxParams parameters, free parameters over MaxFreeBytes, or an unsupported body type.
+// MaxParams parameters, free parameters over MaxFreeBytes, or an unsupported body type; and the
+// field's own code (ER054 cod, ER059 em, …, ER001 for inm and free parameters) for a value outside
+// cn that looks like a card number (LooksLikeCardNumber), refused before anything is stored.
 func Parse(r *http.Request, maxBytes int64) (*Params, error) {
 	p, err := parseHTTP(r, maxBytes)
 	if err != nil {
@@ -166,10 +171,14 @@ func ParseQuery(q string) (*Params, error) {
 	return p.checkFree()
 }
 
-// checkFree refuses free parameters over MaxFreeBytes.
+// checkFree refuses free parameters over MaxFreeBytes, and card numbers outside cn.
 func (p *Params) checkFree() (*Params, error) {
 	if n := p.freeLen(); n > MaxFreeBytes {
 		return nil, Errf(ERMalformed, "", "free parameters take %d bytes, more than %d", n, MaxFreeBytes)
+	}
+	p.guarded = true
+	if err := p.refuseCardNumbers(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -451,7 +460,13 @@ func (p *Params) Recode(enc string) error {
 		return nil
 	}
 	p.enc = e
-	return p.decode()
+	if err := p.decode(); err != nil {
+		return err
+	}
+	if p.guarded {
+		return p.refuseCardNumbers()
+	}
+	return nil
 }
 
 func normEncoding(enc string) (string, bool) {
@@ -518,11 +533,12 @@ func Known(name string) bool {
 // KV is one free parameter.
 type KV struct{ K, V string }
 
-// Free returns the free parameters (those not Known) in arrival order.
+// Free returns the free parameters (those not Known) in arrival order. Names of result fields
+// (ResultField) are dropped: they are never free parameters (wire.md §2.4).
 func (p *Params) Free() []KV {
 	var kv []KV
 	for _, f := range p.fields {
-		if !Known(f.name) {
+		if !Known(f.name) && !reservedName(f.name) {
 			kv = append(kv, KV{f.name, f.val})
 		}
 	}
@@ -532,7 +548,7 @@ func (p *Params) Free() []KV {
 func (p *Params) freeLen() int {
 	n := 0
 	for _, f := range p.fields {
-		if !Known(f.name) {
+		if !Known(f.name) && !reservedName(f.name) {
 			if n > 0 {
 				n++ // '&'
 			}

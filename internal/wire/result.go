@@ -12,6 +12,16 @@ import (
 // fewer.
 const Columns = 14
 
+// NoFree is what the last column (other) holds when a payment has no free parameters [D]. A Java
+// client splits the line with String.split(","), which drops trailing empty fields, and reads index
+// 13 whenever ec is empty: with id, ps, acid and other all empty (a plain approved charge) it would
+// get 10 fields and crash. So the last column is never empty. "&" was chosen because every query
+// parser merchants use reads it as "no parameters" (PHP parse_str, Java's split("&"), Ruby's
+// URI.decode_www_form, Python's parse_qsl, URLSearchParams), and because the line keeps exactly 14
+// columns: PHP's explode(',') and list() assignments, positional readers and strict 14-name
+// unpacking all keep working, which a 15th column would not guarantee.
+const NoFree = "&"
+
 // OKBody is the body of a successful rt=0, SALES, CANCEL or auto-charge change request.
 const OKBody = "OK"
 
@@ -41,7 +51,8 @@ func (r *Result) OK() bool { return r.Rst == RstSuccess && r.Ec == "" }
 // AppendLine appends the result line "gid,rst,ap,ec,god,cod,am,tx,sf,ta,id,ps,acid,other" to b,
 // without a newline. Values are validated upstream, but a result line that broke would break every
 // client that reads it, so any comma, control character or non-ASCII byte that slipped through is
-// percent-encoded: the line always has exactly 14 columns and is ASCII.
+// percent-encoded: the line always has exactly 14 columns and is ASCII. An empty other is written
+// as NoFree, so the line never ends in an empty field (Java's split keeps all 14).
 func (r *Result) AppendLine(b []byte) []byte {
 	b = appendCol(b, r.Gid)
 	b = append(b, ',')
@@ -69,6 +80,9 @@ func (r *Result) AppendLine(b []byte) []byte {
 	b = append(b, ',')
 	b = appendCol(b, r.Acid)
 	b = append(b, ',')
+	if r.Other == "" {
+		return append(b, NoFree...)
+	}
 	return appendCol(b, r.Other)
 }
 
@@ -91,8 +105,9 @@ func appendCol(b []byte, s string) []byte {
 
 // ParseResultLine reads a charge endpoint's response body: a result line (a trailing newline is
 // tolerated), or "ER:ERnnn", which comes back as an *Error with that code. Columns are returned as
-// written (escapes made by AppendLine are not undone: the provider's lines never had any). It is
-// the inverse of AppendLine, for tests and the bench client.
+// written (escapes made by AppendLine are not undone: the provider's lines never had any), except
+// that a last column of NoFree comes back as "" (no free parameters). It is the inverse of
+// AppendLine, for tests and the bench client.
 func ParseResultLine(s string) (Result, error) {
 	s = strings.TrimRight(s, "\r\n")
 	if c, ok := strings.CutPrefix(s, "ER:"); ok {
@@ -111,6 +126,9 @@ func ParseResultLine(s string) (Result, error) {
 	}
 	if strings.IndexByte(s, ',') >= 0 {
 		return Result{}, fmt.Errorf("%w: more than %d columns", ErrBadResultLine, Columns)
+	}
+	if s == NoFree {
+		s = ""
 	}
 	col[Columns-1] = s
 	r := Result{Gid: col[0], Rst: col[1], Ap: col[2], Ec: col[3], God: col[4], Cod: col[5],

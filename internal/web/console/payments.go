@@ -288,8 +288,13 @@ func (h *Handler) renderPayment(w http.ResponseWriter, r *http.Request, who *ui.
 	case "resend":
 		p.Flash = p.T("結果通知を再送信します。", "The kickback will be sent again.")
 	}
+	tds, err := h.DB.PaymentTDS(r.Context(), who.Account.AID, pay.Gid)
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
 	p.Error = errMsg
-	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true,
+	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true, "TDS": tdsLabel(tds),
 		"CanSales":  pay.Status == store.StatusAuthorized,
 		"CanCancel": pay.Status == store.StatusAuthorized || pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,
 		"CanRefund": pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,
@@ -495,4 +500,20 @@ func (h *Handler) apiSummary(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"aid": who.Account.AID,
 		"today": map[string]int64{"count": int64(sum.Today.Count), "sales": sum.Today.Sales},
 		"month": map[string]int64{"count": int64(sum.Month.Count), "sales": sum.Month.Sales}})
+}
+
+// tdsLabel names a payment's 3-D Secure result (store.TDS…) for the detail page, Japanese and
+// English.
+func tdsLabel(result string) [2]string {
+	switch result {
+	case store.TDSFrictionless:
+		return [2]string{"認証済み（フリクションレス）", "Authenticated (frictionless)"}
+	case store.TDSChallenged:
+		return [2]string{"認証済み（チャレンジ）", "Authenticated (challenge)"}
+	case store.TDSAttempted:
+		return [2]string{"認証試行（アテンプト）", "Attempted"}
+	case store.TDSFailed:
+		return [2]string{"認証失敗", "Failed"}
+	}
+	return [2]string{"なし", "None"}
 }

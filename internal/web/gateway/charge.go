@@ -20,7 +20,8 @@ type cardIn = payment.CardInput
 
 // Amounts reads am/tx/sf (or the product iid) and checks the store's limits: ER061–ER063, ER005,
 // ER068, ER017, ER018. A product that defines an auto-charge plan also puts its plan parameters
-// into p (autocharge.ExpandProduct), for the sign-up that follows.
+// into p (autocharge.ExpandProduct), for the sign-up that follows. A CHECK charges nothing, so it
+// takes am=0 or no amount at all (wire.md §2.1).
 func Amounts(ctx context.Context, db *store.DB, st *store.Store, p *wire.Params) (am, tx, sf int64, inm string, err error) {
 	inm = p.Get("inm")
 	if iid := p.Get("iid"); iid != "" {
@@ -40,7 +41,8 @@ func Amounts(ctx context.Context, db *store.DB, st *store.Store, p *wire.Params)
 		am, tx, sf = prod.Am, prod.Tx, prod.Sf
 		autocharge.ExpandProduct(p, prod) // a plan product: its plan, so iid alone signs up
 	} else {
-		if am, tx, sf, err = p.Amounts(true); err != nil {
+		check := strings.EqualFold(strings.TrimSpace(p.Get("jb")), wire.JobCheck)
+		if am, tx, sf, err = p.Amounts(!check); err != nil {
 			return
 		}
 	}
@@ -178,6 +180,9 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		AcceptedAt: accepted, Source: "gateway"}
 	free := p.Free()
 	req.Free = wire.EncodeFree(free)
+	// Nothing is charged now by a zero-yen CHECK or a zero-yen auto-charge sign-up (which only
+	// registers the card): the store's minimum does not apply to them.
+	noChargeNow := req.Total() == 0 && (jb == wire.JobCheck || h.AutoCharge != nil && p.Has("actp"))
 	switch k {
 	case kindRaw:
 		if p.Get("tkn") != "" {
@@ -201,7 +206,7 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		if h.Tokens == nil {
 			return nil, wire.Errf(wire.Code("ER584"), "tkn", "tokens unavailable")
 		}
-		if err := CheckLimits(st, req.Total()); err != nil && !(req.Total() == 0 && h.AutoCharge != nil && p.Has("actp")) {
+		if err := CheckLimits(st, req.Total()); err != nil && !noChargeNow {
 			return nil, err
 		}
 		if gate != nil {
@@ -212,11 +217,11 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 				}
 			}
 		}
-		id, err := h.Tokens.Use(ctx, st, tkn, am, tx, sf)
+		id, tds, err := h.Tokens.Consume(ctx, st, tkn, am, tx, sf)
 		if err != nil {
 			return nil, err
 		}
-		req.CardID = id
+		req.CardID, req.TDS = id, tds
 	case kindOneTouch:
 		req.Source = "onetouch"
 		if em == "" || pn == "" {
@@ -241,7 +246,7 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 		req.CardID = c.ID
 	}
 	if k != kindToken {
-		if err := CheckLimits(st, req.Total()); err != nil && !(req.Total() == 0 && h.AutoCharge != nil && p.Has("actp")) {
+		if err := CheckLimits(st, req.Total()); err != nil && !noChargeNow {
 			return nil, err
 		}
 	}
@@ -253,12 +258,44 @@ func (h *Handler) buildCharge(ctx context.Context, k kind, st *store.Store, p *w
 	return req, nil
 }
 
-// followUp runs SALES or CANCEL on an earlier payment: "OK" or "ER:ER032/ER033/ER053".
+// followUp runs SALES or CANCEL on an earlier payment (wire.md §3.2). Every parameter the job
+// takes is checked first, with its own code, as a body "ER:ERnnn": rt (ER052), tid (ER053), am, tx
+// and sf (ER061–ER063; a capture of am+tx+sf when am is given, of the whole authorisation when not;
+// CANCEL takes no amount but a malformed one is still refused rather than ignored). Then:
+//   - rt=0 (or no rt): "OK", or "ER:ER032" / "ER:ER033" (and ER042, ER000) when the job is refused;
+//   - rt=1 (the provider's EC-CUBE module): the payment's result line, rst=1 on success; a refused
+//     follow-up is a line with rst=2 and ec=ER032 (SALES) or ER033 (CANCEL) — or ER042 when the card
+//     network failed — in column 3. An unknown tid is a refused job too (its line carries the tid as
+//     gid), and a storage failure, whose outcome is unknown, stays "ER:ER000".
 func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, jb string, gate brandGate) {
-	tid := p.Get("tid")
-	if tid == "" || len(tid) > 32 {
-		h.fail(w, r, wire.ERParamTID, errors.New("tid missing"))
+	rt, err := p.ReplyType()
+	if err != nil {
+		h.fail(w, r, wire.CodeOf(err), err)
 		return
+	}
+	if strings.TrimSpace(p.Get("rt")) == "" {
+		// A follow-up without rt has always been answered "OK" / "ER:ERnnn" [D]: only a client
+		// that asks for the line (rt=1, the EC-CUBE module) gets it.
+		rt = wire.ReplyOK
+	}
+	tid, err := p.TID()
+	if err != nil {
+		h.fail(w, r, wire.CodeOf(err), err)
+		return
+	}
+	am, tx, sf, err := p.Amounts(false)
+	if err != nil {
+		h.fail(w, r, wire.CodeOf(err), err)
+		return
+	}
+	var amount int64
+	if jb == wire.JobSales && strings.TrimSpace(p.Get("am")) != "" {
+		if am < 1 {
+			e := wire.Errf(wire.ERParamAmount, "am", "a capture of 0 yen")
+			h.fail(w, r, wire.CodeOf(e), e)
+			return
+		}
+		amount = am + tx + sf
 	}
 	if gate != nil {
 		// the payment's card brand decides whether a brand-limited window refuses its capture
@@ -269,37 +306,47 @@ func (h *Handler) followUp(w http.ResponseWriter, r *http.Request, st *store.Sto
 			}
 		}
 	}
-	var err error
-	if jb == "SALES" {
-		var amount int64
-		if p.Get("am") != "" {
-			am, e := p.Int("am", wire.ERParamAmount, 1, 99999999, true)
-			if e != nil {
-				h.fail(w, r, wire.CodeOf(e), e)
-				return
-			}
-			tx, _ := p.Int("tx", wire.ERParamTax, 0, 99999999, false)
-			sf, _ := p.Int("sf", wire.ERParamShipping, 0, 99999999, false)
-			amount = am + tx + sf
-		}
-		_, err = h.Pay.Sales(r.Context(), st, tid, amount, "gateway")
+	var done *store.Payment
+	if jb == wire.JobSales {
+		done, err = h.Pay.Sales(r.Context(), st, tid, amount, "gateway")
 	} else {
-		_, err = h.Pay.Cancel(r.Context(), st, tid, "gateway")
+		done, err = h.Pay.Cancel(r.Context(), st, tid, "gateway")
 	}
 	if err != nil {
 		code := wire.Code(payment.CodeOf(err))
 		if code == wire.ERParamTID {
 			// an unknown tid cannot be captured or cancelled: answer the job's own failure code
-			if jb == "SALES" {
+			if jb == wire.JobSales {
 				code = wire.ERSalesFailed
 			} else {
 				code = wire.ERCancelFailed
 			}
 		}
+		if rt == wire.ReplyLine && code != wire.ERInternal {
+			h.Log.Info("gateway follow-up refused", "path", r.URL.Path, "job", jb, "code", string(code), "reason", vault.Redact(err.Error()))
+			writeBody(w, string(h.refusedLine(r, st, tid, code).AppendLine(nil)))
+			return
+		}
 		h.fail(w, r, code, err)
 		return
 	}
-	writeBody(w, "OK")
+	if rt == wire.ReplyLine {
+		writeBody(w, string(ResultOf(done).AppendLine(nil)))
+		return
+	}
+	writeBody(w, wire.OKBody)
+}
+
+// refusedLine is the result line of a refused follow-up: the payment's own line (gid, cod, amounts,
+// acid, free parameters) with rst=2 and ec=code, or, for an unknown tid, a line naming just the tid.
+func (h *Handler) refusedLine(r *http.Request, st *store.Store, tid string, code wire.Code) *wire.Result {
+	res := &wire.Result{Gid: tid}
+	if pay, err := h.Pay.DB.GetPayment(r.Context(), st.AID, tid); err == nil {
+		res = ResultOf(pay)
+		res.Ap = ""
+	}
+	res.Rst, res.Ec = wire.RstFailure, string(code)
+	return res
 }
 
 func (h *Handler) autoCharge(w http.ResponseWriter, r *http.Request, k kind, st *store.Store, p *wire.Params) {

@@ -53,6 +53,9 @@ type AutoCharger interface {
 // TokenResolver consumes a card token for a charge.
 type TokenResolver interface {
 	Use(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, err error)
+	// Consume is Use for a charge: it also returns the 3-D Secure result to record on the payment,
+	// and refuses (ER900) a card that needs 3-D Secure at a store that requires it.
+	Consume(ctx context.Context, st *store.Store, tkn string, am, tx, sf int64) (cardID int64, tds string, err error)
 	// Card tells the masked number and brand of a usable token's card, without spending it.
 	Card(ctx context.Context, st *store.Store, tkn string) (masked, brand string, err error)
 }
@@ -175,10 +178,11 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, win *maintenanc
 	h.fail(w, r, wire.ERMaintenance, nil)
 }
 
-// ResultOf turns a recorded payment into its wire result line.
+// ResultOf turns a recorded payment into its wire result line. Column 13 never echoes a result
+// field's name (a payment recorded before that rule may have stored one).
 func ResultOf(p *store.Payment) *wire.Result {
 	return &wire.Result{Gid: p.Gid, Rst: p.Rst, Ap: p.Ap, Ec: p.Ec, God: p.God, Cod: p.Cod, Am: p.Am, Tx: p.Tx, Sf: p.Sf,
-		Ta: p.Ta, Acid: p.Acid, Other: p.Free}
+		Ta: p.Ta, Acid: p.Acid, Other: wire.DropResultFields(p.Free)}
 }
 
 // RetryAfter sets Retry-After to the seconds until the window ends (at least 1).

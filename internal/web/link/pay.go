@@ -236,7 +236,8 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
 	}
-	switch h.Pay.Acq.ThreeDS(card.PAN) {
+	flow := h.Pay.Acq.ThreeDS(card.PAN)
+	switch flow {
 	case "challenge":
 		h.startChallenge(w, r, st, o, lang, card, md)
 		return
@@ -251,7 +252,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, o, lang, nil, err)
 		return
 	}
-	req.Card = card
+	req.Card, req.TDS = card, token.FlowResult(flow)
 	res, err := h.Pay.Charge(ctx, req)
 	switch {
 	case err != nil:
@@ -374,7 +375,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, st *sto
 func (h *Handler) chargeToken(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang, tkn, md string) {
 	ctx := r.Context()
 	now := h.Clock.Now()
-	cardID, err := h.Tokens.Use(ctx, st, tkn, o.Am, o.Tx, o.Sf)
+	cardID, tds, err := h.Tokens.Consume(ctx, st, tkn, o.Am, o.Tx, o.Sf)
 	if err != nil {
 		h.release(r, o, string(wire.CodeOf(err)))
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
@@ -385,7 +386,7 @@ func (h *Handler) chargeToken(w http.ResponseWriter, r *http.Request, st *store.
 		h.finish(w, r, o, lang, nil, err)
 		return
 	}
-	req.CardID = cardID
+	req.CardID, req.TDS = cardID, tds
 	res, err := h.Pay.Charge(ctx, req)
 	h.finish(w, r, o, lang, res, err)
 }

@@ -333,6 +333,7 @@ func (h *Handler) createStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		return
 	}
 	st := store.NewStore(aid, name)
+	st.Require3DS = true // stores created from now on require 3-D Secure (EMV 3DS, mandatory since 2025-03)
 	st.NotifyEmail = strings.TrimSpace(r.PostFormValue("notify_email"))
 	err := h.DB.CreateStore(r.Context(), st)
 	if errors.Is(err, store.ErrConflict) {
@@ -425,6 +426,7 @@ func (h *Handler) updateStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		st.MinAmount, st.MaxAmount = minA, maxA
 	}
 	st.RequireCVV = f("require_cvv") == "on"
+	st.Require3DS = f("require_3ds") == "on"
 	st.NotifyEmail = strings.TrimSpace(f("notify_email"))
 	switch e := f("encoding"); e {
 	case "auto", "utf-8", "shift_jis":
@@ -443,7 +445,7 @@ func (h *Handler) updateStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		return
 	}
 	h.Pay.Stores.Invalidate()
-	h.audit(r, who, st.AID, "store.update", fmt.Sprintf("name=%q min=%d max=%d cvv=%v", st.Name, st.MinAmount, st.MaxAmount, st.RequireCVV))
+	h.audit(r, who, st.AID, "store.update", fmt.Sprintf("name=%q min=%d max=%d cvv=%v 3ds=%v", st.Name, st.MinAmount, st.MaxAmount, st.RequireCVV, st.Require3DS))
 	http.Redirect(w, r, Base+"/stores/"+st.AID+"?done=saved", http.StatusSeeOther)
 }
 
