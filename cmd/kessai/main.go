@@ -30,6 +30,9 @@ Usage:
   kessai migrate
   kessai bench gateway --addr HOST:PORT …
   kessai autocharge list|run …
+  kessai apikey create --aid NNNNNN --name NAME | list --aid NNNNNN | revoke --aid NNNNNN ID
+  kessai listen --url URL --key KEY --forward-to http://localhost:3000/notify [--since 2h] [--events KINDS]
+  kessai clock show|set RFC3339|advance 720h|rate R|freeze|unfreeze --url URL --key KEY   (sandbox)
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
@@ -91,6 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "autocharge", "ac":
 		return cmdAutoCharge(ctx, rest, stdout, stderr)
+	case "apikey", "apikeys":
+		return cmdAPIKey(ctx, rest, stdout, stderr)
+	case "listen":
+		return cmdListen(ctx, rest, stdout, stderr)
+	case "clock":
+		return cmdClock(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
