@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Clock = clock.NewSandbox(time.Now(), 1)
 		s.Cfg.Clock = cfg.Clock
 	}
+	db.SetClock(cfg.Clock) // rows the database dates itself follow the (sandbox) clock too
 	for _, c := range cfg.OperatorAllow {
 		p, err := parsePrefix(c)
 		if err != nil {
