@@ -141,4 +141,3 @@ func TestDeliveryLogFiltersAndBulkResend(t *testing.T) {
 		t.Fatalf("viewer bulk resend: %d", p.status)
 	}
 }
-
