@@ -510,3 +510,24 @@ func autoChargeHits(r *receiver, acid string) int {
 	}
 	return n
 }
+
+// TestStreamOutlivesServerTimeouts: a kickback stream held longer than the server's read and write
+// timeouts is not cut (the listener never has to reconnect).
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{ReadTimeout: time.Second, ReadHeaderTimeout: time.Second})
+	e := &env{t: t, s: s, aid: "128001", rcv: newReceiver(t)}
+	s.CreateStore(t, e.aid, "開発", func(st *store.Store) { st.ResultURL = e.rcv.url() })
+	e.key = e.newKey("ci")
+	local := newReceiver(t)
+	out := &syncBuf{}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go (&listen.Listener{URL: s.URL, Key: e.key, ForwardTo: local.url(), Out: out}).Run(ctx)
+	waitFor(t, "the listener to connect", func() bool { return strings.Contains(out.String(), "connected") })
+	time.Sleep(3 * time.Second) // three read timeouts
+	e.charge("late", nil)
+	waitFor(t, "the late kickback", func() bool { return local.count("late") == 1 })
+	if strings.Contains(out.String(), "stream lost") {
+		t.Fatalf("the stream was cut:\n%s", out.String())
+	}
+}

@@ -97,7 +97,8 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout,
+	rc.SetReadDeadline(time.Time{})  // and its read timeout (which would cancel the request)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
