@@ -34,6 +34,9 @@ Usage:
   kessai autocharge list|run …
   kessai link create --aid NNNNNN (--am N [--tx N] [--sf N] | --iid CODE | --jb CHECK) [--expires DURATION] [--base-url URL]
   kessai product create|list|update --aid NNNNNN --iid CODE --am N [--tx N] [--sf N] [--actp N --acam N …]
+  kessai apikey create --aid NNNNNN --name NAME | list --aid NNNNNN | revoke --aid NNNNNN ID
+  kessai listen --url URL --key KEY --forward-to http://localhost:3000/notify [--since 2h] [--events KINDS]
+  kessai clock show|set RFC3339|advance 720h|rate R|freeze|unfreeze --url URL --key KEY   (sandbox)
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
@@ -99,6 +102,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdLink(ctx, rest, stdout, stderr)
 	case "product", "products":
 		return cmdProduct(ctx, rest, stdout, stderr)
+	case "apikey", "apikeys":
+		return cmdAPIKey(ctx, rest, stdout, stderr)
+	case "listen":
+		return cmdListen(ctx, rest, stdout, stderr)
+	case "clock":
+		return cmdClock(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -132,6 +132,7 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 	fmt.Fprintf(w, "  merchant control panel      %s/console/\n", base)
 	fmt.Fprintf(w, "  operator console            %s/operator/\n", base)
 	fmt.Fprintf(w, "  maintenance notices         %s/maintenance  (feed %s/maintenance.ics, status %s/api/maintenance)\n", base, base, base)
+	fmt.Fprintf(w, "  developer API               %s/api/v1/  (OpenAPI %s/api/openapi.json; keys: kessai apikey create)\n", base, base)
 	if demo != nil {
 		fmt.Fprintf(w, "\nDemo store: %s (%s) — created now, with these sign-ins (shown once; change them in the panel):\n", demo.Store.AID, demo.Store.Name)
 		fmt.Fprintf(w, "  control panel  %s/console/   store ID %s, login %s, password %s\n", base, demo.Store.AID, demo.UserLogin, demo.UserPassword)
@@ -146,6 +147,12 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 		for _, c := range acquirer.TestCards {
 			fmt.Fprintf(w, "  %-22s %-7s %s %s\n", groupDigits(c.PAN), c.Brand, c.Outcome, c.Code)
 		}
+		names := make([]string, len(acquirer.Scenarios))
+		for i, sc := range acquirer.Scenarios {
+			names[i] = sc.Name
+		}
+		fmt.Fprintf(w, "Any card, forced outcome: header %s: %s\n", acquirer.ScenarioHeader, strings.Join(names, " | "))
+		fmt.Fprintf(w, "Test clock: kessai clock advance 720h --url %s --key KEY (moves this server's clock; see README)\n", base)
 	}
 	fmt.Fprintln(w)
 }

@@ -24,6 +24,7 @@ type Sandbox struct {
 	origin time.Time // sandbox instant at realStart
 	real0  time.Time
 	rate   float64
+	frozen bool
 	mu     sync.RWMutex
 }
 
@@ -39,6 +40,13 @@ func NewSandbox(start time.Time, rate float64) *Sandbox {
 func (s *Sandbox) Now() time.Time {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.nowLocked()
+}
+
+func (s *Sandbox) nowLocked() time.Time {
+	if s.frozen {
+		return s.origin
+	}
 	el := time.Since(s.real0)
 	return s.origin.Add(time.Duration(float64(el) * s.rate))
 }
@@ -50,8 +58,15 @@ func (s *Sandbox) Set(t time.Time) {
 	s.mu.Unlock()
 }
 
-// Rate reports how many sandbox seconds pass per real second.
-func (s *Sandbox) Rate() float64 { return s.rate }
+// Rate reports how many sandbox seconds pass per real second (0 while frozen).
+func (s *Sandbox) Rate() float64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.frozen {
+		return 0
+	}
+	return s.rate
+}
 
 // Fixed is a clock that stands still until moved; for tests.
 type Fixed struct {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/api"
 	"kessai/internal/auth"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
@@ -79,6 +80,7 @@ type Server struct {
 	proxies  []netip.Prefix
 	gateway  *gateway.Handler
 	metrics  *metrics
+	api      *api.Handler // devtools.go
 }
 
 // New opens storage and builds the service; it does not start serving.
@@ -102,6 +104,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, errors.New("--clock is only allowed in sandbox mode")
 	}
+	if _, real := cfg.Clock.(clock.Real); real && s.Sandbox {
+		// the sandbox's clock can be moved at run time (POST /api/v1/sandbox/clock); it starts at
+		// real time and runs at real speed, and every component holds this one clock
+		cfg.Clock = clock.NewSandbox(time.Now(), 1)
+		s.Cfg.Clock = cfg.Clock
+	}
+	db.SetClock(cfg.Clock) // rows the database dates itself follow the (sandbox) clock too
 	for _, c := range cfg.OperatorAllow {
 		p, err := parsePrefix(c)
 		if err != nil {
@@ -260,12 +269,14 @@ func (s *Server) routes() {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	s.registerAPI()        // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
 	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
 }
 
 // Handler is the whole HTTP surface with its middleware.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
+	h = s.scenario(h) // Kessai-Scenario, sandbox only (devtools.go)
 	h = s.forwardedTLS(h)
 	h = s.recoverer(h)
 	h = s.logging(h)
@@ -367,6 +378,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: rht, ReadTimeout: rt,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv.RegisterOnShutdown(s.api.Stop) // end kickback streams, which never finish on their own
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -21,7 +21,7 @@ type AuditEntry struct {
 // Audit appends an entry to the audit log.
 func (db *DB) Audit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
-		e.At = time.Now()
+		e.At = db.Now()
 	}
 	// the audit log must never miss an action because its text is odd: NUL (which PostgreSQL
 	// refuses in text) and invalid UTF-8 are replaced, everything else is kept as it was

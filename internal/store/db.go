@@ -5,10 +5,13 @@
 package store
 
 import (
+	"sync/atomic"
+
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"kessai/internal/clock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +39,8 @@ type DB struct {
 	wStmts    sync.Map // query -> *sql.Stmt prepared on W: parsing SQL per call cost a third of a payment's CPU
 	pendingMu sync.Mutex
 	pending   map[string]bool
-	rStmts    sync.Map // query -> *sql.Stmt prepared on R
+	rStmts    sync.Map                    // query -> *sql.Stmt prepared on R
+	clk       atomic.Pointer[clock.Clock] // clock.go
 }
 
 func (db *DB) prepared(m *sync.Map, pool *sql.DB, q string) (*sql.Stmt, error) {

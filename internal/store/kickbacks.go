@@ -35,7 +35,10 @@ func (t *Tx) InsertKickback(k *Kickback) error {
 	id, err := t.InsertID(`INSERT INTO kickbacks(aid, gid, acid, kind, url, query, status, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
 		k.AID, k.Gid, k.Acid, k.Kind, k.URL, k.Query, NS(k.NextAt), NS(k.CreatedAt))
 	k.ID = id
-	return err
+	if err != nil {
+		return err
+	}
+	return t.feed(k.AID, id, k.NextAt, "created") // kickbacks_api.go
 }
 
 const kbCols = `id, aid, gid, acid, kind, url, query, status, attempts, next_at, created_at, delivered_at, last_error`
@@ -141,7 +144,7 @@ func (db *DB) Resend(ctx context.Context, aid string, id int64, now time.Time) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return nil
+		return tx.feed(aid, id, now, "resend") // kickbacks_api.go
 	})
 }
 

@@ -79,7 +79,7 @@ func NewStore(aid, name string) *Store {
 
 // CreateStore inserts a store; ErrConflict when the store ID is taken.
 func (db *DB) CreateStore(ctx context.Context, s *Store) error {
-	now := time.Now()
+	now := db.Now()
 	s.CreatedAt, s.UpdatedAt = now, now
 	err := db.Tx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO stores(aid, name, result_url, ac_result_url, completion_url, allow_ips, allow_origins, auth_code, brands, min_amount, max_amount, installments, require_cvv, suspended, encoding, kickback_encoding, kickback_secret, notify_email, stop_notice, require_3ds, created_at, updated_at)
@@ -95,7 +95,7 @@ func (db *DB) CreateStore(ctx context.Context, s *Store) error {
 
 // UpdateStore writes every setting of s.
 func (db *DB) UpdateStore(ctx context.Context, s *Store) error {
-	s.UpdatedAt = time.Now()
+	s.UpdatedAt = db.Now()
 	return db.Tx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE stores SET name=?, result_url=?, ac_result_url=?, completion_url=?, allow_ips=?, allow_origins=?, auth_code=?, brands=?, min_amount=?, max_amount=?, installments=?, require_cvv=?, suspended=?, encoding=?, kickback_encoding=?, kickback_secret=?, notify_email=?, stop_notice=?, require_3ds=?, updated_at=? WHERE aid=?`,
 			append(storeArgs(s), NS(s.UpdatedAt), s.AID)...)

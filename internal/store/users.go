@@ -83,7 +83,7 @@ func (db *DB) CreateUser(ctx context.Context, u *User) error {
 	if _, err := db.GetStore(ctx, u.AID); err != nil {
 		return err
 	}
-	u.CreatedAt = time.Now()
+	u.CreatedAt = db.Now()
 	err := db.Tx(ctx, func(tx *Tx) error {
 		id, err := tx.InsertID(`INSERT INTO users(aid, login, pw_hash, role, failed, locked_until, created_at) VALUES (?, ?, ?, ?, 0, 0, ?)`,
 			u.AID, u.Login, u.PwHash, u.Role, NS(u.CreatedAt))
@@ -236,7 +236,7 @@ func scanOperator(r rowScanner) (*Operator, error) {
 
 // CreateOperator adds an operator account; ErrConflict when the login is taken.
 func (db *DB) CreateOperator(ctx context.Context, o *Operator) error {
-	o.CreatedAt = time.Now()
+	o.CreatedAt = db.Now()
 	err := db.Tx(ctx, func(tx *Tx) error {
 		id, err := tx.InsertID(`INSERT INTO operators(login, pw_hash, failed, locked_until, created_at) VALUES (?, ?, 0, 0, ?)`,
 			o.Login, o.PwHash, NS(o.CreatedAt))

@@ -386,7 +386,7 @@ func (s *Service) Authenticate(ctx context.Context, st *store.Store, tkn string,
 		s.Log.Error("vault open failed", "card_id", c.ID, "err", err)
 		return "", nil, wire.Errf(wire.ER3DSError, "tkn", "card unavailable")
 	}
-	flow := s.Acq.ThreeDS(pan)
+	flow := acquirer.ThreeDSFor(ctx, s.Acq, pan) // honours Kessai-Scenario
 	pan = ""
 	from := []string{TDSNone, TDSChallenge, TDSOK, TDSChallenged, TDSAttempted}
 	var status, code, outcome string

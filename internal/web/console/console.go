@@ -103,7 +103,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/autocharges", h.signedIn(h.autoCharges))
 	m.HandleFunc("GET /console/autocharges/{acid}", h.signedIn(h.autoCharge))
 	m.HandleFunc("POST /console/autocharges/{acid}/stop", h.signedIn(h.admin(h.stopAutoCharge)))
-	m.HandleFunc("GET /console/kickbacks", h.signedIn(h.kickbacks))
+	m.HandleFunc("GET /console/kickbacks", h.signedIn(h.kickbackLog))                      // kickbacklog.go
+	m.HandleFunc("POST /console/kickbacks/resend", h.signedIn(h.admin(h.bulkResend)))      // kickbacklog.go
+	m.HandleFunc("GET /console/apikeys", h.signedIn(h.admin(h.apiKeys)))                   // apikeys.go
+	m.HandleFunc("POST /console/apikeys", h.signedIn(h.admin(h.createAPIKey)))             // apikeys.go
+	m.HandleFunc("POST /console/apikeys/{id}/revoke", h.signedIn(h.admin(h.revokeAPIKey))) // apikeys.go
 	m.HandleFunc("POST /console/kickbacks/{id}/resend", h.signedIn(h.admin(h.resend)))
 	m.HandleFunc("GET /console/settings", h.signedIn(h.settings))
 	m.HandleFunc("POST /console/settings", h.signedIn(h.admin(h.saveSettings)))
@@ -205,6 +209,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 	}
 	if who != nil && who.Account.CanAct() {
 		out = append(out, ui.NavItem{Href: Base + "/users", Label: ui.L(lang, "ユーザー", "Users"), Active: active == "users"})
+		out = append(out, ui.NavItem{Href: Base + "/apikeys", Label: ui.L(lang, "APIキー", "API keys"), Active: active == "apikeys"})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
@@ -36,7 +37,7 @@ const IGatewayPrefix = "/igateway/3ds/"
 
 // IGatewayThreeDS is the gateway's ThreeDSecure hook (gateway.Handler.IGateway).
 func (h *Handler) IGatewayThreeDS(w http.ResponseWriter, r *http.Request, st *store.Store, p *wire.Params, req *payment.ChargeRequest, ret string) bool {
-	if req.Card == nil || h.Pay.Acq.ThreeDS(req.Card.PAN) == token.Frictionless {
+	if req.Card == nil || acquirer.ThreeDSFor(r.Context(), h.Pay.Acq, req.Card.PAN) == token.Frictionless { // honours Kessai-Scenario
 		return false
 	}
 	ctx := r.Context()

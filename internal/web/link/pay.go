@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
@@ -236,7 +237,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
 	}
-	flow := h.Pay.Acq.ThreeDS(card.PAN)
+	flow := acquirer.ThreeDSFor(r.Context(), h.Pay.Acq, card.PAN) // honours Kessai-Scenario
 	switch flow {
 	case "challenge":
 		h.startChallenge(w, r, st, o, lang, card, md)
