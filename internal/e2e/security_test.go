@@ -1126,6 +1126,11 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /console/users/{id}/{action}", fmt.Sprintf("/console/users/%d/delete", clerk.ID), v(), false},
 		{"POST /console/users/{id}/{action}", fmt.Sprintf("/console/users/%d/role", clerk.ID), v("role", "admin"), false},
 		{"POST /console/password", "/console/password", v("current", secPass, "new", "Evil-pass-2026-xyz", "confirm", "Evil-pass-2026-xyz"), false},
+		{"POST /console/kickbacks/resend", "/console/kickbacks/resend", v("state", "delivered", "confirm", "yes"), false},
+		{"POST /console/apikeys", "/console/apikeys", v("name", "evil"), false},
+		{"POST /console/apikeys/{id}/revoke", "/console/apikeys/1/revoke", v(), false},
+		{"POST /console/links", "/console/links", v("kind", "amount", "am", "1000", "tx", "0", "sf", "0", "days", "7"), false},
+		{"POST /console/security/store", "/console/security/store", v("allow_ips", "203.0.113.0/24"), false},
 	}
 	operatorProbes := []csrfProbe{
 		{"POST /operator/login", "/operator/login", v("login", "ops", "password", secPass), true},
@@ -1145,6 +1150,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/maintenance/draft/add", "/operator/maintenance/draft/add", v("date", ypfx+"-07-15", "from", "02:55", "to", "04:30", "scope", "all"), false},
 		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx), false},
 		{"POST /operator/maintenance/emergency", "/operator/maintenance/emergency", v("minutes", "30", "scope", "all", "confirm", "yes", "reason", "csrf"), false},
+		{"POST /operator/stores/{aid}/users/{id}/mfa-reset", fmt.Sprintf("/operator/stores/%s/users/%d/mfa-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
 	}
 
 	// every registered POST route has a probe, and every probe names a registered route
@@ -1193,7 +1199,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 	}
 	consoleActs := crawl(owner, []string{"/console/", "/console/payments", "/console/payments/" + authorized, "/console/payments/" + captured,
 		"/console/kickbacks", "/console/settings", "/console/users", "/console/password", "/console/help", "/console/autocharges",
-		"/console/autocharges/" + acidA}, console, srcConsole)
+		"/console/autocharges/" + acidA, "/console/links", "/console/products", "/console/apikeys", "/console/security"}, console, srcConsole)
 	opActs := crawl(ops, []string{"/operator/", "/operator/stores", "/operator/stores/" + secAidB, fmt.Sprintf("/operator/maintenance?year=%d", year),
 		fmt.Sprintf("/operator/maintenance/notice?year=%d", year), "/operator/email", "/operator/audit", "/operator/help"}, operatorProbes, srcOperator)
 	if len(consoleActs) < 8 || len(opActs) < 8 {
