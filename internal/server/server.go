@@ -193,20 +193,32 @@ func (s *Server) Gate(t time.Time, op maintenance.Op, brand string, r *http.Requ
 	return w
 }
 
-// RemoteIP is the client address: the TCP peer, or the last untrusted hop of X-Forwarded-For when
-// the peer is a trusted proxy.
+// RemoteIP is the client address: the TCP peer, or, when the peer is a trusted proxy, the first
+// untrusted hop of X-Forwarded-For read from the right. Every X-Forwarded-For line counts: the
+// lines are joined in order into one list (RFC 9110 §5.3), so a client cannot hide an address of
+// its choosing in a first line while the proxy appends the real one in a second. Empty entries are
+// skipped; an entry that is not an address (a typo, a name, "unknown", a zone) makes the client
+// unknown: the zero Addr, which no allow-list contains — never the proxy's own address.
+// The same answer decides the store's IP allow-list (ER003), --operator-allow and the
+// card-testing brake.
 func (s *Server) RemoteIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies)
+}
+
+// ClientAddr is RemoteIP's rule over its inputs: the peer address (host:port), every
+// X-Forwarded-For header line in order, and the trusted proxies.
+func ClientAddr(remoteAddr string, xff []string, proxies []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remoteAddr
 	}
 	ip, _ := netip.ParseAddr(host)
 	ip = ip.Unmap()
-	if len(s.proxies) == 0 {
+	if len(proxies) == 0 {
 		return ip
 	}
 	trusted := func(a netip.Addr) bool {
-		for _, p := range s.proxies {
+		for _, p := range proxies {
 			if p.Contains(a) {
 				return true
 			}
@@ -216,19 +228,42 @@ func (s *Server) RemoteIP(r *http.Request) netip.Addr {
 	if !trusted(ip) {
 		return ip
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	var hops []string
+	for _, line := range xff {
+		hops = append(hops, strings.Split(line, ",")...)
+	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
 		}
-		a = a.Unmap()
+		a, ok := hopAddr(h)
+		if !ok {
+			return netip.Addr{}
+		}
 		if !trusted(a) {
 			return a
 		}
-		ip = a
+		ip = a // a chain of trusted proxies: go on to the left
 	}
 	return ip
+}
+
+// hopAddr parses one X-Forwarded-For entry: an address, optionally with a port as some proxies
+// write it ("192.0.2.1:4711", "[2001:db8::1]:4711"). Zoned addresses are refused.
+func hopAddr(h string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(h)
+		if err2 != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func (s *Server) routes() {
