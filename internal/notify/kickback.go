@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,8 +42,9 @@ type Kickbacks struct {
 	Wake    <-chan struct{}
 	Workers int
 	Poll    time.Duration
-	// AllowPrivate lets kickbacks reach loopback and private addresses: the sandbox (a merchant's
-	// developer runs the receiver on the same laptop). Outside it they are refused (SSRF).
+	// Rule says which receiver addresses may be reached (SSRF); the zero value refuses every
+	// internal address. AllowPrivate, when set, overrides it with AnyAddress.
+	Rule         TargetRule
 	AllowPrivate bool
 	// PerHost bounds concurrent deliveries to one receiver, so a receiver that hangs holds at
 	// most this many workers and the others keep flowing.
@@ -88,9 +90,15 @@ func (k *Kickbacks) Run(ctx context.Context) {
 	}
 	if k.Client == nil {
 		tr := &http.Transport{MaxIdleConnsPerHost: k.PerHost, IdleConnTimeout: 30 * time.Second, Proxy: nil}
-		if !k.AllowPrivate {
-			tr.DialContext = dialContext()
+		if k.AllowPrivate {
+			k.Rule = AnyAddress
 		}
+		if k.Rule != AnyAddress {
+			tr.DialContext = dialContext(k.Rule)
+		}
+		// Redirects are not followed: a 3xx is a failed attempt (retried later). Following one
+		// would let a public receiver bounce Kessai to an internal address; the dialer would
+		// refuse it, but not following is simpler to reason about and to log.
 		k.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -240,10 +248,14 @@ func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {
 			}
 		}
 	}
-	if err != nil {
+	a.LatencyMS = time.Since(start).Milliseconds()
+	if errors.Is(err, ErrPrivateAddress) {
+		// refused before any connection: one message and no timing, whatever the address and
+		// port, so the delivery log says nothing about the provider's network
+		a.Error, a.LatencyMS = RefusedByPolicy, 0
+	} else if err != nil {
 		a.Error = vault.Redact(err.Error())
 	}
-	a.LatencyMS = time.Since(start).Milliseconds()
 	attempts := kb.Attempts + 1
 	next := at.Add(Backoff(attempts))
 	giveUp := !delivered && next.Sub(kb.CreatedAt) > RetryWindow

@@ -10,7 +10,7 @@ import (
 // registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
 func (s *Server) registerConsole() {
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
-		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log})
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, CheckTarget: s.CheckResultURL})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}

@@ -52,27 +52,32 @@ type Config struct {
 	// RefusePrivateKickbacks applies the production rule in the sandbox too: kickbacks to
 	// loopback and private addresses are refused (outside the sandbox they always are).
 	RefusePrivateKickbacks bool
-	Log                    *slog.Logger
+	// AllowPrivateKickbacks (--allow-private-kickbacks) lets kickbacks reach any address,
+	// internal ones included: an explicit opt-out of the SSRF rule.
+	AllowPrivateKickbacks bool
+	Log                   *slog.Logger
 }
 
 // Server is a running Kessai.
 type Server struct {
-	Cfg      Config
-	DB       *store.DB
-	Vault    *vault.KeyRing
-	Pay      *payment.Service
-	Maint    *maintenance.Index
-	Kick     *notify.Kickbacks
-	Mail     *notify.Mailer
-	Sandbox  bool
-	Log      *slog.Logger
-	mux      *http.ServeMux
-	workers  sync.WaitGroup
-	KeyNote  string // what happened with the vault key at start, for the banner
-	allowOps []netip.Prefix
-	proxies  []netip.Prefix
-	gateway  *gateway.Handler
-	metrics  *metrics
+	Cfg     Config
+	DB      *store.DB
+	Vault   *vault.KeyRing
+	Pay     *payment.Service
+	Maint   *maintenance.Index
+	Kick    *notify.Kickbacks
+	Mail    *notify.Mailer
+	Sandbox bool
+	Log     *slog.Logger
+	mux     *http.ServeMux
+	workers sync.WaitGroup
+	KeyNote string // what happened with the vault key at start, for the banner
+	// KickbackRule says which receiver addresses kickbacks may reach (the banner prints it).
+	KickbackRule notify.TargetRule
+	allowOps     []netip.Prefix
+	proxies      []netip.Prefix
+	gateway      *gateway.Handler
+	metrics      *metrics
 }
 
 // New opens storage and builds the service; it does not start serving.
@@ -117,8 +122,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Maint = maintenance.NewIndex(ws)
+	s.KickbackRule = kickbackRule(cfg, s.Sandbox)
 	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked,
-		AllowPrivate: s.Sandbox && !cfg.RefusePrivateKickbacks}
+		Rule: s.KickbackRule}
 	if cfg.SMTP.Addr != "" {
 		if cfg.SMTP.From == "" {
 			cfg.SMTP.From = "noreply@kessai.example"
@@ -128,6 +134,43 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// kickbackRule decides the SSRF rule: internal addresses are refused, except loopback for a
+// sandbox that itself listens on loopback only (a developer's receiver on the same machine; a
+// sandbox shared on any other address refuses it too), and anything with --allow-private-kickbacks.
+func kickbackRule(cfg Config, sandbox bool) notify.TargetRule {
+	switch {
+	case cfg.AllowPrivateKickbacks:
+		return notify.AnyAddress
+	case sandbox && !cfg.RefusePrivateKickbacks && LoopbackOnly(cfg.Addr):
+		return notify.PublicAndLoopback
+	}
+	return notify.PublicOnly
+}
+
+// LoopbackOnly reports whether a listen address HOST:PORT accepts connections from this machine
+// only: 127.0.0.0/8, ::1 or localhost. An empty address is serve's default, 127.0.0.1:8080; an
+// empty host (":8080") listens everywhere.
+func LoopbackOnly(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// CheckResultURL refuses a result URL that kickbacks could not reach under the server's rule
+// (the panel says so next to the field when it is saved).
+func (s *Server) CheckResultURL(ctx context.Context, raw string) error {
+	return notify.CheckTarget(ctx, raw, s.KickbackRule)
 }
 
 func parsePrefix(c string) (netip.Prefix, error) {

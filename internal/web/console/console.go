@@ -41,6 +41,9 @@ type Deps struct {
 	Clock    clock.Clock
 	Sandbox  bool
 	Log      *slog.Logger
+	// CheckTarget refuses a result URL the server would not send kickbacks to (SSRF rule);
+	// nil accepts every URL.
+	CheckTarget func(ctx context.Context, rawURL string) error
 }
 
 // Handler serves the merchant control panel.
