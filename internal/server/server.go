@@ -72,6 +72,8 @@ type Server struct {
 	mux     *http.ServeMux
 	workers sync.WaitGroup
 	KeyNote string // what happened with the vault key at start, for the banner
+	// Ledger is the sandbox network's book of authorisations (open ones can be counted).
+	Ledger *acquirer.Ledger
 	// KickbackRule says which receiver addresses kickbacks may reach (the banner prints it).
 	KickbackRule notify.TargetRule
 	allowOps     []netip.Prefix
@@ -95,8 +97,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	acq := acquirer.Sandbox{}
-	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note}
+	acq := acquirer.Sandbox{Ledger: acquirer.NewLedger()}
+	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note, Ledger: acq.Ledger}
 	if cfg.SandboxClock && !s.Sandbox {
 		db.Close()
 		return nil, errors.New("--clock is only allowed in sandbox mode")
@@ -410,9 +412,10 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // StartWorkers runs the background workers until ctx ends.
 func (s *Server) StartWorkers(ctx context.Context) {
-	s.workers.Add(2)
+	s.workers.Add(3)
 	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
 	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
+	go func() { defer s.workers.Done(); s.Pay.RunVoids(ctx) }() // authorisations whose payment is not recorded
 	s.startAutoCharge(ctx) // auto-charge runner (autocharge.go)
 	if s.Mail != nil {
 		s.workers.Add(1)
