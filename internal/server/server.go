@@ -415,8 +415,9 @@ func (s *Server) StartWorkers(ctx context.Context) {
 	s.workers.Add(3)
 	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
 	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
-	go func() { defer s.workers.Done(); s.Pay.RunVoids(ctx) }() // authorisations whose payment is not recorded
-	s.startAutoCharge(ctx)                                      // auto-charge runner (autocharge.go)
+	// voids of authorisations whose payment is not recorded
+	go func() { defer s.workers.Done(); s.Pay.RunVoids(ctx) }()
+	s.startAutoCharge(ctx) // auto-charge runner (autocharge.go)
 	if s.Mail != nil {
 		s.workers.Add(1)
 		go func() { defer s.workers.Done(); s.Mail.Run(ctx) }()
