@@ -361,7 +361,7 @@ func (s *Service) adopt(st *store.Store, cod string, p *store.Payment, fp string
 	go func() {
 		defer s.unknown.Add(-1)
 		ctx := context.Background()
-		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		for start, wait := time.Now(), time.Second; time.Since(start) < 24*time.Hour; wait = min(2*wait, time.Minute) {
 			time.Sleep(wait)
 			err := s.DB.Write(ctx, write)
 			switch {
@@ -374,6 +374,7 @@ func (s *Service) adopt(st *store.Store, cod string, p *store.Payment, fp string
 				return
 			}
 		}
+		s.Log.Error("payment answered outcome-unknown could not be settled in 24 h", "aid", st.AID, "gid", p.Gid, "net_ref_set", p.NetRef != "")
 	}()
 }
 
