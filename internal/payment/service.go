@@ -63,6 +63,7 @@ type Service struct {
 	voidMu      sync.Mutex
 	voidBacklog []*store.Void
 	unknown     atomic.Int64
+	settled     atomic.Int64
 }
 
 // New wires a payment service.
@@ -301,6 +302,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		// Never answer a failure for it: find out first (bounded), by writing it again under the
 		// same keys — a conflict on gid means the first commit happened.
 		err = s.settle(ctx, write)
+		if err == nil || errors.Is(err, errReplay) {
+			s.settled.Add(1)
+		}
 	}
 	switch {
 	case errors.Is(err, errReplay):
@@ -377,6 +381,10 @@ func (s *Service) adopt(st *store.Store, cod string, p *store.Payment, fp string
 		s.Log.Error("payment answered outcome-unknown could not be settled in 24 h", "aid", st.AID, "gid", p.Gid, "net_ref_set", p.NetRef != "")
 	}()
 }
+
+// Settled counts payments whose commit answer was lost and whose true outcome was found before
+// answering.
+func (s *Service) Settled() int64 { return s.settled.Load() }
 
 // Unsettled counts payments answered CodeOutcomeUnknown that this instance is still settling.
 func (s *Service) Unsettled() int64 { return s.unknown.Load() }
