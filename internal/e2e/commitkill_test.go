@@ -256,7 +256,14 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 		select {
 		case <-cut.fired:
 		case <-time.After(20 * time.Second):
-			t.Fatalf("round %d: no COMMIT went through the relay to cut", round)
+			mu.Lock()
+			last := ""
+			if len(answers) > 0 {
+				last = answers[len(answers)-1].body
+			}
+			n := len(answers)
+			mu.Unlock()
+			t.Fatalf("round %d: no COMMIT went through the relay to cut in 20 s (%d answers so far, the last %q)", round, n, last)
 		}
 		time.Sleep(outage)
 		pg.start()
