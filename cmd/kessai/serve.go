@@ -31,6 +31,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&opAllow, "operator-allow", "CIDR that passes through maintenance windows, for verification (repeatable)")
 	fs.Var(&proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
 	fs.Var(&kickFrom, "kickback-source", "IP address or CIDR kickbacks leave from, shown to merchants in the panel (repeatable or comma-separated; env KESSAI_KICKBACK_SOURCE)")
+	allowPrivate := fs.Bool("allow-private-kickbacks", false, "let kickbacks reach internal addresses (loopback, private, link-local, …): turns the SSRF rule off")
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
 	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
@@ -56,7 +57,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
-		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, RequireMFA: *requireMFA, Log: log,
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, RequireMFA: *requireMFA, Log: log, AllowPrivateKickbacks: *allowPrivate,
 		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
 	for _, d := range strings.Split(*reminders, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
@@ -123,6 +124,7 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 	default:
 		fmt.Fprintf(w, "  two-step sign-in: optional (sandbox; --require-mfa makes it mandatory)\n")
 	}
+	fmt.Fprintf(w, "  kickbacks: %s\n", s.KickbackRule)
 	if cfg.SandboxClock {
 		fmt.Fprintf(w, "  sandbox clock: starts at %s\n", cfg.Clock.Now().Format(time.RFC3339))
 	}

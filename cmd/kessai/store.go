@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"kessai/internal/notify"
 	"kessai/internal/store"
 )
 
@@ -62,6 +63,19 @@ func (s *storeSettings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.notifyEmail, "notify-email", "", "address for maintenance and service e-mail")
 	fs.StringVar(&s.stopNotice, "stop-notice", "immediate", "when an auto-charge stop is notified: immediate | next")
 	fs.StringVar(&s.secret, "kickback-secret", "", "HMAC key for signed kickbacks (empty = unsigned)")
+}
+
+// warnInternalTargets accepts a kickback URL that points to an internal address (the operator
+// may mean it, for a sandbox on loopback or a server run with --allow-private-kickbacks) but says
+// that servers refuse it by default.
+func (s *storeSettings) warnInternalTargets(ctx context.Context, set map[string]bool, stderr io.Writer) {
+	for _, f := range []struct{ name, v string }{{"result-url", s.resultURL}, {"autocharge-result-url", s.acResultURL}} {
+		if set[f.name] && notify.CheckTarget(ctx, f.v, notify.PublicOnly) != nil {
+			fmt.Fprintf(stderr, "warning: --%s %s points to an internal address (loopback, private, link-local, …). "+
+				"Servers refuse to send kickbacks there (SSRF rule), except a sandbox listening on loopback only (loopback receivers) "+
+				"or a server started with --allow-private-kickbacks.\n", f.name, f.v)
+		}
+	}
 }
 
 func (s *storeSettings) apply(st *store.Store, set map[string]bool) error {
@@ -177,6 +191,7 @@ func storeCreateOrUpdate(ctx context.Context, create bool, args []string, stdout
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	s.warnInternalTargets(ctx, set, stderr)
 	d, err := db.open(ctx)
 	if err != nil {
 		return err

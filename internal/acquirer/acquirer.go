@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,6 +24,9 @@ type Request struct {
 	CVV    string // may be empty (token and stored-card charges); never stored
 	Amount int64
 	Method string // md: 10, 61-N, 80-0
+	// Sale asks for authorisation and capture in one (CAPTURE); otherwise the authorisation
+	// stays open until Capture or Void.
+	Sale bool
 }
 
 // Response is the network's answer. Declines are not errors: Approved is false and Code says why.
@@ -92,10 +98,115 @@ const SlowCard = "4000000000000259"
 // SlowDelay is how long the sandbox takes to answer for SlowCard.
 const SlowDelay = 2 * time.Second
 
-// Sandbox is the card-network simulator. It is stateless: outcomes follow from the card number, and
-// approval codes and references from the idempotency key, so a retried request gets the very same
-// authorisation — as a real network does for a repeated idempotency key.
-type Sandbox struct{}
+// Sandbox is the card-network simulator. Outcomes follow from the card number, and approval codes
+// and references from the idempotency key, so a retried request gets the very same authorisation —
+// as a real network does for a repeated idempotency key. With a Ledger it also keeps the state of
+// each authorisation, so tests can count the ones left open (Sandbox{} alone is stateless).
+type Sandbox struct {
+	Ledger *Ledger
+}
+
+// Ledger is the sandbox network's book of authorisations: open (authorised, neither captured nor
+// voided), sold (authorised and captured at once, or captured later) and voided. An authorisation
+// voided is final: the same idempotency key and card authorised again get a new reference. Settled
+// entries (captured or voided) are forgotten after SettledTTL, so the book stays bounded under load;
+// open ones are kept until captured or voided, as a network keeps an open-to-buy hold.
+type Ledger struct {
+	mu      sync.Mutex
+	refs    map[string]*entry
+	gen     map[string]int // digest(key, pan) -> authorisations of it voided so far
+	sweptAt time.Time
+}
+
+type entry struct {
+	state string // open | sold | voided
+	at    time.Time
+	key   string // digest(key, pan) it was made for
+}
+
+// SettledTTL is how long the ledger remembers a captured or voided authorisation.
+const SettledTTL = 2 * time.Minute
+
+// NewLedger returns an empty ledger.
+func NewLedger() *Ledger { return &Ledger{refs: map[string]*entry{}, gen: map[string]int{}} }
+
+// Stats counts the ledger's authorisations by state.
+type Stats struct {
+	Open   int // authorised, neither captured nor voided
+	Sold   int // captured (within SettledTTL)
+	Voided int // voided (within SettledTTL)
+}
+
+// Stats reports the ledger's counts.
+func (l *Ledger) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s Stats
+	for _, e := range l.refs {
+		switch e.state {
+		case "open":
+			s.Open++
+		case "sold":
+			s.Sold++
+		case "voided":
+			s.Voided++
+		}
+	}
+	return s
+}
+
+// State is the state of one reference: open, sold, voided, or "" when unknown (or forgotten).
+func (l *Ledger) State(ref string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.refs[ref]; e != nil {
+		return e.state
+	}
+	return ""
+}
+
+func (l *Ledger) sweep(now time.Time) {
+	if now.Sub(l.sweptAt) < 10*time.Second {
+		return
+	}
+	l.sweptAt = now
+	for ref, e := range l.refs {
+		if e.state != "open" && now.Sub(e.at) > SettledTTL {
+			delete(l.refs, ref)
+		}
+	}
+}
+
+// set moves ref to state; from, when given, must be its current state (else an error).
+func (l *Ledger) set(ref, state string, from ...string) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.sweep(now)
+	e := l.refs[ref]
+	if len(from) > 0 {
+		cur := ""
+		if e != nil {
+			cur = e.state
+		}
+		if e != nil && !slices.Contains(from, cur) {
+			return fmt.Errorf("%w: authorisation %s is %s", ErrRefused, ref, cur)
+		}
+	}
+	if e == nil {
+		e = &entry{}
+		l.refs[ref] = e
+	}
+	e.state, e.at = state, now
+	return nil
+}
+
+// ErrRefused is the network refusing an operation on an authorisation in the wrong state
+// (capturing a voided one, voiding a captured one).
+var ErrRefused = errors.New("refused by the card network")
 
 // Name reports the connector name.
 func (Sandbox) Name() string { return "sandbox" }
@@ -105,7 +216,7 @@ func digest(parts ...string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (Sandbox) decide(ctx context.Context, r Request) (Response, error) {
+func (s Sandbox) decide(ctx context.Context, r Request) (Response, error) {
 	if resp, err, ok := forced(ctx, r); ok { // Kessai-Scenario (scenario.go)
 		return resp, err
 	}
@@ -129,30 +240,82 @@ func (Sandbox) decide(ctx context.Context, r Request) (Response, error) {
 	case "4000000000000127":
 		return Response{Code: "ER079"}, nil
 	}
-	d := digest(r.Key, r.PAN)
-	ap := strings.ToUpper(d[:6])
-	return Response{Approved: true, ApprovalCode: ap, Ref: "SBX" + d[6:22]}, nil
+	return Response{Approved: true}, nil
 }
 
-// Authorize approves or declines by test card.
-func (s Sandbox) Authorize(ctx context.Context, r Request) (Response, error) { return s.decide(ctx, r) }
+// approve makes the authorisation of r: its reference follows from the key and card, and from how
+// many earlier authorisations of them were voided (a voided one is final; a new one is new).
+func (s Sandbox) approve(r Request) Response {
+	d := digest(r.Key, r.PAN)
+	ap := strings.ToUpper(d[:6])
+	ref := "SBX" + d[6:22]
+	if l := s.Ledger; l != nil {
+		l.mu.Lock()
+		g := l.gen[d]
+		l.mu.Unlock()
+		if g > 0 {
+			ref = "SBX" + digest(r.Key, r.PAN, strconv.Itoa(g))[6:22]
+		}
+		state := "open"
+		if r.Sale {
+			state = "sold"
+		}
+		l.set(ref, state)
+		l.mu.Lock()
+		l.refs[ref].key = d
+		l.mu.Unlock()
+	}
+	return Response{Approved: true, ApprovalCode: ap, Ref: ref}
+}
+
+// Authorize approves or declines by test card; an approval is entered in the ledger (open, or
+// sold for a sale).
+func (s Sandbox) Authorize(ctx context.Context, r Request) (Response, error) {
+	resp, err := s.decide(ctx, r)
+	if err != nil || !resp.Approved {
+		return resp, err
+	}
+	return s.approve(r), nil
+}
 
 // Verify checks a card without charging (CHECK, registering a card for later charges): the same
 // outcomes as Authorize, except that a card at its credit limit passes, as a zero-amount check
 // does on a real network — so a card can be registered and decline when it is charged.
 func (s Sandbox) Verify(ctx context.Context, r Request) (Response, error) {
+	resp, err := s.decide(ctx, r)
 	if r.PAN == "4000000000009995" && ScenarioFrom(ctx) == "" {
-		d := digest(r.Key, r.PAN)
-		return Response{Approved: true, ApprovalCode: strings.ToUpper(d[:6]), Ref: "SBX" + d[6:22]}, nil
+		resp, err = Response{Approved: true}, nil
 	}
-	return s.decide(ctx, r)
+	if err == nil && resp.Approved {
+		// a verification holds nothing open on the card: its reference is not in the ledger
+		d := digest(r.Key, r.PAN)
+		resp.ApprovalCode, resp.Ref = strings.ToUpper(d[:6]), "SBX"+d[6:22]
+	}
+	return resp, err
 }
 
-// Capture always succeeds for a sandbox reference.
-func (Sandbox) Capture(ctx context.Context, ref string, amount int64) error { return checkRef(ref) }
+// Capture succeeds for a sandbox reference that is not voided.
+func (s Sandbox) Capture(ctx context.Context, ref string, amount int64) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	return s.Ledger.set(ref, "sold", "open", "sold", "")
+}
 
-// Void always succeeds for a sandbox reference.
-func (Sandbox) Void(ctx context.Context, ref string) error { return checkRef(ref) }
+// Void releases an authorisation (or reverses a sale not yet settled); voiding twice is fine.
+func (s Sandbox) Void(ctx context.Context, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	if l := s.Ledger; l != nil {
+		l.mu.Lock()
+		if e := l.refs[ref]; e != nil && e.state != "voided" && e.key != "" {
+			l.gen[e.key]++
+		}
+		l.mu.Unlock()
+	}
+	return s.Ledger.set(ref, "voided")
+}
 
 // Refund always succeeds for a sandbox reference.
 func (Sandbox) Refund(ctx context.Context, ref string, amount int64) error { return checkRef(ref) }

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,15 +42,26 @@ type Kickbacks struct {
 	Wake    <-chan struct{}
 	Workers int
 	Poll    time.Duration
-	// AllowPrivate lets kickbacks reach loopback and private addresses: the sandbox (a merchant's
-	// developer runs the receiver on the same laptop). Outside it they are refused (SSRF).
+	// Rule says which receiver addresses may be reached (SSRF); the zero value refuses every
+	// internal address. AllowPrivate, when set, overrides it with AnyAddress.
+	Rule         TargetRule
 	AllowPrivate bool
 	// PerHost bounds concurrent deliveries to one receiver, so a receiver that hangs holds at
 	// most this many workers and the others keep flowing.
 	PerHost  int
 	mu       sync.Mutex
 	inflight map[string]int
+	claimed  map[int64]bool // kickbacks being delivered now, whose leases are renewed
 }
+
+// Lease is how long a claimed kickback is held by the instance that claimed it. An instance that
+// dies holding kickbacks delays them by at most this (plus a poll): well inside the 30 s of
+// wire.md §3.3. A delivery that takes longer (a slow receiver) has its lease renewed every
+// LeaseRenew while it runs, so a live instance never loses its kickbacks to another mid-delivery.
+const (
+	Lease      = 15 * time.Second
+	LeaseRenew = 5 * time.Second
+)
 
 // Backoff is the wait after the n-th failed attempt: 5 s doubling, at most one hour.
 func Backoff(n int) time.Duration {
@@ -78,18 +90,27 @@ func (k *Kickbacks) Run(ctx context.Context) {
 	}
 	if k.Client == nil {
 		tr := &http.Transport{MaxIdleConnsPerHost: k.PerHost, IdleConnTimeout: 30 * time.Second, Proxy: nil}
-		if !k.AllowPrivate {
-			tr.DialContext = dialContext()
+		if k.AllowPrivate {
+			k.Rule = AnyAddress
 		}
+		if k.Rule != AnyAddress {
+			tr.DialContext = dialContext(k.Rule)
+		}
+		// Redirects are not followed: a 3xx is a failed attempt (retried later). Following one
+		// would let a public receiver bounce Kessai to an internal address; the dialer would
+		// refuse it, but not following is simpler to reason about and to log.
 		k.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	k.mu.Lock()
 	k.inflight = map[string]int{}
+	k.claimed = map[int64]bool{}
 	k.mu.Unlock()
 	sem := make(chan struct{}, k.Workers)
 	t := time.NewTicker(k.Poll)
 	defer t.Stop()
+	renew := time.NewTicker(LeaseRenew)
+	defer renew.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	again := false
@@ -100,6 +121,9 @@ func (k *Kickbacks) Run(ctx context.Context) {
 				return
 			case <-t.C:
 			case <-k.Wake:
+			case <-renew.C:
+				k.renew(ctx)
+				continue
 			}
 		}
 		again = false
@@ -114,7 +138,7 @@ func (k *Kickbacks) Run(ctx context.Context) {
 		if free <= 0 {
 			continue
 		}
-		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, 60*time.Second, k.busyHosts())
+		kbs, err := k.DB.ClaimKickbacks(ctx, now, free, Lease, k.busyHosts())
 		if err != nil {
 			if ctx.Err() == nil {
 				k.Log.Warn("kickback claim failed", "err", err)
@@ -128,6 +152,7 @@ func (k *Kickbacks) Run(ctx context.Context) {
 			full := k.inflight[host] >= k.PerHost
 			if !full {
 				k.inflight[host]++
+				k.claimed[kb.ID] = true
 			}
 			k.mu.Unlock()
 			if full {
@@ -141,6 +166,7 @@ func (k *Kickbacks) Run(ctx context.Context) {
 				defer func() {
 					k.mu.Lock()
 					k.inflight[host]--
+					delete(k.claimed, kb.ID)
 					k.mu.Unlock()
 					<-sem
 					wg.Done()
@@ -149,6 +175,25 @@ func (k *Kickbacks) Run(ctx context.Context) {
 			}(kb)
 		}
 	}
+}
+
+// renew extends the leases of the kickbacks being delivered now.
+func (k *Kickbacks) renew(ctx context.Context) {
+	k.mu.Lock()
+	ids := make([]int64, 0, len(k.claimed))
+	for id := range k.claimed {
+		ids = append(ids, id)
+	}
+	k.mu.Unlock()
+	if err := k.DB.RenewKickbacks(ctx, ids, k.Clock.Now().Add(Lease)); err != nil && ctx.Err() == nil {
+		k.Log.Warn("kickback lease renewal failed", "err", err)
+	}
+}
+
+func (k *Kickbacks) unclaim(id int64) {
+	k.mu.Lock()
+	delete(k.claimed, id)
+	k.mu.Unlock()
 }
 
 // busyHosts lists receivers already at their concurrency bound.
@@ -203,10 +248,14 @@ func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {
 			}
 		}
 	}
-	if err != nil {
+	a.LatencyMS = time.Since(start).Milliseconds()
+	if errors.Is(err, ErrPrivateAddress) {
+		// refused before any connection: one message and no timing, whatever the address and
+		// port, so the delivery log says nothing about the provider's network
+		a.Error, a.LatencyMS = RefusedByPolicy, 0
+	} else if err != nil {
 		a.Error = vault.Redact(err.Error())
 	}
-	a.LatencyMS = time.Since(start).Milliseconds()
 	attempts := kb.Attempts + 1
 	next := at.Add(Backoff(attempts))
 	giveUp := !delivered && next.Sub(kb.CreatedAt) > RetryWindow
@@ -214,6 +263,7 @@ func (k *Kickbacks) deliver(ctx context.Context, kb *store.Kickback) {
 		// shutting down: leave it for the next start, with no attempt recorded against it
 		return
 	}
+	k.unclaim(kb.ID) // no renewal from here on: the record ends the lease
 	if err := k.DB.RecordAttempt(context.WithoutCancel(ctx), kb, a, delivered, next, giveUp); err != nil {
 		k.Log.Error("kickback record failed", "id", kb.ID, "err", err)
 		return

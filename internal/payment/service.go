@@ -56,11 +56,17 @@ type Service struct {
 	// Kicked is nudged after a commit that queued a kickback, so delivery starts at once.
 	Kicked chan struct{}
 	ids    idGen
+	// voidWake nudges the void worker; voidBacklog holds voids the database could not take yet.
+	voidWake    chan struct{}
+	voidMu      sync.Mutex
+	voidBacklog []*store.Void
+	unknown     atomic.Int64
+	settled     atomic.Int64
 }
 
 // New wires a payment service.
 func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
-	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1)}
+	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1), voidWake: make(chan struct{}, 1)}
 	s.Stores = NewStoreCache(db, time.Second)
 	s.ids.db = db
 	return s
@@ -201,11 +207,12 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	if r.Cod != "" {
 		key = st.AID + "/" + r.Cod + "/" + fp
 	}
-	areq := acquirer.Request{Key: key, PAN: pan, Exp: exp, Amount: p.Ta, Method: p.Md}
+	areq := acquirer.Request{Key: key, PAN: pan, Exp: exp, Amount: p.Ta, Method: p.Md, Sale: r.Job != "AUTH"}
 	if r.Card != nil {
 		areq.CVV = r.Card.CVV
 	}
 	var resp acquirer.Response
+	authorised := false // an authorisation now holds at the network: voided if the payment is not recorded
 	switch {
 	case r.NoCharge && r.Card == nil:
 		// a stored card registered again (a token, one-touch): it was checked when it was stored
@@ -222,6 +229,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		resp, err = s.Acq.Verify(ctx, areq)
 	default:
 		resp, err = s.Acq.Authorize(ctx, areq)
+		authorised = err == nil && resp.Approved
 	}
 	pan = ""
 	switch {
@@ -248,7 +256,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	}
 
-	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+	write := func(tx *store.Tx) error {
 		// A card is kept only when the network took it: a declined number is not stored (less
 		// card data at rest), and one-touch, which charges a customer's newest card, can never
 		// pick a card that was refused.
@@ -292,27 +300,127 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 			}
 		}
 		return nil
-	})
-	if errors.Is(err, errReplay) {
-		w, err := s.DB.SuccessfulByCod(ctx, st.AID, r.Cod)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		if w.Fingerprint != fp && p.NetRef != "" {
-			// our authorisation (other amounts, so another idempotency key) is not wanted
-			if err := s.Acq.Void(context.WithoutCancel(ctx), p.NetRef); err != nil {
-				s.Log.Error("void of a refused duplicate failed", "aid", st.AID, "cod", r.Cod, "err", err)
-			}
-		}
-		return replay(w, fp)
 	}
-	if err != nil {
+	err = s.DB.Write(ctx, write)
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		// The database went away between COMMIT and its answer: the payment may be recorded.
+		// Never answer a failure for it: find out first (bounded), by writing it again under the
+		// same keys — a conflict on gid means the first commit happened.
+		err = s.settle(ctx, write)
+		if err == nil || errors.Is(err, errReplay) {
+			s.settled.Add(1)
+		}
+	}
+	switch {
+	case errors.Is(err, errReplay):
+		return s.replayed(ctx, st, r.Cod, p, fp, authorised)
+	case errors.Is(err, errStillUnknown):
+		s.adopt(st, r.Cod, p, fp, authorised, write)
+		return nil, Errf(CodeOutcomeUnknown, "the payment's outcome is not known yet (storage unavailable): retry with the same cod for the true result")
+	case err != nil:
+		// certainly not recorded: the authorisation must not stay open at the network
+		if authorised {
+			s.queueVoid(ctx, st.AID, p, "not-recorded")
+		}
 		return nil, unavailable(err)
 	}
 	if r.Kickback && st.ResultURL != "" {
 		s.Nudge()
 	}
 	return &Result{P: p}, nil
+}
+
+// CodeOutcomeUnknown answers a charge whose outcome Kessai could not establish before answering
+// (the database went away mid-commit and did not come back within SettleWait). It is not a
+// failure: the payment may be recorded. A retry with the same cod always returns the true outcome.
+const CodeOutcomeUnknown = string(wire.EROutcomeUnknown)
+
+// SettleWait bounds how long a charge whose commit outcome was lost waits for the database
+// before it answers CodeOutcomeUnknown (answers stay within the 10 s clients wait).
+var SettleWait = 8 * time.Second
+
+var errStillUnknown = errors.New("outcome still unknown")
+
+// settle writes the payment again until the database answers: nil (recorded now — the first
+// commit had not happened), errReplay (a unique key is taken: the first commit happened, or
+// another request won), or errStillUnknown after SettleWait. The unique keys on gid and (store,
+// cod) serialise the new write with a first commit still in flight, so the answer is certain.
+func (s *Service) settle(ctx context.Context, write func(*store.Tx) error) error {
+	deadline := time.Now().Add(SettleWait)
+	wait := 100 * time.Millisecond
+	for time.Now().Before(deadline) {
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+		wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		err := s.DB.Write(wctx, write)
+		cancel()
+		if err == nil || errors.Is(err, errReplay) {
+			return err
+		}
+	}
+	return errStillUnknown
+}
+
+// adopt keeps settling a payment answered CodeOutcomeUnknown in the background until the
+// database answers, so its authorisation is either recorded (with its kickback) or voided. The
+// merchant's retry of the same cod gets the true outcome either way. (In memory: lost if this
+// instance stops first; the retry then settles it.)
+func (s *Service) adopt(st *store.Store, cod string, p *store.Payment, fp string, authorised bool, write func(*store.Tx) error) {
+	s.unknown.Add(1)
+	go func() {
+		defer s.unknown.Add(-1)
+		ctx := context.Background()
+		for start, wait := time.Now(), time.Second; time.Since(start) < 24*time.Hour; wait = min(2*wait, time.Minute) {
+			time.Sleep(wait)
+			err := s.DB.Write(ctx, write)
+			switch {
+			case err == nil:
+				s.Log.Warn("payment answered outcome-unknown is recorded", "aid", st.AID, "gid", p.Gid)
+				s.Nudge()
+				return
+			case errors.Is(err, errReplay):
+				s.replayed(ctx, st, cod, p, fp, authorised)
+				return
+			}
+		}
+		s.Log.Error("payment answered outcome-unknown could not be settled in 24 h", "aid", st.AID, "gid", p.Gid, "net_ref_set", p.NetRef != "")
+	}()
+}
+
+// Settled counts payments whose commit answer was lost and whose true outcome was found before
+// answering.
+func (s *Service) Settled() int64 { return s.settled.Load() }
+
+// Unsettled counts payments answered CodeOutcomeUnknown that this instance is still settling.
+func (s *Service) Unsettled() int64 { return s.unknown.Load() }
+
+// replayed answers a charge whose insert met a taken unique key: its own earlier commit (the
+// answer of which was lost), or another request's payment of the same cod — whose result it
+// answers, voiding its own authorisation unless it is the very same one.
+func (s *Service) replayed(ctx context.Context, st *store.Store, cod string, p *store.Payment, fp string, authorised bool) (*Result, error) {
+	if own, err := s.DB.GetPayment(ctx, st.AID, p.Gid); err == nil {
+		return &Result{P: own}, nil
+	}
+	if cod == "" {
+		// only our own gid can have been taken: recorded, but unreadable just now
+		return nil, Errf(CodeOutcomeUnknown, "payment %s is recorded but cannot be read now", p.Gid)
+	}
+	w, err := s.DB.SuccessfulByCod(ctx, st.AID, cod)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, unavailable(err)
+		}
+		// ours is certainly not recorded (its key was taken), but the winner cannot be read now
+		if authorised {
+			s.queueVoid(ctx, st.AID, p, "lost-race")
+		}
+		return nil, Errf(CodeOutcomeUnknown, "order %s was recorded by another request whose result cannot be read now: retry with the same cod", cod)
+	}
+	if authorised && w.NetRef != p.NetRef {
+		// our authorisation (another card, other amounts: another reference) is not wanted
+		s.queueVoid(ctx, st.AID, p, "lost-race")
+	}
+	return replay(w, fp)
 }
 
 var errReplay = errors.New("replay")
@@ -398,7 +506,11 @@ func (s *Service) Sales(ctx context.Context, st *store.Store, gid string, amount
 	if amount < 0 || amount > p.Ta {
 		return nil, Errf("ER032", "capture amount %d exceeds the authorised %d", amount, p.Ta)
 	}
+	if err := s.claim(ctx, p, store.StatusAuthorized, "ER032"); err != nil {
+		return nil, err
+	}
 	if err := s.Acq.Capture(ctx, p.NetRef, amount); err != nil {
+		s.release(ctx, p)
 		return nil, Errf("ER042", "capture: %v", err)
 	}
 	return s.transition(ctx, p, store.StatusAuthorized, store.StatusCaptured, amount, p.Refunded, "SALES", amount, actor, "ER032")
@@ -415,13 +527,21 @@ func (s *Service) Cancel(ctx context.Context, st *store.Store, gid string, actor
 	}
 	switch p.Status {
 	case store.StatusAuthorized:
+		if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
+			return nil, err
+		}
 		if err := s.Acq.Void(ctx, p.NetRef); err != nil {
+			s.release(ctx, p)
 			return nil, Errf("ER042", "void: %v", err)
 		}
 		return s.transition(ctx, p, p.Status, store.StatusVoided, p.Captured, p.Refunded, "CANCEL", p.Ta, actor, "ER033")
 	case store.StatusCaptured, store.StatusPartiallyRefunded:
 		rest := p.Captured - p.Refunded
+		if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
+			return nil, err
+		}
 		if err := s.Acq.Refund(ctx, p.NetRef, rest); err != nil {
+			s.release(ctx, p)
 			return nil, Errf("ER042", "refund: %v", err)
 		}
 		return s.transition(ctx, p, p.Status, store.StatusRefunded, p.Captured, p.Captured, "CANCEL", rest, actor, "ER033")
@@ -445,7 +565,11 @@ func (s *Service) Refund(ctx context.Context, st *store.Store, gid string, amoun
 	if amount <= 0 || amount > rest {
 		return nil, Errf("ER033", "refund amount %d outside 1…%d", amount, rest)
 	}
+	if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
+		return nil, err
+	}
 	if err := s.Acq.Refund(ctx, p.NetRef, amount); err != nil {
+		s.release(ctx, p)
 		return nil, Errf("ER042", "refund: %v", err)
 	}
 	to := store.StatusPartiallyRefunded

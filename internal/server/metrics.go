@@ -31,6 +31,12 @@ func newMetrics(s *Server) *metrics {
 	}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_maintenance_windows",
 		Help: "Live (not cancelled) maintenance windows in the schedule."}, func() float64 { return float64(len(s.Maint.Windows())) }))
+	if s.Ledger != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_sandbox_open_authorisations",
+			Help: "Authorisations the sandbox network holds open (neither captured nor voided)."}, func() float64 { return float64(s.Ledger.Stats().Open) }))
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_payments_outcome_unknown",
+		Help: "Payments answered ER990 that this instance is still settling."}, func() float64 { return float64(s.Pay.Unsettled()) }))
 	return m
 }
 

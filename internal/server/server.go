@@ -59,28 +59,35 @@ type Config struct {
 	// RequireMFA (kessai serve --require-mfa) makes operators and panel admins sign in with a
 	// second factor in the sandbox too (with a real acquirer they always must).
 	RequireMFA bool
-	Log        *slog.Logger
+	// AllowPrivateKickbacks (--allow-private-kickbacks) lets kickbacks reach any address,
+	// internal ones included: an explicit opt-out of the SSRF rule.
+	AllowPrivateKickbacks bool
+	Log                   *slog.Logger
 }
 
 // Server is a running Kessai.
 type Server struct {
-	Cfg      Config
-	DB       *store.DB
-	Vault    *vault.KeyRing
-	Pay      *payment.Service
-	Maint    *maintenance.Index
-	Kick     *notify.Kickbacks
-	Mail     *notify.Mailer
-	Sandbox  bool
-	Log      *slog.Logger
-	mux      *http.ServeMux
-	workers  sync.WaitGroup
-	KeyNote  string // what happened with the vault key at start, for the banner
-	allowOps []netip.Prefix
-	proxies  []netip.Prefix
-	gateway  *gateway.Handler
-	metrics  *metrics
-	api      *api.Handler // devtools.go
+	Cfg     Config
+	DB      *store.DB
+	Vault   *vault.KeyRing
+	Pay     *payment.Service
+	Maint   *maintenance.Index
+	Kick    *notify.Kickbacks
+	Mail    *notify.Mailer
+	Sandbox bool
+	Log     *slog.Logger
+	mux     *http.ServeMux
+	workers sync.WaitGroup
+	KeyNote string // what happened with the vault key at start, for the banner
+	// Ledger is the sandbox network's book of authorisations (open ones can be counted).
+	Ledger *acquirer.Ledger
+	// KickbackRule says which receiver addresses kickbacks may reach (the banner prints it).
+	KickbackRule notify.TargetRule
+	allowOps     []netip.Prefix
+	proxies      []netip.Prefix
+	gateway      *gateway.Handler
+	metrics      *metrics
+	api          *api.Handler // devtools.go
 }
 
 // New opens storage and builds the service; it does not start serving.
@@ -98,8 +105,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	acq := acquirer.Sandbox{}
-	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note}
+	acq := acquirer.Sandbox{Ledger: acquirer.NewLedger()}
+	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note, Ledger: acq.Ledger}
 	if cfg.SandboxClock && !s.Sandbox {
 		db.Close()
 		return nil, errors.New("--clock is only allowed in sandbox mode")
@@ -138,8 +145,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Maint = maintenance.NewIndex(ws)
+	s.KickbackRule = kickbackRule(cfg, s.Sandbox)
 	s.Kick = &notify.Kickbacks{DB: db, Clock: cfg.Clock, Maint: s.Maint, Log: log, Stores: s.Pay.Stores.Get, Wake: s.Pay.Kicked,
-		AllowPrivate: s.Sandbox && !cfg.RefusePrivateKickbacks}
+		Rule: s.KickbackRule}
 	if cfg.SMTP.Addr != "" {
 		if cfg.SMTP.From == "" {
 			cfg.SMTP.From = "noreply@kessai.example"
@@ -149,6 +157,43 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// kickbackRule decides the SSRF rule: internal addresses are refused, except loopback for a
+// sandbox that itself listens on loopback only (a developer's receiver on the same machine; a
+// sandbox shared on any other address refuses it too), and anything with --allow-private-kickbacks.
+func kickbackRule(cfg Config, sandbox bool) notify.TargetRule {
+	switch {
+	case cfg.AllowPrivateKickbacks:
+		return notify.AnyAddress
+	case sandbox && !cfg.RefusePrivateKickbacks && LoopbackOnly(cfg.Addr):
+		return notify.PublicAndLoopback
+	}
+	return notify.PublicOnly
+}
+
+// LoopbackOnly reports whether a listen address HOST:PORT accepts connections from this machine
+// only: 127.0.0.0/8, ::1 or localhost. An empty address is serve's default, 127.0.0.1:8080; an
+// empty host (":8080") listens everywhere.
+func LoopbackOnly(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// CheckResultURL refuses a result URL that kickbacks could not reach under the server's rule
+// (the panel says so next to the field when it is saved).
+func (s *Server) CheckResultURL(ctx context.Context, raw string) error {
+	return notify.CheckTarget(ctx, raw, s.KickbackRule)
 }
 
 func parsePrefix(c string) (netip.Prefix, error) {
@@ -214,20 +259,32 @@ func (s *Server) Gate(t time.Time, op maintenance.Op, brand string, r *http.Requ
 	return w
 }
 
-// RemoteIP is the client address: the TCP peer, or the last untrusted hop of X-Forwarded-For when
-// the peer is a trusted proxy.
+// RemoteIP is the client address: the TCP peer, or, when the peer is a trusted proxy, the first
+// untrusted hop of X-Forwarded-For read from the right. Every X-Forwarded-For line counts: the
+// lines are joined in order into one list (RFC 9110 §5.3), so a client cannot hide an address of
+// its choosing in a first line while the proxy appends the real one in a second. Empty entries are
+// skipped; an entry that is not an address (a typo, a name, "unknown", a zone) makes the client
+// unknown: the zero Addr, which no allow-list contains — never the proxy's own address.
+// The same answer decides the store's IP allow-list (ER003), --operator-allow and the
+// card-testing brake.
 func (s *Server) RemoteIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies)
+}
+
+// ClientAddr is RemoteIP's rule over its inputs: the peer address (host:port), every
+// X-Forwarded-For header line in order, and the trusted proxies.
+func ClientAddr(remoteAddr string, xff []string, proxies []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remoteAddr
 	}
 	ip, _ := netip.ParseAddr(host)
 	ip = ip.Unmap()
-	if len(s.proxies) == 0 {
+	if len(proxies) == 0 {
 		return ip
 	}
 	trusted := func(a netip.Addr) bool {
-		for _, p := range s.proxies {
+		for _, p := range proxies {
 			if p.Contains(a) {
 				return true
 			}
@@ -237,19 +294,42 @@ func (s *Server) RemoteIP(r *http.Request) netip.Addr {
 	if !trusted(ip) {
 		return ip
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	var hops []string
+	for _, line := range xff {
+		hops = append(hops, strings.Split(line, ",")...)
+	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
 		}
-		a = a.Unmap()
+		a, ok := hopAddr(h)
+		if !ok {
+			return netip.Addr{}
+		}
 		if !trusted(a) {
 			return a
 		}
-		ip = a
+		ip = a // a chain of trusted proxies: go on to the left
 	}
 	return ip
+}
+
+// hopAddr parses one X-Forwarded-For entry: an address, optionally with a port as some proxies
+// write it ("192.0.2.1:4711", "[2001:db8::1]:4711"). Zoned addresses are refused.
+func hopAddr(h string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(h)
+		if err2 != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func (s *Server) routes() {
@@ -355,9 +435,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // StartWorkers runs the background workers until ctx ends.
 func (s *Server) StartWorkers(ctx context.Context) {
-	s.workers.Add(2)
+	s.workers.Add(3)
 	go func() { defer s.workers.Done(); watchSchedule(ctx, s.DB, s.Maint, s.Log, 200*time.Millisecond) }()
 	go func() { defer s.workers.Done(); s.Kick.Run(ctx) }()
+	// voids of authorisations whose payment is not recorded
+	go func() { defer s.workers.Done(); s.Pay.RunVoids(ctx) }()
 	s.startAutoCharge(ctx) // auto-charge runner (autocharge.go)
 	if s.Mail != nil {
 		s.workers.Add(1)

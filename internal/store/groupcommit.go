@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,8 +111,12 @@ func (g *groupCommitter) run(batch []*gcOp) {
 	// PostgreSQL — fewer per operation). If one operation fails, the batch is rolled back and run
 	// again with a savepoint around each operation, so only the failing one is undone.
 	savepoints := len(batch) == 1
+	ambiguous := false // a COMMIT was sent and its answer lost: it may have taken effect
 	for attempt := 0; attempt < 2; attempt++ {
 		err = g.try(batch, results, savepoints)
+		if errors.Is(err, errCommitLost) {
+			ambiguous = true
+		}
 		if errors.Is(err, errOpFailed) {
 			savepoints = true
 			attempt--
@@ -130,8 +135,11 @@ func (g *groupCommitter) run(batch []*gcOp) {
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
 	err = classify(err)
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || ambiguous {
 		g.downUntil.Store(time.Now().Add(time.Second))
+	}
+	if ambiguous {
+		err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
 	for _, op := range batch {
 		op.done <- err
@@ -197,5 +205,20 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 		}
 		results[i] = e
 	}
-	return sqlTx.Commit()
+	if err := sqlTx.Commit(); err != nil {
+		if retryable(err) {
+			return err // SQLite busy, a serialization failure: certainly not committed
+		}
+		return fmt.Errorf("%w: %w", errCommitLost, err)
+	}
+	return nil
 }
+
+// errCommitLost: the COMMIT was sent but its answer did not come back (the connection or the
+// server died meanwhile), so the transaction may or may not have been committed.
+var errCommitLost = errors.New("commit outcome lost")
+
+// ErrOutcomeUnknown means a write's transaction may or may not have been committed: the database
+// went away between COMMIT and its answer. Callers find out (read back, or write again under the
+// same unique key) before answering; they never answer it as a plain failure.
+var ErrOutcomeUnknown = errors.New("write outcome unknown")

@@ -94,6 +94,23 @@ func (db *DB) ClaimKickbacks(ctx context.Context, now time.Time, limit int, leas
 	return got, err
 }
 
+// RenewKickbacks extends the lease of kickbacks still being delivered by their claimer, so a short
+// lease (a crashed instance's kickbacks are taken over soon) does not expire under a slow delivery.
+// A kickback whose attempt is already recorded (lease_until = 0) is left alone.
+func (db *DB) RenewKickbacks(ctx context.Context, ids []int64, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Exec(`UPDATE kickbacks SET lease_until = ? WHERE id = ? AND status = 'pending' AND lease_until > 0`, NS(until), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Attempt is one delivery try of a kickback.
 type Attempt struct {
 	ID         int64

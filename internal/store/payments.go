@@ -111,7 +111,7 @@ func (t *Tx) GetPayment(aid, gid string) (*Payment, error) {
 // SetPaymentState moves a payment from one status to another (compare-and-set on the status).
 // It reports false when the payment was no longer in from.
 func (t *Tx) SetPaymentState(gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
-	res, err := t.Exec(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ? WHERE gid = ? AND status = ?`,
+	res, err := t.Exec(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ?, follow_lock = 0 WHERE gid = ? AND status = ?`,
 		to, captured, refunded, NS(at), gid, from)
 	if err != nil {
 		return false, err

@@ -88,6 +88,10 @@ const (
 	ER3DSError  Code = "ER900" // 3-D Secure error
 	ER3DSFailed Code = "ER901" // 3-D Secure authentication failed
 
+	// EROutcomeUnknown (Kessai's own): the database went away while the payment was being
+	// recorded and did not come back in time; the payment may be recorded. Not a failure: retry
+	// with the same cod, which always answers the true outcome.
+	EROutcomeUnknown Code = "ER990"
 	ERStoreSuspended Code = "ER998" // store suspended
 	ERMaintenance    Code = "ER999" // under maintenance
 )
@@ -98,6 +102,7 @@ type desc struct{ ja, en string }
 // their meaning was never observed, so Kessai does not produce them.
 var descs = map[Code]desc{
 	ERInternal:         {"内部エラー", "internal error"},
+	EROutcomeUnknown:   {"処理結果不明（同じ注文番号で再送してください）", "outcome unknown: retry with the same cod"},
 	ERMalformed:        {"不正なリクエスト", "malformed request"},
 	ERReferer:          {"送信元URLが許可されていません", "source URL not allowed"},
 	ERSourceIP:         {"送信元IPアドレスが許可されていません", "source IP address not allowed"},

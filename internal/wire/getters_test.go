@@ -358,7 +358,7 @@ func TestCodes(t *testing.T) {
 	for c := 570; c <= 586; c++ {
 		want = append(want, Code("ER"+itoa(c)))
 	}
-	want = append(want, "ER900", "ER901", "ER998", "ER999")
+	want = append(want, "ER900", "ER901", "ER990", "ER998", "ER999")
 	got := Codes()
 	if len(got) != len(want) {
 		t.Fatalf("Codes() has %d codes, want %d: %v", len(got), len(want), got)

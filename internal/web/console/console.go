@@ -50,6 +50,9 @@ type Deps struct {
 	// Vault is the key ring whose lookup key signs mail-payment links (the server's).
 	Vault *vault.KeyRing
 	MFA   auth.Policy
+	// CheckTarget refuses a result URL the server would not send kickbacks to (SSRF rule);
+	// nil accepts every URL.
+	CheckTarget func(ctx context.Context, rawURL string) error
 }
 
 // Handler serves the merchant control panel.

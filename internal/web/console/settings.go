@@ -74,13 +74,15 @@ type settingsView struct {
 	All      []string
 	// KickbackFrom are the addresses Kessai's kickbacks come from (serve --kickback-source).
 	KickbackFrom []string
+	// FieldErr holds a message shown next to a field (by the field's name).
+	FieldErr map[string]string
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	h.renderSettings(w, r, who, http.StatusOK, "", nil)
 }
 
-func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string, typed *store.Store) {
+func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string, typed *store.Store, fieldErr ...map[string]string) {
 	p := h.page(r, who, "settings", "設定", "Settings")
 	st, err := h.store(r, who)
 	if err != nil {
@@ -97,6 +99,9 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui
 	}
 	v := settingsView{S: st, Products: prods, IPs: strings.Join(st.AllowIPs, "\n"), Origins: strings.Join(st.AllowOrigins, "\n"),
 		Brands: map[string]bool{}, All: allBrands, KickbackFrom: h.KickbackSources}
+	if len(fieldErr) > 0 {
+		v.FieldErr = fieldErr[0]
+	}
 	for _, b := range st.Brands {
 		v.Brands[b] = true
 	}
@@ -144,18 +149,30 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 	}
 	f := r.PostFormValue
 	var probs []string
+	fieldErr := map[string]string{}
 	for _, u := range []struct {
+		name   string
 		v      string
 		dst    *string
 		ja, en string
+		server bool // Kessai itself sends requests to it (kickbacks): the SSRF rule applies
 	}{
-		{strings.TrimSpace(f("result_url")), &st.ResultURL, "決済結果通知URL", "Result URL"},
-		{strings.TrimSpace(f("ac_result_url")), &st.ACResultURL, "自動課金結果通知URL", "Auto-charge result URL"},
-		{strings.TrimSpace(f("completion_url")), &st.CompletionURL, "決済完了後の戻り先URL", "Completion URL"},
+		{"result_url", strings.TrimSpace(f("result_url")), &st.ResultURL, "決済結果通知URL", "Result URL", true},
+		{"ac_result_url", strings.TrimSpace(f("ac_result_url")), &st.ACResultURL, "自動課金結果通知URL", "Auto-charge result URL", true},
+		{"completion_url", strings.TrimSpace(f("completion_url")), &st.CompletionURL, "決済完了後の戻り先URL", "Completion URL", false},
 	} {
 		if u.v != "" && !validURL(u.v) {
 			probs = append(probs, ui.L(lang, u.ja+"がhttp(s)のURLではありません", u.en+" is not an http(s) URL"))
 			continue
+		}
+		if u.v != "" && u.server && h.CheckTarget != nil {
+			if err := h.CheckTarget(r.Context(), u.v); err != nil {
+				msg := ui.L(lang, u.ja+"が内部アドレス（ループバック・プライベート・リンクローカル等）を指しているため、このサーバーからは送信できません",
+					u.en+" points to an internal address (loopback, private, link-local, …): this server refuses to send there")
+				probs = append(probs, msg)
+				fieldErr[u.name] = msg
+				continue
+			}
 		}
 		*u.dst = u.v
 	}
@@ -201,7 +218,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 		probs = append(probs, ui.L(lang, "通知先メールアドレスが正しくありません", "The notification address is not an e-mail address"))
 	}
 	if len(probs) > 0 {
-		h.renderSettings(w, r, who, http.StatusUnprocessableEntity, strings.Join(probs, " / "), st)
+		h.renderSettings(w, r, who, http.StatusUnprocessableEntity, strings.Join(probs, " / "), st, fieldErr)
 		return
 	}
 	if err := h.DB.UpdateStore(r.Context(), st); err != nil {

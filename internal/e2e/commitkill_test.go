@@ -1,0 +1,332 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	endian "encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/testenv"
+	"kessai/internal/wire"
+)
+
+// pgCluster is a PostgreSQL server of the test's own (initdb into a temp dir, a free port), so it
+// can be SIGKILLed without touching the shared one.
+type pgCluster struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port string
+	cred *syscall.Credential
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  *os.File
+}
+
+func newPGCluster(t *testing.T) *pgCluster {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		t.Fatalf("%s is set but no initdb under /usr/lib/postgresql/*/bin: this test needs the PostgreSQL server binaries", testenv.PGEnv)
+	}
+	c := &pgCluster{t: t, bin: filepath.Dir(bins[len(bins)-1])}
+	dir, err := os.MkdirTemp("", "kessai-pgkill-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dir = dir
+	t.Cleanup(func() { c.kill(); os.RemoveAll(dir) })
+	if os.Geteuid() == 0 { // PostgreSQL refuses to run as root
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root and there is no postgres user to run the cluster: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, c.port, _ = net.SplitHostPort(freePort(t))
+	initdb := exec.Command(filepath.Join(c.bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v: %s", err, out)
+	}
+	c.start()
+	return c
+}
+
+func (c *pgCluster) url() string {
+	return "postgres://postgres@127.0.0.1:" + c.port + "/postgres?sslmode=disable"
+}
+
+func (c *pgCluster) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", filepath.Join(c.dir, "data"), "-p", c.port, "-k", c.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "max_connections=60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true}
+	if c.log == nil {
+		c.log, _ = os.Create(filepath.Join(c.dir, "server.log"))
+	}
+	cmd.Stdout, cmd.Stderr = c.log, c.log
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.cmd = cmd
+	for i := 0; i < 600; i++ {
+		if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+c.port, 100*time.Millisecond); err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("the test's PostgreSQL did not start; see %s", filepath.Join(c.dir, "server.log"))
+}
+
+// kill SIGKILLs the postmaster and every backend at once (its process group): a crash.
+func (c *pgCluster) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd != nil && c.cmd.Process != nil {
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		c.cmd.Wait()
+	}
+	c.cmd = nil
+}
+
+// commitCutter relays Kessai's connections to PostgreSQL and reads the client's protocol messages.
+// When armed, at the next COMMIT it forwards the COMMIT, stops passing the server's answers on,
+// and SIGKILLs the cluster a moment later: a COMMIT that reached the server (and usually took
+// effect) whose answer never comes back — the case that must not be answered as a failure.
+type commitCutter struct {
+	ln    net.Listener
+	armed atomic.Bool
+	fired chan struct{}
+	kill  func()
+}
+
+func newCommitCutter(t *testing.T, target string, kill func()) *commitCutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &commitCutter{ln: ln, fired: make(chan struct{}, 16), kill: kill}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			var mute atomic.Bool
+			go func() { cc.clientToServer(c, u, &mute); u.Close(); c.Close() }()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 && !mute.Load() {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	return cc
+}
+
+func (cc *commitCutter) clientToServer(c, u net.Conn, mute *atomic.Bool) {
+	// the startup message has no type byte: int32 length, then the rest
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return
+	}
+	n := endian.BigEndian.Uint32(hdr[:])
+	body := make([]byte, n-4)
+	if _, err := io.ReadFull(c, body); err != nil {
+		return
+	}
+	if _, err := u.Write(append(hdr[:], body...)); err != nil {
+		return
+	}
+	for {
+		var h [5]byte
+		if _, err := io.ReadFull(c, h[:]); err != nil {
+			return
+		}
+		n := endian.BigEndian.Uint32(h[1:])
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(c, body); err != nil {
+			return
+		}
+		commit := (h[0] == 'Q' || h[0] == 'P') && bytes.Contains(bytes.ToLower(body), []byte("commit"))
+		if commit && cc.armed.CompareAndSwap(true, false) {
+			mute.Store(true) // the answer to this COMMIT never reaches Kessai
+			if _, err := u.Write(append(h[:], body...)); err != nil {
+				return
+			}
+			go func() {
+				time.Sleep(30 * time.Millisecond) // the server commits (and flushes) meanwhile, usually
+				cc.kill()
+				cc.fired <- struct{}{}
+			}()
+			continue
+		}
+		if _, err := u.Write(append(h[:], body...)); err != nil {
+			return
+		}
+	}
+}
+
+// TestPostgresKilledMidCommit (issue 14 item 5): PostgreSQL — a cluster of the test's own — is
+// SIGKILLed right after a COMMIT reached it, three times under load from 8 clients, and
+// restarted (once after a short outage, twice after one longer than Kessai waits). Afterwards:
+// every payment answered as a success is recorded, with that gid; every one answered ER000 is not;
+// every one answered ER990 (outcome unknown) gets its true outcome from a retry with the same cod,
+// which matches what is recorded; and no authorisation is left open at the network — each
+// sale the sandbox made is recorded or voided.
+func TestPostgresKilledMidCommit(t *testing.T) {
+	if !testenv.Postgres() {
+		t.Skip("needs " + testenv.PGEnv + " (and the PostgreSQL server binaries)")
+	}
+	pg := newPGCluster(t)
+	cut := newCommitCutter(t, "127.0.0.1:"+pg.port, pg.kill)
+	u, _ := url.Parse(pg.url())
+	u.Host = cut.ln.Addr().String()
+	cfg := store.Config{DataDir: t.TempDir(), DatabaseURL: u.String()}
+	s := testenv.Start(t, testenv.Options{Store: &cfg})
+	s.CreateStore(t, "140050", "停電", nil)
+
+	type answer struct{ cod, body string }
+	var mu sync.Mutex
+	var answers []answer
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cod := fmt.Sprintf("mk-%d", seq.Add(1))
+				b := gatewayPost(t, s.URL, url.Values{"aid": {"140050"}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {cod}, "cn": {"4111111111111111"},
+					"ed": {"4012"}, "fn": {"YAMADA"}, "ln": {"TARO"}, "cvv": {"123"}, "am": {"500"}, "tx": {"0"}, "sf": {"0"}})
+				mu.Lock()
+				answers = append(answers, answer{cod, b})
+				mu.Unlock()
+			}
+		}()
+	}
+	for round, outage := range []time.Duration{time.Second, payment.SettleWait + 2*time.Second, payment.SettleWait + 2*time.Second} {
+		time.Sleep(1500 * time.Millisecond)
+		cut.armed.Store(true)
+		select {
+		case <-cut.fired:
+		case <-time.After(20 * time.Second):
+			mu.Lock()
+			last := ""
+			if len(answers) > 0 {
+				last = answers[len(answers)-1].body
+			}
+			n := len(answers)
+			mu.Unlock()
+			t.Fatalf("round %d: no COMMIT went through the relay to cut in 20 s (%d answers so far, the last %q)", round, n, last)
+		}
+		time.Sleep(outage)
+		pg.start()
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	ctx := context.Background()
+	direct, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), DatabaseURL: pg.url()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	var ok, failed, unknown int
+	for _, a := range answers {
+		rec, rerr := direct.SuccessfulByCod(ctx, "140050", a.cod)
+		switch {
+		case a.body == "ER:ER000":
+			failed++
+			if rerr == nil {
+				t.Errorf("%s answered ER000 but is recorded (gid %s): a false failure", a.cod, rec.Gid)
+			}
+		case a.body == "ER:"+payment.CodeOutcomeUnknown:
+			unknown++
+			retry := gatewayPost(t, s.URL, url.Values{"aid": {"140050"}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {a.cod}, "cn": {"4111111111111111"},
+				"ed": {"4012"}, "fn": {"YAMADA"}, "ln": {"TARO"}, "cvv": {"123"}, "am": {"500"}, "tx": {"0"}, "sf": {"0"}})
+			r, err := wire.ParseResultLine(retry)
+			if err != nil || !r.OK() {
+				t.Errorf("%s: the retry of an unknown outcome answered %q", a.cod, retry)
+				continue
+			}
+			rec, rerr = direct.SuccessfulByCod(ctx, "140050", a.cod)
+			if rerr != nil || rec.Gid != r.Gid {
+				t.Errorf("%s: the retry answered gid %s, recorded %v %v", a.cod, r.Gid, rec, rerr)
+			}
+		default:
+			r, err := wire.ParseResultLine(a.body)
+			if err != nil || !r.OK() {
+				t.Errorf("%s: unexpected answer %q", a.cod, a.body)
+				continue
+			}
+			ok++
+			if rerr != nil || rec.Gid != r.Gid {
+				t.Errorf("%s answered success (gid %s) but is not recorded so: %v %v", a.cod, r.Gid, rec, rerr)
+			}
+		}
+	}
+	// every sale the network made is recorded, or voided
+	var recorded int
+	direct.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE aid = '140050' AND rst = '1'`).Scan(&recorded)
+	if recorded != ok+unknown {
+		t.Errorf("%d payments recorded, %d answered success or settled by a retry", recorded, ok+unknown)
+	}
+	led := untilLedger(t, s.Ledger, fmt.Sprintf("every sale recorded (%d) or voided", recorded), func(st acquirer.Stats) bool {
+		return st.Sold == recorded && st.Open == 0
+	})
+	if unknown == 0 && ok == 0 {
+		t.Fatal("no payment succeeded")
+	}
+	t.Logf("%d answers: %d successes (%d of them after a lost COMMIT answer, settled before answering), %d ER000, %d ER990 settled by a retry; %d recorded; network: %d sales, %d voided",
+		len(answers), ok, s.Pay.Settled(), failed, unknown, recorded, led.Sold, led.Voided)
+	if s.Pay.Settled()+int64(unknown) == 0 {
+		t.Fatal("no COMMIT answer was lost: the kills did not test what they are for")
+	}
+}

@@ -1,0 +1,112 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"kessai/internal/store"
+	"kessai/internal/vault"
+)
+
+// queueVoid records that p's authorisation must be voided at the acquirer (its payment is not
+// recorded) and wakes the void worker. When the database cannot take the record (it is what
+// failed), the void is tried at once and kept in memory until the database takes it.
+func (s *Service) queueVoid(ctx context.Context, aid string, p *store.Payment, reason string) {
+	now := time.Now()
+	v := &store.Void{AID: aid, Gid: p.Gid, Cod: p.Cod, NetRef: p.NetRef, Reason: reason, NextAt: now, CreatedAt: now}
+	if err := s.DB.QueueVoid(context.WithoutCancel(ctx), v); err != nil {
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		verr := s.Acq.Void(vctx, p.NetRef)
+		cancel()
+		s.Log.Warn("void queued in memory: storage unavailable", "aid", aid, "gid", p.Gid, "reason", reason, "voided_now", verr == nil)
+		s.voidMu.Lock()
+		s.voidBacklog = append(s.voidBacklog, v)
+		s.voidMu.Unlock()
+	}
+	select {
+	case s.voidWake <- struct{}{}:
+	default:
+	}
+}
+
+// RunVoids voids queued authorisations until ctx ends: each is claimed with a lease (one instance
+// at a time), sent to the acquirer, and marked done once acknowledged, else retried with backoff.
+func (s *Service) RunVoids(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.voidWake:
+		}
+		s.flushVoidBacklog(ctx)
+		vs, err := s.DB.ClaimVoids(ctx, time.Now(), 64, 30*time.Second)
+		if err != nil {
+			continue
+		}
+		for _, v := range vs {
+			vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := s.Acq.Void(vctx, v.NetRef)
+			cancel()
+			now := time.Now()
+			next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))
+			msg := ""
+			if err != nil {
+				msg = vault.Redact(err.Error())
+				s.Log.Warn("void failed, will retry", "aid", v.AID, "gid", v.Gid, "attempt", v.Attempts+1, "err", msg)
+			}
+			if ferr := s.DB.FinishVoid(context.WithoutCancel(ctx), v.ID, err == nil, now, next, msg); ferr != nil {
+				s.Log.Warn("void record failed", "id", v.ID, "err", ferr)
+			}
+		}
+	}
+}
+
+func (s *Service) flushVoidBacklog(ctx context.Context) {
+	s.voidMu.Lock()
+	b := s.voidBacklog
+	s.voidBacklog = nil
+	s.voidMu.Unlock()
+	for i, v := range b {
+		if err := s.DB.QueueVoid(ctx, v); err != nil {
+			s.voidMu.Lock()
+			s.voidBacklog = append(s.voidBacklog, b[i:]...)
+			s.voidMu.Unlock()
+			return
+		}
+	}
+}
+
+// VoidBacklog is how many voids wait in memory for the database.
+func (s *Service) VoidBacklog() int {
+	s.voidMu.Lock()
+	defer s.voidMu.Unlock()
+	return len(s.voidBacklog)
+}
+
+// followLease bounds how long a follow-up holds its payment if its instance dies mid-way.
+const followLease = 30 * time.Second
+
+// claim takes payment p (in state from) for one follow-up before the network is called, so of
+// two racing follow-ups (SALES and CANCEL) only one reaches the network; the other is refused
+// with failCode and leaves no network effect behind.
+func (s *Service) claim(ctx context.Context, p *store.Payment, from, failCode string) error {
+	now := time.Now()
+	ok, err := s.DB.ClaimFollowUp(ctx, p.AID, p.Gid, from, now, now.Add(followLease))
+	if err != nil {
+		return unavailable(err)
+	}
+	if !ok {
+		return Errf(failCode, "payment %s is being changed by another request, or changed meanwhile", p.Gid)
+	}
+	return nil
+}
+
+func (s *Service) release(ctx context.Context, p *store.Payment) {
+	if err := s.DB.ReleaseFollowUp(context.WithoutCancel(ctx), p.Gid); err != nil && !errors.Is(err, context.Canceled) {
+		s.Log.Warn("follow-up release failed (the claim expires by itself)", "gid", p.Gid, "err", err)
+	}
+}
