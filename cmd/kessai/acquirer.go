@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -103,4 +106,63 @@ func describeAcquirer(c server.AcquirerConfig) string {
 		return fmt.Sprintf("Stripe (%s, %s; %s; %s)", base, mode, hook, health)
 	}
 	return c.Name
+}
+
+var connectRe = regexp.MustCompile(`^acct_[A-Za-z0-9]{1,64}$`)
+
+// storeAcquirer shows or sets a store's processor: which acquirer ("" = the server's) and its
+// Stripe Connect account (the Stripe-Account header on each of its calls).
+func storeAcquirer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("store acquirer", stderr)
+	var db dbFlags
+	db.register(fs)
+	aid := fs.String("aid", "", "store ID, 6 digits (required)")
+	name := fs.String("acquirer", "", "stripe | sandbox | \"\" (the server's acquirer)")
+	account := fs.String("stripe-account", "", "Stripe Connect account ID (acct_…) when one platform serves several stores; \"\" = the platform's own")
+	d, _, err := db.parseOpen(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if !aidRe.MatchString(*aid) {
+		return usageErr("--aid: want the store's 6-digit ID")
+	}
+	if _, err := d.GetStore(ctx, *aid); err != nil {
+		return fmt.Errorf("store %s: %w", *aid, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cur, err := d.GetStoreAcquirer(ctx, *aid)
+	if err != nil {
+		return err
+	}
+	if set["acquirer"] {
+		switch *name {
+		case "", "sandbox", "stripe":
+		default:
+			return usageErr("--acquirer %q: want stripe, sandbox or \"\"", *name)
+		}
+		cur.Acquirer = *name
+	}
+	if set["stripe-account"] {
+		if *account != "" && !connectRe.MatchString(*account) {
+			return usageErr("--stripe-account %q: want a Stripe Connect account ID (acct_…)", *account)
+		}
+		cur.Account = *account
+	}
+	if set["acquirer"] || set["stripe-account"] {
+		if err := d.SetStoreAcquirer(ctx, cur, time.Now()); err != nil {
+			return err
+		}
+	}
+	acq := cur.Acquirer
+	if acq == "" {
+		acq = "(the server's)"
+	}
+	acct := cur.Account
+	if acct == "" {
+		acct = "(the platform's own)"
+	}
+	fmt.Fprintf(stdout, "store %s: acquirer %s, Stripe account %s\n", *aid, acq, acct)
+	return nil
 }
