@@ -37,7 +37,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
 	reminders := fs.String("mail-reminders", "7,1", "days before a window when reminder e-mail goes out, comma-separated")
 	requireMFA := fs.Bool("require-mfa", false, "operators and panel admins must sign in with a second factor (TOTP) in the sandbox too; with a real acquirer they always must")
+	acq := registerAcquirerFlags(fs)
 	if _, err := parseInterleaved(fs, args); err != nil {
+		return err
+	}
+	acqCfg, err := acq.config()
+	if err != nil {
 		return err
 	}
 	if len(kickFrom) == 0 && os.Getenv("KESSAI_KICKBACK_SOURCE") != "" {
@@ -77,6 +82,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Clock = clock.NewSandbox(t, *rate)
 		cfg.SandboxClock = true
 	}
+	cfg.Acquirer = acqCfg
+	if *clk != "" && acqCfg.Name != "" && acqCfg.Name != "sandbox" {
+		return usageErr("--clock is only allowed in sandbox mode: --acquirer %s moves real money on real time", acqCfg.Name)
+	}
 	s, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -114,6 +123,9 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 		mode = "テスト環境 / TEST (sandbox: simulated card network, no real money)"
 	}
 	fmt.Fprintf(w, "Kessai 決済 — %s\n", mode)
+	if !s.Sandbox {
+		fmt.Fprintf(w, "  processor: %s — LIVE: real cards are charged\n", describeAcquirer(cfg.Acquirer))
+	}
 	fmt.Fprintf(w, "  storage:   %s (%s)\n", s.DB.Dialect, s.DB.Where)
 	fmt.Fprintf(w, "  %s\n", s.KeyNote)
 	switch {

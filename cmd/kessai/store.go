@@ -20,7 +20,7 @@ var aidRe = regexp.MustCompile(`^[0-9]{6}$`)
 
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("kessai store create|list|update")
+		return usageErr("kessai store create|list|update|acquirer")
 	}
 	switch args[0] {
 	case "create", "add":
@@ -29,6 +29,8 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return storeCreateOrUpdate(ctx, false, args[1:], stdout, stderr)
 	case "list", "ls":
 		return storeList(ctx, args[1:], stdout, stderr)
+	case "acquirer":
+		return storeAcquirer(ctx, args[1:], stdout, stderr) // acquirer.go
 	}
 	return usageErr("unknown store command %q", args[0])
 }

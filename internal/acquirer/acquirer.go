@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,22 @@ type Request struct {
 	// Sale asks for authorisation and capture in one (CAPTURE); otherwise the authorisation
 	// stays open until Capture or Void.
 	Sale bool
+	// Account is the store's account at the processor (a Stripe Connect account ID), "" for the
+	// platform's own. Follow-ups learn it from the reference the authorisation returned.
+	Account string
+	// Stored is the processor's reference of a card kept there (Response.Stored of an earlier
+	// charge): charged off-session, without the card number.
+	Stored string
+	// Keep asks the processor to keep the card for later off-session charges (one-touch,
+	// auto-charge); the answer's Stored references it.
+	Keep bool
+	// OffSession marks a charge made without the shopper present (auto-charge, server-to-server
+	// with a stored card): a processor that would need the shopper to authenticate declines it.
+	OffSession bool
+	// ReturnURL, when set, lets the processor send the shopper through its own 3-D Secure
+	// authentication and back there (hosted pages); without it a charge that needs
+	// authentication is declined with the 3-D Secure code.
+	ReturnURL string
 }
 
 // Response is the network's answer. Declines are not errors: Approved is false and Code says why.
@@ -35,11 +52,46 @@ type Response struct {
 	Code         string // wire error code on decline (ER030, ER016, …)
 	ApprovalCode string // 6 characters on approval
 	Ref          string // network reference for capture / void / refund
+	// ProcessorCode is the processor's own code for a decline or error (e.g. Stripe's
+	// "card_declined/insufficient_funds"), kept on the payment for the panel.
+	ProcessorCode string
+	// Stored references the card kept at the processor (Request.Keep), for later charges.
+	Stored string
+	// RedirectURL is where the shopper must go to authenticate (3-D Secure at the processor)
+	// before the authorisation completes; Approved is false and Code is ER900 until then.
+	RedirectURL string
 }
 
 // ErrNetwork means the network could not be reached or did not answer: the result is unknown to
 // the merchant and is reported as ER042.
 var ErrNetwork = errors.New("card network unreachable")
+
+// ErrOutcomeUnknown means the processor may have acted on the request but its answer was lost
+// (timeout, cut connection, 5xx) and retries with the same idempotency key did not settle it. The
+// caller must not answer a failure: it answers "outcome unknown" (ER990) and leaves the
+// authorisation to a reconciler (Resolver).
+var ErrOutcomeUnknown = errors.New("acquirer outcome unknown")
+
+// Resolver is implemented by acquirers that can find, after the fact, what a request whose answer
+// was lost did: Resolve returns the reference of the authorisation made under the idempotency key
+// carried by ref (see KeyRef), found=false when the processor has none.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string) (netRef string, found bool, err error)
+}
+
+// KeyRef names an authorisation by the idempotency key it was requested under, for a Resolver
+// (the processor's own reference was never learnt).
+func KeyRef(account, key string) string { return "key:" + account + "|" + key }
+
+// ParseKeyRef splits a KeyRef; ok is false for a processor reference.
+func ParseKeyRef(ref string) (account, key string, ok bool) {
+	rest, ok := strings.CutPrefix(ref, "key:")
+	if !ok {
+		return "", "", false
+	}
+	account, key, ok = strings.Cut(rest, "|")
+	return account, key, ok
+}
 
 // Acquirer is a card network connection.
 type Acquirer interface {
@@ -338,4 +390,91 @@ func (Sandbox) ThreeDS(pan string) string {
 		return "attempted"
 	}
 	return "frictionless"
+}
+
+type opKeyKey struct{}
+
+// WithOpKey names the follow-up operation (capture, void, refund) ctx carries, so a processor
+// derives its idempotency key from it: every retry of one operation sends the same key, and two
+// different operations (two partial refunds of one amount) never share one.
+func WithOpKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, opKeyKey{}, key)
+}
+
+// OpKeyFrom is the operation key carried by ctx, or "".
+func OpKeyFrom(ctx context.Context) string {
+	s, _ := ctx.Value(opKeyKey{}).(string)
+	return s
+}
+
+// Event is a processor's notice that an authorisation changed on its side (a webhook): Kessai
+// moves the payment holding Ref forward to State, never backwards.
+type Event struct {
+	ID   string // the processor's event ID (deduplicated)
+	Kind string // the processor's event type
+	Ref  string // the authorisation's reference, as Response.Ref gave it
+	// State is the payment state the event shows: authorized, captured, partially_refunded,
+	// refunded or voided; "" for an event that moves nothing.
+	State              string
+	Captured, Refunded int64
+}
+
+// Watch wraps an acquirer and counts consecutive operations that ended without an answer
+// (ErrNetwork, ErrOutcomeUnknown); at Threshold it calls Trip once (Kessai opens an emergency
+// maintenance window), and counts again from zero. Threshold 0 watches nothing.
+type Watch struct {
+	Acquirer
+	Threshold int64
+	Trip      func()
+	n         atomic.Int64
+}
+
+func (w *Watch) note(err error) error {
+	if w.Threshold <= 0 {
+		return err
+	}
+	if errors.Is(err, ErrNetwork) || errors.Is(err, ErrOutcomeUnknown) {
+		if w.n.Add(1) == w.Threshold {
+			w.n.Store(0)
+			if w.Trip != nil {
+				go w.Trip()
+			}
+		}
+		return err
+	}
+	w.n.Store(0)
+	return err
+}
+
+// Failures is the current count of consecutive failures.
+func (w *Watch) Failures() int64 { return w.n.Load() }
+
+// Authorize counts the outcome of the wrapped Authorize.
+func (w *Watch) Authorize(ctx context.Context, r Request) (Response, error) {
+	resp, err := w.Acquirer.Authorize(ctx, r)
+	return resp, w.note(err)
+}
+
+// Verify counts the outcome of the wrapped Verify.
+func (w *Watch) Verify(ctx context.Context, r Request) (Response, error) {
+	resp, err := w.Acquirer.Verify(ctx, r)
+	return resp, w.note(err)
+}
+
+// Capture counts the outcome of the wrapped Capture.
+func (w *Watch) Capture(ctx context.Context, ref string, amount int64) error {
+	return w.note(w.Acquirer.Capture(ctx, ref, amount))
+}
+
+// Refund counts the outcome of the wrapped Refund.
+func (w *Watch) Refund(ctx context.Context, ref string, amount int64) error {
+	return w.note(w.Acquirer.Refund(ctx, ref, amount))
+}
+
+// Resolve passes through to the wrapped acquirer when it is a Resolver.
+func (w *Watch) Resolve(ctx context.Context, ref string) (string, bool, error) {
+	if r, ok := w.Acquirer.(Resolver); ok {
+		return r.Resolve(ctx, ref)
+	}
+	return ref, true, nil
 }

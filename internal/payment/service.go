@@ -135,6 +135,9 @@ type ChargeRequest struct {
 	// InTx runs inside the payment's transaction (e.g. to create the auto-charge plan); it may set
 	// p.Acid before the kickback is written.
 	InTx func(tx *store.Tx, p *store.Payment) error
+	// ReturnURL is where a processor's own 3-D Secure authentication sends the shopper back
+	// (hosted pages); empty for server-to-server charges, which then cannot be authenticated.
+	ReturnURL string
 }
 
 // Result is the outcome of a charge.
@@ -173,7 +176,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	}
 	p.God = "KS" + gid[len(gid)-10:]
 
-	var pan, exp string
+	var pan, exp, stored string
 	var card *store.Card
 	switch {
 	case r.Card != nil:
@@ -197,6 +200,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		exp = c.Exp
 		p.CardID, p.First6, p.Last4, p.Brand = c.ID, c.First6, c.Last4, c.Brand
+		if stored, err = s.storedAtProcessor(ctx, st.AID, c.ID); err != nil {
+			return nil, unavailable(err)
+		}
 	default:
 		return nil, Errf("ER055", "no card")
 	}
@@ -210,6 +216,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	areq := acquirer.Request{Key: key, PAN: pan, Exp: exp, Amount: p.Ta, Method: p.Md, Sale: r.Job != "AUTH"}
 	if r.Card != nil {
 		areq.CVV = r.Card.CVV
+	}
+	if err := s.processorRequest(ctx, st.AID, &areq, r, stored); err != nil {
+		return nil, err
 	}
 	var resp acquirer.Response
 	authorised := false // an authorisation now holds at the network: voided if the payment is not recorded
@@ -233,6 +242,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	}
 	pan = ""
 	switch {
+	case errors.Is(err, acquirer.ErrOutcomeUnknown):
+		// the processor may have charged: never a failure; the same cod retried gets the true
+		// answer (same idempotency key), and a reconciler voids a charge nobody records
+		s.queueUnknown(ctx, st.AID, p, areq)
+		return nil, Errf(CodeOutcomeUnknown, "the processor's answer was lost: retry with the same cod for the true result")
 	case errors.Is(err, acquirer.ErrNetwork):
 		p.Rst, p.Ec, p.Status = "2", "ER042", store.StatusDeclined
 	case err != nil:
@@ -266,6 +280,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 				return err
 			}
 			p.CardID = id
+			if resp.Stored != "" {
+				if err := tx.SetCardProcessorRef(st.AID, id, resp.Stored); err != nil {
+					return err
+				}
+			}
 		}
 		// A token's card learns its customer from the first successful charge that names them,
 		// so the customer can pay with it again by one-touch.
@@ -287,6 +306,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 				return errReplay
 			}
 			return err
+		}
+		if resp.ProcessorCode != "" {
+			if err := tx.SetProcessorCode(p.Gid, resp.ProcessorCode); err != nil {
+				return err
+			}
 		}
 		if r.TDS != "" {
 			if err := tx.SetPaymentTDS(p.Gid, r.TDS); err != nil {
@@ -509,9 +533,9 @@ func (s *Service) Sales(ctx context.Context, st *store.Store, gid string, amount
 	if err := s.claim(ctx, p, store.StatusAuthorized, "ER032"); err != nil {
 		return nil, err
 	}
-	if err := s.Acq.Capture(ctx, p.NetRef, amount); err != nil {
+	if err := s.Acq.Capture(acquirer.WithOpKey(ctx, p.Gid+"/capture"), p.NetRef, amount); err != nil {
 		s.release(ctx, p)
-		return nil, Errf("ER042", "capture: %v", err)
+		return nil, followErr("capture", err)
 	}
 	return s.transition(ctx, p, store.StatusAuthorized, store.StatusCaptured, amount, p.Refunded, "SALES", amount, actor, "ER032")
 }
@@ -530,9 +554,9 @@ func (s *Service) Cancel(ctx context.Context, st *store.Store, gid string, actor
 		if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
 			return nil, err
 		}
-		if err := s.Acq.Void(ctx, p.NetRef); err != nil {
+		if err := s.Acq.Void(acquirer.WithOpKey(ctx, p.Gid+"/void"), p.NetRef); err != nil {
 			s.release(ctx, p)
-			return nil, Errf("ER042", "void: %v", err)
+			return nil, followErr("void", err)
 		}
 		return s.transition(ctx, p, p.Status, store.StatusVoided, p.Captured, p.Refunded, "CANCEL", p.Ta, actor, "ER033")
 	case store.StatusCaptured, store.StatusPartiallyRefunded:
@@ -540,9 +564,9 @@ func (s *Service) Cancel(ctx context.Context, st *store.Store, gid string, actor
 		if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
 			return nil, err
 		}
-		if err := s.Acq.Refund(ctx, p.NetRef, rest); err != nil {
+		if err := s.Acq.Refund(refundKey(ctx, p), p.NetRef, rest); err != nil {
 			s.release(ctx, p)
-			return nil, Errf("ER042", "refund: %v", err)
+			return nil, followErr("refund", err)
 		}
 		return s.transition(ctx, p, p.Status, store.StatusRefunded, p.Captured, p.Captured, "CANCEL", rest, actor, "ER033")
 	}
@@ -568,9 +592,9 @@ func (s *Service) Refund(ctx context.Context, st *store.Store, gid string, amoun
 	if err := s.claim(ctx, p, p.Status, "ER033"); err != nil {
 		return nil, err
 	}
-	if err := s.Acq.Refund(ctx, p.NetRef, amount); err != nil {
+	if err := s.Acq.Refund(refundKey(ctx, p), p.NetRef, amount); err != nil {
 		s.release(ctx, p)
-		return nil, Errf("ER042", "refund: %v", err)
+		return nil, followErr("refund", err)
 	}
 	to := store.StatusPartiallyRefunded
 	if amount == rest {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/store"
 	"kessai/internal/vault"
 )
@@ -13,12 +14,20 @@ import (
 // recorded) and wakes the void worker. When the database cannot take the record (it is what
 // failed), the void is tried at once and kept in memory until the database takes it.
 func (s *Service) queueVoid(ctx context.Context, aid string, p *store.Payment, reason string) {
+	s.queueVoidAt(ctx, aid, p, reason, time.Now())
+}
+
+// queueVoidAt is queueVoid with the first attempt at a given time.
+func (s *Service) queueVoidAt(ctx context.Context, aid string, p *store.Payment, reason string, at time.Time) {
 	now := time.Now()
-	v := &store.Void{AID: aid, Gid: p.Gid, Cod: p.Cod, NetRef: p.NetRef, Reason: reason, NextAt: now, CreatedAt: now}
+	v := &store.Void{AID: aid, Gid: p.Gid, Cod: p.Cod, NetRef: p.NetRef, Reason: reason, NextAt: at, CreatedAt: now}
 	if err := s.DB.QueueVoid(context.WithoutCancel(ctx), v); err != nil {
-		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		verr := s.Acq.Void(vctx, p.NetRef)
-		cancel()
+		var verr error = errors.New("left to the reconciler")
+		if _, _, unknown := acquirer.ParseKeyRef(p.NetRef); !unknown {
+			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			verr = s.Acq.Void(vctx, p.NetRef)
+			cancel()
+		}
 		s.Log.Warn("void queued in memory: storage unavailable", "aid", aid, "gid", p.Gid, "reason", reason, "voided_now", verr == nil)
 		s.voidMu.Lock()
 		s.voidBacklog = append(s.voidBacklog, v)
@@ -49,7 +58,7 @@ func (s *Service) RunVoids(ctx context.Context) {
 		}
 		for _, v := range vs {
 			vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := s.Acq.Void(vctx, v.NetRef)
+			err := s.voidOne(vctx, v)
 			cancel()
 			now := time.Now()
 			next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))

@@ -62,7 +62,9 @@ type Config struct {
 	// AllowPrivateKickbacks (--allow-private-kickbacks) lets kickbacks reach any address,
 	// internal ones included: an explicit opt-out of the SSRF rule.
 	AllowPrivateKickbacks bool
-	Log                   *slog.Logger
+	// Acquirer chooses the processor (sandbox by default; Stripe moves real money) (processor.go).
+	Acquirer AcquirerConfig
+	Log      *slog.Logger
 }
 
 // Server is a running Kessai.
@@ -105,8 +107,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	acq := acquirer.Sandbox{Ledger: acquirer.NewLedger()}
-	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, Sandbox: acq.Name() == "sandbox", KeyNote: note, Ledger: acq.Ledger}
+	s := &Server{Cfg: cfg, DB: db, Vault: kr, Log: log, KeyNote: note}
+	acq, err := s.newAcquirer(cfg.Acquirer)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.Sandbox = acq.Name() == "sandbox" // a real processor: no TEST mark, no test clock, MFA required
 	if cfg.SandboxClock && !s.Sandbox {
 		db.Close()
 		return nil, errors.New("--clock is only allowed in sandbox mode")
@@ -351,6 +358,7 @@ func (s *Server) routes() {
 	})
 	s.registerAPI()        // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
 	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
+	s.registerWebhooks()   // POST /webhooks/stripe with a real processor (processor.go)
 }
 
 // Handler is the whole HTTP surface with its middleware.

@@ -95,6 +95,8 @@ type Options struct {
 	KickbackSources []string
 	// RequireMFA is kessai serve --require-mfa.
 	RequireMFA bool
+	// Acquirer is kessai serve --acquirer and its settings (the sandbox when empty).
+	Acquirer server.AcquirerConfig
 }
 
 // Srv is a running test server.
@@ -125,7 +127,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, KickbackSources: o.KickbackSources, RequireMFA: o.RequireMFA, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, KickbackSources: o.KickbackSources, RequireMFA: o.RequireMFA, Acquirer: o.Acquirer, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

@@ -293,8 +293,13 @@ func (h *Handler) renderPayment(w http.ResponseWriter, r *http.Request, who *ui.
 		h.unavailable(w, r, who, err)
 		return
 	}
+	proc, err := h.DB.ProcessorCode(r.Context(), pay.Gid) // the processor's own code (Stripe's decline reason)
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
 	p.Error = errMsg
-	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true, "TDS": tdsLabel(tds),
+	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true, "TDS": tdsLabel(tds), "Processor": proc,
 		"CanSales":  pay.Status == store.StatusAuthorized,
 		"CanCancel": pay.Status == store.StatusAuthorized || pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,
 		"CanRefund": pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,

@@ -1,0 +1,384 @@
+// Package stripetest puts a recording, state-keeping and fault-injecting proxy in front of
+// stripe-mock for tests. stripe-mock validates every request against Stripe's OpenAPI but keeps no
+// state, so the proxy forwards each request to it first (a request the mock refuses fails the
+// test's operation as it would at Stripe), then answers from its own book the way Stripe would:
+// intents keep their status, an Idempotency-Key seen before replays its first answer, a search finds
+// intents by metadata. Faults can be injected per request: the answer dropped after the request
+// took effect, a delay past the client's timeout, a 500, a decline.
+package stripetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// MockEnv names the variable holding stripe-mock's base URL (e.g. http://127.0.0.1:12111). When it
+// is set, tests that need the mock fail if it does not answer; when unset they are skipped.
+const MockEnv = "KESSAI_STRIPE_MOCK"
+
+// MockURL returns stripe-mock's URL, skipping the test when MockEnv is unset and failing it when
+// the mock does not answer.
+func MockURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(MockEnv)
+	if u == "" {
+		t.Skipf("%s not set: stripe-mock tests skipped (.ci/run starts stripe-mock and sets it)", MockEnv)
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	req, _ := http.NewRequest("GET", strings.TrimRight(u, "/")+"/v1/balance", nil)
+	req.SetBasicAuth("sk_test_123", "")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s=%s is set but stripe-mock does not answer: %v", MockEnv, u, err)
+	}
+	resp.Body.Close()
+	return strings.TrimRight(u, "/")
+}
+
+// Call is one request as the proxy saw it.
+type Call struct {
+	Method, Path, Key, Account string
+	Form                       url.Values
+	Status                     int // what the proxy answered (0: dropped)
+	Replayed                   bool
+}
+
+// Intent is the proxy's book entry for one PaymentIntent.
+type Intent struct {
+	ID, Status, Key, Account string
+	Amount, Captured         int64
+	Refunded                 int64
+	Manual                   bool
+}
+
+// Fault is what to do to one request: "" (nothing), "drop" (apply it, then cut the connection
+// without an answer), "delay" (apply it, answer after Delay), "500" (apply it, answer 500),
+// "500-before" (answer 500 without applying it).
+type Fault string
+
+// Proxy is the fake Stripe in front of stripe-mock.
+type Proxy struct {
+	URL   string
+	mock  string
+	srv   *httptest.Server
+	Delay time.Duration
+	// Inject decides a fault per request (nil: none).
+	Inject func(c Call) Fault
+
+	mu      sync.Mutex
+	calls   []Call
+	intents map[string]*Intent
+	order   []string
+	pms     map[string]string // pm ID -> card number
+	replay  map[string][]byte // idempotency key -> first answer
+	replayS map[string]int
+	n       int
+}
+
+// Start runs a proxy in front of the stripe-mock at mock.
+func Start(t testing.TB, mock string) *Proxy {
+	p := &Proxy{mock: mock, Delay: 2 * time.Second, intents: map[string]*Intent{}, pms: map[string]string{},
+		replay: map[string][]byte{}, replayS: map[string]int{}}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.srv.URL
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// Calls returns the requests seen so far.
+func (p *Proxy) Calls() []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Call(nil), p.calls...)
+}
+
+// Intents returns the book's intents in creation order.
+func (p *Proxy) Intents() []Intent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Intent
+	for _, id := range p.order {
+		out = append(out, *p.intents[id])
+	}
+	return out
+}
+
+// Charged reports whether an intent holds money now (authorised or captured, not cancelled and
+// not fully refunded).
+func (i Intent) Charged() bool {
+	switch i.Status {
+	case "requires_capture":
+		return true
+	case "succeeded":
+		return i.Refunded < i.Captured
+	}
+	return false
+}
+
+var piPath = regexp.MustCompile(`^/v1/payment_intents/([^/]+)(/capture|/cancel|/confirm)?$`)
+
+// declines maps test card numbers to Stripe's card errors (code, decline_code).
+var declines = map[string][2]string{
+	"4000000000000002": {"card_declined", "generic_decline"},
+	"4000000000009995": {"card_declined", "insufficient_funds"},
+	"4000000000000069": {"expired_card", ""},
+	"4000000000000127": {"incorrect_cvc", ""},
+	"4000000000000119": {"processing_error", ""},
+}
+
+// ThreeDSCard is Stripe's test card that always asks for 3-D Secure.
+const ThreeDSCard = "4000002760003184"
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(body))
+	if r.Method == "GET" {
+		form = r.URL.Query()
+	}
+	c := Call{Method: r.Method, Path: r.URL.Path, Key: r.Header.Get("Idempotency-Key"), Account: r.Header.Get("Stripe-Account"), Form: form}
+	var fault Fault
+	if p.Inject != nil {
+		fault = p.Inject(c)
+	}
+	record := func(status int, replayed bool) {
+		p.mu.Lock()
+		c.Status, c.Replayed = status, replayed
+		p.calls = append(p.calls, c)
+		p.mu.Unlock()
+	}
+	if fault == "500-before" {
+		record(500, false)
+		writeJSON(w, 500, map[string]any{"error": map[string]any{"type": "api_error", "message": "injected before the request took effect"}})
+		return
+	}
+	// Stripe's idempotency: a key seen before answers its first answer, and does nothing again
+	var status int
+	var out []byte
+	replayed := false
+	if c.Key != "" && r.Method == "POST" {
+		p.mu.Lock()
+		out, replayed = p.replay[c.Key]
+		status = p.replayS[c.Key]
+		p.mu.Unlock()
+	}
+	if !replayed {
+		// the mock validates the request's shape against Stripe's OpenAPI
+		req, _ := http.NewRequest(r.Method, p.mock+r.URL.RequestURI(), strings.NewReader(string(body)))
+		for _, h := range []string{"Authorization", "Content-Type", "Stripe-Version", "Stripe-Account"} {
+			if v := r.Header.Get(h); v != "" {
+				req.Header.Set(h, v)
+			}
+		}
+		if r.Method == "GET" {
+			req.Body = nil
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			record(502, false)
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		mb, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, out = resp.StatusCode, mb
+		if status == 200 {
+			status, out = p.apply(r.Method, r.URL.Path, c, form, mb)
+		}
+		if c.Key != "" && r.Method == "POST" && status < 500 {
+			p.mu.Lock()
+			p.replay[c.Key], p.replayS[c.Key] = out, status
+			p.mu.Unlock()
+		}
+	}
+	switch fault {
+	case "drop":
+		record(0, false)
+		if hj, ok := w.(http.Hijacker); ok {
+			conn, _, err := hj.Hijack()
+			if err == nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+		}
+		return
+	case "delay":
+		record(status, replayed)
+		time.Sleep(p.Delay)
+		writeAnswer(w, status, out, replayed)
+		return
+	case "500":
+		record(500, false)
+		writeJSON(w, 500, map[string]any{"error": map[string]any{"type": "api_error", "message": "injected after the request took effect"}})
+		return
+	}
+	record(status, replayed)
+	writeAnswer(w, status, out, replayed)
+}
+
+func writeAnswer(w http.ResponseWriter, status int, out []byte, replayed bool) {
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func cardError(code, decline, pi string) map[string]any {
+	e := map[string]any{"type": "card_error", "code": code, "message": "Your card was declined."}
+	if decline != "" {
+		e["decline_code"] = decline
+	}
+	if pi != "" {
+		e["payment_intent"] = map[string]any{"id": pi, "object": "payment_intent", "status": "requires_payment_method"}
+	}
+	return map[string]any{"error": e}
+}
+
+// apply updates the book for a request the mock accepted and rewrites the mock's answer to match.
+func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte) (int, []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var o map[string]any
+	if json.Unmarshal(mock, &o) != nil {
+		return 200, mock
+	}
+	switch {
+	case method == "POST" && path == "/v1/payment_methods":
+		p.n++
+		id := fmt.Sprintf("pm_test_%d", p.n)
+		p.pms[id] = form.Get("card[number]")
+		o["id"] = id
+	case method == "POST" && path == "/v1/customers":
+		p.n++
+		o["id"] = fmt.Sprintf("cus_test_%d", p.n)
+	case method == "POST" && path == "/v1/setup_intents":
+		p.n++
+		o["id"] = fmt.Sprintf("seti_test_%d", p.n)
+		o["status"] = "succeeded"
+		if d, ok := declines[p.pms[form.Get("payment_method")]]; ok {
+			b, _ := json.Marshal(cardError(d[0], d[1], ""))
+			return 402, b
+		}
+	case method == "POST" && path == "/v1/payment_intents":
+		p.n++
+		in := &Intent{ID: fmt.Sprintf("pi_test_%d", p.n), Key: form.Get("metadata[kessai_key]"), Account: c.Account,
+			Manual: form.Get("capture_method") == "manual"}
+		fmt.Sscan(form.Get("amount"), &in.Amount)
+		p.intents[in.ID] = in
+		p.order = append(p.order, in.ID)
+		card := p.pms[form.Get("payment_method")]
+		if d, ok := declines[card]; ok {
+			in.Status = "requires_payment_method"
+			b, _ := json.Marshal(cardError(d[0], d[1], in.ID))
+			return 402, b
+		}
+		if card == ThreeDSCard {
+			if form.Get("error_on_requires_action") == "true" || form.Get("off_session") == "true" {
+				in.Status = "requires_payment_method"
+				b, _ := json.Marshal(cardError("authentication_required", "authentication_required", in.ID))
+				return 402, b
+			}
+			in.Status = "requires_action"
+			o["next_action"] = map[string]any{"type": "redirect_to_url",
+				"redirect_to_url": map[string]any{"url": "https://hooks.stripe.com/3d_secure_2/hosted?pi=" + in.ID, "return_url": form.Get("return_url")}}
+		} else if in.Manual {
+			in.Status = "requires_capture"
+		} else {
+			in.Status, in.Captured = "succeeded", in.Amount
+		}
+		p.intentJSON(o, in)
+	case method == "GET" && path == "/v1/payment_intents/search":
+		var data []any
+		for _, id := range p.order {
+			in := p.intents[id]
+			if in.Account == c.Account && in.Key != "" && strings.Contains(form.Get("query"), "'"+in.Key+"'") {
+				m := map[string]any{"object": "payment_intent"}
+				p.intentJSON(m, in)
+				data = append(data, m)
+			}
+		}
+		o["data"], o["has_more"] = data, false
+	default:
+		m := piPath.FindStringSubmatch(path)
+		if m == nil {
+			if method == "POST" && path == "/v1/refunds" {
+				in := p.intents[form.Get("payment_intent")]
+				if in == nil || in.Status != "succeeded" {
+					b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "invalid_request_error", "code": "charge_not_refundable"}})
+					return 400, b
+				}
+				amt := in.Captured - in.Refunded
+				if a := form.Get("amount"); a != "" {
+					fmt.Sscan(a, &amt)
+				}
+				if amt > in.Captured-in.Refunded {
+					b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "invalid_request_error", "code": "amount_too_large"}})
+					return 400, b
+				}
+				in.Refunded += amt
+				o["amount"], o["status"], o["payment_intent"] = amt, "succeeded", in.ID
+			}
+			break
+		}
+		in := p.intents[m[1]]
+		if in == nil {
+			return 200, mock
+		}
+		switch m[2] {
+		case "/capture":
+			if in.Status != "requires_capture" {
+				b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}})
+				return 400, b
+			}
+			in.Captured = in.Amount
+			if a := form.Get("amount_to_capture"); a != "" {
+				fmt.Sscan(a, &in.Captured)
+			}
+			in.Status = "succeeded"
+		case "/cancel":
+			if in.Status == "succeeded" || in.Status == "canceled" {
+				b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}})
+				return 400, b
+			}
+			in.Status = "canceled"
+		}
+		p.intentJSON(o, in)
+	}
+	b, _ := json.Marshal(o)
+	return 200, b
+}
+
+func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
+	o["id"], o["status"], o["amount"], o["currency"] = in.ID, in.Status, in.Amount, "jpy"
+	o["amount_received"] = in.Captured
+	o["metadata"] = map[string]any{"kessai_key": in.Key}
+	o["latest_charge"] = map[string]any{"id": "ch_" + in.ID, "object": "charge", "amount_captured": in.Captured,
+		"amount_refunded": in.Refunded, "refunded": in.Captured > 0 && in.Refunded >= in.Captured}
+	if in.Status == "requires_capture" {
+		o["amount_capturable"] = in.Amount
+	} else {
+		o["amount_capturable"] = 0
+	}
+	if in.Status != "requires_action" {
+		o["next_action"] = nil
+	}
+	o["last_payment_error"] = nil
+}

@@ -1,0 +1,70 @@
+package stripeacq
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"kessai/internal/acquirer"
+)
+
+// WebhookTolerance is how old a signed event may be (Stripe-Signature's timestamp): an older one is
+// a replay and refused.
+const WebhookTolerance = 300 * time.Second
+
+// ErrSignature is a webhook whose signature does not verify (forged, another secret, or too old).
+var ErrSignature = errors.New("stripe webhook signature does not verify")
+
+// ParseEvent verifies a webhook's Stripe-Signature with the endpoint's signing secret (stripe-go's
+// webhook package, tolerance WebhookTolerance) and maps the event to an acquirer.Event: which
+// payment (by its PaymentIntent, on the event's Connect account) and the state it shows.
+func ParseEvent(payload []byte, sigHeader, secret string) (acquirer.Event, error) {
+	ev, err := webhook.ConstructEventWithOptions(payload, sigHeader, secret,
+		webhook.ConstructEventOptions{Tolerance: WebhookTolerance, IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		return acquirer.Event{}, fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	out := acquirer.Event{ID: ev.ID, Kind: string(ev.Type)}
+	if ev.Data == nil {
+		return out, nil
+	}
+	switch ev.Type {
+	case "payment_intent.succeeded", "payment_intent.amount_capturable_updated", "payment_intent.canceled":
+		var pi stripe.PaymentIntent
+		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil {
+			return out, fmt.Errorf("payment intent: %w", err)
+		}
+		out.Ref = ref(ev.Account, pi.ID)
+		switch ev.Type {
+		case "payment_intent.succeeded":
+			out.State, out.Captured = "captured", pi.AmountReceived
+		case "payment_intent.amount_capturable_updated":
+			out.State = "authorized"
+		case "payment_intent.canceled":
+			out.State = "voided"
+		}
+	case "charge.refunded", "charge.captured":
+		var ch stripe.Charge
+		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
+			return out, fmt.Errorf("charge: %w", err)
+		}
+		if ch.PaymentIntent == nil {
+			return out, nil
+		}
+		out.Ref = ref(ev.Account, ch.PaymentIntent.ID)
+		out.Captured, out.Refunded = ch.AmountCaptured, ch.AmountRefunded
+		switch {
+		case ch.Refunded:
+			out.State = "refunded"
+		case ch.AmountRefunded > 0:
+			out.State = "partially_refunded"
+		default:
+			out.State = "captured"
+		}
+	}
+	return out, nil
+}
