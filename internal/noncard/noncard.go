@@ -103,11 +103,13 @@ type Issued struct {
 // the chain exists and the store takes it (ER160), the chain's limit (ER161), Lawson needs pn
 // (ER060), the kana names (ER162 / ER163) and the postal code (ER164). It returns the cleaned
 // kana name and postal code.
-func Check(set *store.StoreMethods, method, cv string, total int64, pn, kana, po string, requireKana bool) (string, string, error) {
+//
+// chainLater skips the chain's checks when no chain is named yet (a hosted page asks the shopper).
+func Check(set *store.StoreMethods, method, cv string, total int64, pn, kana, po string, requireKana, chainLater bool) (string, string, error) {
 	if !set.Has(method) {
 		return "", "", errf(wire.ERNotContracted, "pt", "store %s does not take %s", set.AID, method)
 	}
-	if method == store.MethodCVS {
+	if method == store.MethodCVS && !(chainLater && cv == "") {
 		ch, ok := acquirer.ChainByCode(cv)
 		if !ok || !set.ChainEnabled(cv) {
 			return "", "", errf(wire.ERChain, "cv", "chain %q unknown or not enabled", cv)

@@ -7,7 +7,9 @@ import (
 
 	"kessai/internal/maintenance"
 	"kessai/internal/noncard"
+	"kessai/internal/store"
 	"kessai/internal/web/gateway"
+	"kessai/internal/web/link"
 )
 
 // GateMethod is Gate for a payment method other than cards: a window scoped method:cvs refuses
@@ -40,4 +42,15 @@ func (s *Server) registerNonCard() {
 func (s *Server) startNonCard(ctx context.Context) {
 	s.workers.Add(1)
 	go func() { defer s.workers.Done(); s.NonCard.RunDue(ctx, time.Second) }()
+}
+
+// registerNonCardPages mounts the hosted convenience-store and bank-transfer pages on h; the
+// shopper's e-mail goes through the mail outbox (sent when SMTP is configured).
+func (s *Server) registerNonCardPages(h *link.Handler) {
+	h.RegisterNonCard(s.mux, &link.NonCardDeps{Svc: s.NonCard, Gate: s.GateMethod,
+		Mail: func(ctx context.Context, e *store.Email) error {
+			e.NextAt = s.Cfg.Clock.Now()
+			_, err := s.DB.QueueEmail(ctx, e)
+			return err
+		}})
 }

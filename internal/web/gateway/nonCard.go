@@ -150,7 +150,7 @@ func BuildNonCard(ctx context.Context, db *store.DB, st *store.Store, p *wire.Pa
 	if method == store.MethodBank {
 		kanaName = "nmf"
 	}
-	kana, po, err := noncard.Check(set, method, cv, am+tx+sf, pn, p.Get(kanaName), p.Get("po"), requireKana)
+	kana, po, err := noncard.Check(set, method, cv, am+tx+sf, pn, p.Get(kanaName), p.Get("po"), requireKana, !requireKana)
 	if err != nil {
 		return nil, err
 	}
