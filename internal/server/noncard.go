@@ -49,7 +49,8 @@ func (s *Server) startNonCard(ctx context.Context) {
 func (s *Server) registerNonCardPages(h *link.Handler) {
 	h.RegisterNonCard(s.mux, &link.NonCardDeps{Svc: s.NonCard, Gate: s.GateMethod,
 		Mail: func(ctx context.Context, e *store.Email) error {
-			e.NextAt = s.Cfg.Clock.Now()
+			now := s.Cfg.Clock.Now()
+			e.Status, e.NextAt, e.CreatedAt = "pending", now, now
 			_, err := s.DB.QueueEmail(ctx, e)
 			return err
 		}})

@@ -250,6 +250,12 @@ func (h *Handler) nonCardEntry(w http.ResponseWriter, r *http.Request, p *wire.P
 	req, err := gateway.BuildNonCard(ctx, h.Pay.DB, st, p, method, p.Get("cv"), false, now)
 	if err != nil {
 		h.logRefusal(r, err)
+		if wire.CodeOf(err) == wire.ERNotContracted {
+			// the store does not take this method: say so by name, with the wire's code
+			t := texts[lang]
+			h.problem(w, r, lang, wire.ERNotContracted, t["unavailable_title"], strings.Replace(t["unavailable_text"], "%s", t["pt_"+method], 1))
+			return
+		}
 		h.problemErr(w, r, lang, err)
 		return
 	}
