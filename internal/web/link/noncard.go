@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/checkout"
 	"kessai/internal/maintenance"
 	"kessai/internal/noncard"
 	"kessai/internal/store"
@@ -354,24 +355,53 @@ func (h *Handler) nonCardForm(w http.ResponseWriter, r *http.Request, issue bool
 	if method == store.MethodBank {
 		req.Chain = ""
 	}
-	if o.Cod == "" {
-		// a hosted order without an order number: the session makes the repeat of one form
-		// submission find its first slip
-		req.Cod = ""
+	// the order's lifecycle (package checkout): of two submissions of one form one issues, the
+	// other finds the slip — also for an order without an order number
+	orders := h.orders()
+	stored := false
+	if so, err := orders.Get(ctx, o.ID); err == nil {
+		stored = true
+		if so.Status == checkout.Pending && so.Gid != "" {
+			h.redirectSlip(w, r, so.Gid, lang)
+			return
+		}
+	}
+	claimed, err := orders.Claim(ctx, o, stored)
+	if err != nil || !claimed {
+		v.Alert = &alert{Title: texts[lang]["error_title"], Text: texts[lang]["busy"], Code: string(wire.ERInternal)}
+		h.ncRender(w, http.StatusConflict, "noncard", v)
+		return
 	}
 	is, err := h.nc.Svc.Issue(ctx, req)
 	if err != nil {
 		code := wire.CodeOf(err)
+		if rerr := orders.Release(ctx, o.ID, string(code)); rerr != nil {
+			h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: rerr})
+		}
 		v.Alert = &alert{Title: texts[lang]["error_title"], Text: code.Describe(lang), Code: string(code)}
 		h.ncRender(w, statusOf(code), "noncard", v)
 		return
+	}
+	if err := orders.Issued(ctx, o.ID, is.P.Gid); err != nil {
+		// the slip is recorded and its kickback queued; only the page state is lost
+		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 	}
 	if o.Em != "" && h.nc.Mail != nil && !is.Replayed {
 		if err := h.nc.Mail(ctx, slipMail(st, is.P, is.S, lang)); err != nil && h.Log != nil {
 			h.Log.Warn("slip e-mail not queued", "gid", is.P.Gid, "err", err)
 		}
 	}
-	u := noncard.SlipPath(is.S.Gid, is.S.ViewKey)
+	h.redirectSlip(w, r, is.S.Gid, lang)
+}
+
+// redirectSlip sends the shopper to the slip page of gid.
+func (h *Handler) redirectSlip(w http.ResponseWriter, r *http.Request, gid, lang string) {
+	sl, err := h.Pay.DB.GetSlip(r.Context(), gid)
+	if err != nil {
+		h.problemErr(w, r, lang, err)
+		return
+	}
+	u := noncard.SlipPath(sl.Gid, sl.ViewKey)
 	if lang == "en" {
 		u += "&lang=en"
 	}
