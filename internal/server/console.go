@@ -11,7 +11,8 @@ import (
 // registerConsole mounts the merchant control panel (/console/) and the operator console (/operator/).
 func (s *Server) registerConsole() {
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
-		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender()})
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender(),
+		NonCard: s.NonCard})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}

@@ -244,3 +244,53 @@ func (db *DB) PaymentMethod(ctx context.Context, gid string) (string, error) {
 	}
 	return m, classify(err)
 }
+
+// MethodDayTotal is one day's net sales of one payment method.
+type MethodDayTotal struct {
+	Day    time.Time
+	Method string
+	Count  int
+	Sales  int64
+}
+
+// DailyTotalsByMethod is DailyTotals split by payment method: one entry per day of [from, to) and
+// method (days without payments as zeros), for methods card, cvs and bank.
+func (db *DB) DailyTotalsByMethod(ctx context.Context, aid string, from, to time.Time, loc *time.Location) ([]MethodDayTotal, error) {
+	_, off := from.In(loc).Zone()
+	offNS := int64(off) * int64(time.Second)
+	const dayNS = int64(24 * time.Hour)
+	rows, err := db.Query(ctx, `SELECT (created_at + ?) / ? AS d, method, COUNT(*), COALESCE(SUM(captured - refunded), 0)
+		FROM payments WHERE aid = ? AND rst = '1' AND created_at >= ? AND created_at < ? GROUP BY d, method`,
+		offNS, dayNS, aid, NS(from), NS(to))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	type key struct {
+		d int64
+		m string
+	}
+	got := map[key]MethodDayTotal{}
+	for rows.Next() {
+		var d int64
+		var t MethodDayTotal
+		if err := rows.Scan(&d, &t.Method, &t.Count, &t.Sales); err != nil {
+			return nil, err
+		}
+		got[key{d, t.Method}] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []MethodDayTotal
+	f := from.In(loc)
+	for day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc); day.Before(to); day = day.AddDate(0, 0, 1) {
+		k := (day.UnixNano() + offNS) / dayNS
+		for _, m := range []string{MethodCard, MethodCVS, MethodBank} {
+			t := got[key{k, m}]
+			t.Day, t.Method = day, m
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

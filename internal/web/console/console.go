@@ -19,6 +19,7 @@ import (
 	"kessai/internal/autocharge"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
+	"kessai/internal/noncard"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/vault"
@@ -49,6 +50,8 @@ type Deps struct {
 	Mail MailSender
 	// Vault is the key ring whose lookup key signs mail-payment links (the server's).
 	Vault *vault.KeyRing
+	// NonCard moves convenience-store and bank payments (merchant cancel, sandbox buttons).
+	NonCard *noncard.Service
 }
 
 // Handler serves the merchant control panel.
@@ -95,6 +98,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/payments.csv", h.signedIn(h.paymentsCSV))
 	m.HandleFunc("GET /console/payments/{gid}", h.signedIn(h.payment))
 	m.HandleFunc("POST /console/payments/{gid}/{action}", h.signedIn(h.admin(h.paymentAction)))
+	h.registerNonCard(m) // convenience-store and bank payments: slip actions, method settings (noncard.go)
 	m.HandleFunc("GET /console/autocharges", h.signedIn(h.autoCharges))
 	m.HandleFunc("GET /console/autocharges/{acid}", h.signedIn(h.autoCharge))
 	m.HandleFunc("POST /console/autocharges/{acid}/stop", h.signedIn(h.admin(h.stopAutoCharge)))
@@ -185,6 +189,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
 		{"links", Base + "/links", "メール決済リンク", "Payment links by e-mail"},
 		{"products", Base + "/products", "商品", "Products"},
+		{"methods", Base + "/methods", "決済方法", "Payment methods"},
 		{"settings", Base + "/settings", "設定", "Settings"},
 	}
 	var out []ui.NavItem
