@@ -377,6 +377,9 @@ func (h *Handler) renderStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 	}
 	p.Error = errMsg
 	p.Data = map[string]any{"S": st, "Users": us, "IPs": strings.Join(st.AllowIPs, ", "), "Min": auth.MinPasswordLen}
+	if m, err := h.DB.GetStoreMethods(r.Context(), st.AID); err == nil {
+		p.Data.(map[string]any)["Methods"] = m // payment methods (issue 13), read only here
+	}
 	h.pages.Render(w, status, "store", p)
 }
 
