@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"kessai/internal/server"
 	"kessai/internal/testenv"
 )
 
@@ -124,5 +127,47 @@ func TestSandboxCommands(t *testing.T) {
 	mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d CPL kickbacks", n)
+	}
+}
+
+// TestLinkCreateBankAndConvenience: kessai link create --page bankcheck / convenience prints a mail
+// link that opens the non-card page without a Referer on an allow-listed store; changed, refused.
+func TestLinkCreateBankAndConvenience(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"store", "create", "--data", data, "--aid", "124002", "--name", "振込商店",
+		"--allow-origin", "https://shop.example.jp", "--methods", "card,cvs,bank"}, &out, &errOut); err != nil {
+		t.Fatalf("store create: %v\n%s", err, errOut.String())
+	}
+	s, err := server.New(ctx, server.Config{DataDir: data, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer func() { srv.Close(); s.Close() }()
+	for _, page := range []string{"bankcheck", "convenience"} {
+		out.Reset()
+		if err := run(ctx, []string{"link", "create", "--data", data, "--base-url", srv.URL, "--aid", "124002", "--am", "3000", "--page", page}, &out, &errOut); err != nil {
+			t.Fatalf("link create: %v\n%s", err, errOut.String())
+		}
+		l := strings.SplitN(out.String(), "\n", 2)[0]
+		if !strings.Contains(l, "/link/"+page+"?") {
+			t.Fatalf("link %q", l)
+		}
+		resp, err := http.Get(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `action="/link/noncard/issue"`) {
+			t.Fatalf("%s link: %d", page, resp.StatusCode)
+		}
+		resp, _ = http.Get(strings.Replace(l, "am=3000", "am=30", 1))
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("changed %s link: %d", page, resp.StatusCode)
+		}
 	}
 }

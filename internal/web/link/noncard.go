@@ -17,6 +17,7 @@ import (
 	"kessai/internal/noncard"
 	"kessai/internal/store"
 	"kessai/internal/token"
+	"kessai/internal/vault"
 	"kessai/internal/web/gateway"
 	"kessai/internal/wire"
 )
@@ -598,4 +599,10 @@ var ncTexts = map[string]map[string]string{
 		"mail_intro_bank":   "Thank you for your order. Please transfer the amount to the account below.",
 		"sandbox_note":      "Test environment: an order with phone number 09000000001 is paid by itself after a few seconds.",
 	},
+}
+
+// MailLinkTo is MailLink for another hosted page: /link/convenience or /link/bankcheck (wire.md
+// §9 mail links of convenience-store and bank payments), with the same key.
+func MailLinkTo(kr *vault.KeyRing, base, path string, q url.Values, expires time.Time) string {
+	return strings.TrimRight(base, "/") + path + "?" + q.Encode() + "&" + MailKeyParam + "=" + url.QueryEscape(MailKey(kr, q, expires))
 }
