@@ -476,6 +476,13 @@ func TestNonCardMethodWindow(t *testing.T) {
 	if _, b := e.post("/gateway/gateway.aspx", card); strings.Split(string(b), ",")[1] != "1" {
 		t.Fatalf("a card in a method:cvs window: %q", b)
 	}
+	// the card's kickback is not held by a window for convenience stores
+	card.Set("rt", "0")
+	card.Set("cod", "k-2")
+	if _, b := e.post("/gateway/gateway.aspx", card); string(b) != "OK" {
+		t.Fatalf("card rt=0 in a method:cvs window: %q", b)
+	}
+	e.waitHit("the card's kickback during a method:cvs window", func(h url.Values) bool { return h.Get("cod") == "k-2" && h.Get("rst") == "1" })
 	// the hosted page: convenience store greyed out with the window's times, bank open
 	_, page := e.post("/gateway/payform.aspx", url.Values{"aid": {ncAid}, "cod": {"h-1"}, "jb": {"CAPTURE"}, "am": {"1000"}, "tx": {"0"},
 		"sf": {"0"}, "pt": {"2"}})
