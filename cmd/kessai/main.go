@@ -32,7 +32,7 @@ Usage:
   kessai autocharge list|run …
   kessai link create --aid NNNNNN (--am N [--tx N] [--sf N] | --iid CODE | --jb CHECK) [--expires DURATION] [--base-url URL]
   kessai product create|list|update --aid NNNNNN --iid CODE --am N [--tx N] [--sf N] [--actp N --acam N …]
-  kessai sandbox pay|cancel|transfer|expire GID [--amount N]   (convenience-store and bank payments)
+  kessai sandbox pay|cancel|transfer|expire GID [--amount N] [--at RFC3339]   (convenience-store and bank payments)
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"kessai/internal/acquirer"
 	"kessai/internal/clock"
@@ -104,6 +105,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var db dbFlags
 	db.register(fs)
 	amount := fs.Int64("amount", -1, "yen arriving (transfer; default: the amount billed)")
+	at := fs.String("at", "", "the instant it happens, RFC3339: match a server running on a sandbox clock (serve --clock)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -123,9 +125,17 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	var clk clock.Clock = clock.Real{}
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return usageErr("--at %q is not RFC3339 (e.g. 2026-03-10T10:00:00+09:00)", *at)
+		}
+		clk = clock.NewFixed(t)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pay := payment.New(d, nil, acquirer.Sandbox{}, clock.Real{}, log)
-	svc := &noncard.Service{DB: d, Pay: pay, Clock: clock.Real{}, Maint: maintenance.NewIndex(ws), Sandbox: true, Log: log}
+	pay := payment.New(d, nil, acquirer.Sandbox{}, clk, log)
+	svc := &noncard.Service{DB: d, Pay: pay, Clock: clk, Maint: maintenance.NewIndex(ws), Sandbox: true, Log: log}
 	gid := store.CanonicalID(pos[0])
 	amt := int64(0)
 	if kind == noncard.Transfer {

@@ -113,6 +113,12 @@ func TestSandboxCommands(t *testing.T) {
 	if out := cli("sandbox", "transfer", b2); !strings.Contains(out, "nothing changed") {
 		t.Fatalf("transfer to an expired account: %q", out)
 	}
+	// --at: a transfer after the deadline (as a server on a sandbox clock would see it) is refused
+	bk.Set("cod", "b-3")
+	b3 := strings.Split(post("/gateway/bank.aspx", bk), ",")[0]
+	if out := cli("sandbox", "transfer", b3, "--at", time.Now().AddDate(0, 0, 20).Format(time.RFC3339)); !strings.Contains(out, "deadline had passed") {
+		t.Fatalf("transfer after the deadline: %q", out)
+	}
 	var errOut bytes.Buffer
 	if err := run(ctx, append([]string{"sandbox", "pay", "1234"}, dbArgs...), io.Discard, &errOut); err == nil {
 		t.Fatal("sandbox pay of an unknown gid succeeded")
