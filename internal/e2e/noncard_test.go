@@ -392,6 +392,10 @@ func TestNonCardDeadlineOnSandboxClock(t *testing.T) {
 		t.Fatalf("late transfer: %v", err)
 	}
 	e.waitHit("BAN_EXP", apIs("BAN_EXP", "b-exp"))
+	// the order number of an expired payment does not issue again
+	if _, b := e.post("/gateway/bank.aspx", bankForm("b-exp")); string(b) != "ER:ER054" {
+		t.Fatalf("reissue of an expired order number: %q", b)
+	}
 	e.settle()
 	if n := e.count(apIs("BAN_SAL", "b-exp")); n != 0 {
 		t.Fatalf("a late transfer was notified")

@@ -213,6 +213,10 @@ func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
 		if err != nil {
 			return nil, wire.Errf(wire.ERInternal, "", "slip of %s unavailable", w.Gid)
 		}
+		if ws.State == store.SlipExpired || ws.State == store.SlipCancelled {
+			// the order number's payment is over: a new slip needs a new order number
+			return nil, errf(wire.ERParamCod, "cod", "order number %s belongs to a payment that is %s", r.Cod, ws.State)
+		}
 		return &Issued{P: w, S: ws, Replayed: true}, nil
 	}
 	if err != nil {
