@@ -152,6 +152,12 @@ func TestWireReferenceExamples(t *testing.T) {
 		s.ResultURL = kb.srv.URL + "/notify"
 		s.ACResultURL = kb.srv.URL + "/ac-notify"
 	})
+	// the demo store takes every method (§9: convenience store and bank transfer)
+	all := store.DefaultStoreMethods("100001")
+	all.Methods = []string{store.MethodCard, store.MethodCVS, store.MethodBank}
+	if err := srv.DB.PutStoreMethods(context.Background(), all); err != nil {
+		t.Fatal(err)
+	}
 	ex := examples(t, "wire.md")
 	if len(ex) < 8 {
 		t.Fatalf("wire.md has only %d examples", len(ex))

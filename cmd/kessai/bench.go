@@ -14,15 +14,15 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("kessai bench gateway|auth-sales|hosted|mixed --addr HOST:PORT[,HOST:PORT] …")
+		return usageErr("kessai bench gateway|auth-sales|hosted|mixed|cvs|bank --addr HOST:PORT[,HOST:PORT] …")
 	}
 	scenario := args[0]
 	switch scenario {
 	case "gateway", "capture":
 		scenario = "capture"
-	case "auth-sales", "hosted", "mixed":
+	case "auth-sales", "hosted", "mixed", "cvs", "bank":
 	default:
-		return usageErr("unknown bench scenario %q (gateway, auth-sales, hosted, mixed)", scenario)
+		return usageErr("unknown bench scenario %q (gateway, auth-sales, hosted, mixed, cvs, bank)", scenario)
 	}
 	fs := newFlagSet("bench "+args[0], stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "server address(es), comma-separated; loopback only")

@@ -34,6 +34,7 @@ func cmdLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sf := fs.String("sf", "", "shipping in yen")
 	iid := fs.String("iid", "", "code of a registered product (its price, and its auto-charge plan if it has one)")
 	jb := fs.String("jb", "", "CHECK: a card check that charges nothing")
+	page := fs.String("page", "creditcard", "the page the link opens: creditcard, convenience (コンビニ) or bankcheck (銀行振込)")
 	expires := fs.String("expires", "30d", "how long the link works: a duration (72h) or days (30d), at most 366d")
 	base := fs.String("base-url", "http://127.0.0.1:8080", "the server's public address, scheme://host[:port]")
 	keyFile := fs.String("vault-key-file", os.Getenv("KESSAI_VAULT_KEY_FILE"), "vault key file (else KESSAI_VAULT_KEY, else DATA/vault.key in the sandbox)")
@@ -108,7 +109,13 @@ func cmdLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	exp := time.Now().Add(ttl)
-	fmt.Fprintln(stdout, link.MailLink(kr, *base, o.Params(), exp))
+	if *page != "creditcard" && *page != "convenience" && *page != "bankcheck" {
+		return usageErr("--page must be creditcard, convenience or bankcheck")
+	}
+	if *page != "creditcard" && o.Check {
+		return usageErr("--jb CHECK is for the card page")
+	}
+	fmt.Fprintln(stdout, link.MailLinkTo(kr, *base, "/link/"+*page, o.Params(), exp))
 	fmt.Fprintf(stdout, "store %s (%s), valid until %s\n", st.AID, st.Name, exp.In(time.FixedZone("JST", 9*3600)).Format("2006-01-02 15:04 JST"))
 	return nil
 }

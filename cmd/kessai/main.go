@@ -37,6 +37,7 @@ Usage:
   kessai apikey create --aid NNNNNN --name NAME | list --aid NNNNNN | revoke --aid NNNNNN ID
   kessai listen --url URL --key KEY --forward-to http://localhost:3000/notify [--since 2h] [--events KINDS]
   kessai clock show|set RFC3339|advance 720h|rate R|freeze|unfreeze --url URL --key KEY   (sandbox)
+  kessai sandbox pay|cancel|transfer|expire GID [--amount N] [--at RFC3339]   (convenience-store and bank payments)
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdListen(ctx, rest, stdout, stderr)
 	case "clock":
 		return cmdClock(ctx, rest, stdout, stderr)
+	case "sandbox":
+		return cmdSandbox(ctx, rest, stdout, stderr) // noncard.go
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

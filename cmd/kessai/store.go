@@ -185,6 +185,8 @@ func storeCreateOrUpdate(ctx context.Context, create bool, args []string, stdout
 	db.register(fs)
 	var s storeSettings
 	s.register(fs)
+	var mf methodFlags // --methods, --chains, deadlines (noncard.go)
+	mf.register(fs)
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -211,6 +213,9 @@ func storeCreateOrUpdate(ctx context.Context, create bool, args []string, stdout
 		if err := d.CreateStore(ctx, st); err != nil {
 			return err
 		}
+		if err := mf.save(ctx, d, st.AID, set, true); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "created store %s %s\n", st.AID, st.Name)
 		return nil
 	}
@@ -225,6 +230,9 @@ func storeCreateOrUpdate(ctx context.Context, create bool, args []string, stdout
 		return err
 	}
 	if err := d.UpdateStore(ctx, st); err != nil {
+		return err
+	}
+	if err := mf.save(ctx, d, st.AID, set, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "updated store %s\n", st.AID)

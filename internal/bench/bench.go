@@ -27,7 +27,7 @@ type Config struct {
 	Clients  int
 	Duration time.Duration
 	Requests int64
-	Scenario string // capture | auth-sales | hosted | mixed
+	Scenario string // capture | auth-sales | hosted | mixed | cvs | bank
 	Card     string
 	Expiry   string // YYMM
 	RunID    string // makes cod values unique across runs
@@ -293,6 +293,23 @@ func one(ctx context.Context, c *http.Client, base string, cfg Config, cod strin
 			return "pay-" + strconv.Itoa(resp.StatusCode), 2, nil
 		}
 		return "", 2, nil
+	case "cvs", "bank": // issue a convenience-store slip / a bank-transfer account (wire.md §8)
+		f := url.Values{"aid": {cfg.AID}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {cod}, "am": {"1000"}, "tx": {"100"}, "sf": {"0"},
+			"pn": {"0312345678"}}
+		path := "/gateway/cvs2.aspx"
+		if scenario == "cvs" {
+			f.Set("na", "ベンチ タロウ")
+			f.Set("cv", "010")
+		} else {
+			path = "/gateway/bank.aspx"
+			f.Set("nmf", "ベンチ タロウ")
+		}
+		line, err := post(ctx, c, base+path, f)
+		if err != nil {
+			return "", 1, err
+		}
+		_, code := parseLine(line)
+		return code, 1, nil
 	default: // capture
 		line, err := post(ctx, c, base+"/gateway/gateway.aspx", chargeForm(cfg, cod, "CAPTURE"))
 		if err != nil {

@@ -1083,6 +1083,12 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 	winID := strconv.FormatInt(added[0].ID, 10)
 	stA0, _ := e.s.DB.GetStore(ctx, secAidA)
 	stB0, _ := e.s.DB.GetStore(ctx, secAidB)
+	// a convenience-store slip of store A, for the slip actions' probes (issue 13)
+	ms := store.DefaultStoreMethods(secAidA)
+	ms.Methods = []string{"card", "cvs", "bank"}
+	e.s.DB.PutStoreMethods(ctx, ms)
+	slipA := strings.Split(e.wire("POST", "/gateway/cvs2.aspx", url.Values{"aid": {secAidA}, "jb": {"CAPTURE"}, "rt": {"1"}, "cod": {"csrf-cvs"},
+		"am": {"1000"}, "tx": {"0"}, "sf": {"0"}, "na": {"テスト"}, "cv": {"010"}}), ",")[0]
 
 	owner := e.browser()
 	owner.consoleLogin(secAidA, "owner", "")
@@ -1131,6 +1137,10 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /console/apikeys/{id}/revoke", "/console/apikeys/1/revoke", v(), false},
 		{"POST /console/links", "/console/links", v("kind", "amount", "am", "1000", "tx", "0", "sf", "0", "days", "7"), false},
 		{"POST /console/security/store", "/console/security/store", v("allow_ips", "203.0.113.0/24"), false},
+		{"POST /console/slips/{gid}/{action}", "/console/slips/" + slipA + "/cancel", v(), false},
+		{"POST /console/slips/{gid}/{action}", "/console/slips/" + slipA + "/sandbox-pay", v(), false},
+		{"POST /console/slips/{gid}/{action}", "/console/slips/" + slipA + "/note", v("note", "forged"), false},
+		{"POST /console/methods", "/console/methods", v("m_card", "on", "cvs_days", "1", "bank_days", "1"), false},
 	}
 	operatorProbes := []csrfProbe{
 		{"POST /operator/login", "/operator/login", v("login", "ops", "password", secPass), true},
@@ -1199,7 +1209,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 	}
 	consoleActs := crawl(owner, []string{"/console/", "/console/payments", "/console/payments/" + authorized, "/console/payments/" + captured,
 		"/console/kickbacks", "/console/settings", "/console/users", "/console/password", "/console/help", "/console/autocharges",
-		"/console/autocharges/" + acidA, "/console/links", "/console/products", "/console/apikeys", "/console/security"}, console, srcConsole)
+		"/console/autocharges/" + acidA, "/console/links", "/console/products", "/console/apikeys", "/console/security", "/console/payments/" + slipA, "/console/methods"}, console, srcConsole)
 	opActs := crawl(ops, []string{"/operator/", "/operator/stores", "/operator/stores/" + secAidB, fmt.Sprintf("/operator/maintenance?year=%d", year),
 		fmt.Sprintf("/operator/maintenance/notice?year=%d", year), "/operator/email", "/operator/audit", "/operator/help"}, operatorProbes, srcOperator)
 	if len(consoleActs) < 8 || len(opActs) < 8 {

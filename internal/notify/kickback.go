@@ -131,7 +131,10 @@ func (k *Kickbacks) Run(ctx context.Context) {
 			return
 		}
 		now := k.Clock.Now()
-		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "", maintenance.EveryBrand) != nil {
+		// A window scoped to one method (method:cvs, method:bank) does not pause the outbox: it
+		// refuses only that method's work, and money arriving during it is queued for the
+		// window's end by the non-card service itself (noncard.NoticeAt).
+		if k.Maint != nil && k.Maint.Refused(now, maintenance.OpKickback, "card", maintenance.EveryBrand) != nil {
 			continue // paused: the outbox keeps everything, delivery catches up after the window
 		}
 		free := k.Workers - len(sem)

@@ -24,6 +24,7 @@ func (s *Server) registerLink() {
 			return s.gateway.AutoCharge
 		}}
 	h.Register(s.mux)
+	s.registerNonCardPages(h) // convenience-store and bank-transfer pages (noncard.go)
 	if s.gateway != nil {
 		// the provider's older 3-D Secure entry: gateway.aspx plus url, authentication on h's pages
 		s.mux.HandleFunc(gateway.IGatewayPath, s.gateway.IGateway(h.IGatewayThreeDS))

@@ -24,6 +24,7 @@ import (
 	"kessai/internal/auth"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
+	"kessai/internal/noncard"
 	"kessai/internal/notify"
 	"kessai/internal/payment"
 	"kessai/internal/store"
@@ -76,6 +77,7 @@ type Server struct {
 	Maint   *maintenance.Index
 	Kick    *notify.Kickbacks
 	Mail    *notify.Mailer
+	NonCard *noncard.Service // convenience-store and bank-transfer payments (noncard.go)
 	Sandbox bool
 	Log     *slog.Logger
 	mux     *http.ServeMux
@@ -346,6 +348,7 @@ func (s *Server) routes() {
 	gw := &gateway.Handler{Pay: s.Pay, Clock: s.Cfg.Clock, Gate: s.Gate, Log: s.Log, RemoteIP: s.RemoteIP}
 	gw.Register(s.mux)
 	s.gateway = gw
+	s.registerNonCard() // convenience-store and bank-transfer endpoints (noncard.go)
 	s.registerLink()    // hosted pages, token and 3-D Secure scripts (link.go)
 	s.registerConsole() // merchant control panel and operator console (console.go)
 	s.registerPublic()  // maintenance notices, feeds, status API (public.go)
@@ -449,6 +452,7 @@ func (s *Server) StartWorkers(ctx context.Context) {
 	// voids of authorisations whose payment is not recorded
 	go func() { defer s.workers.Done(); s.Pay.RunVoids(ctx) }()
 	s.startAutoCharge(ctx) // auto-charge runner (autocharge.go)
+	s.startNonCard(ctx)    // slip deadlines and sandbox test values (noncard.go)
 	if s.Mail != nil {
 		s.workers.Add(1)
 		go func() { defer s.workers.Done(); s.Mail.Run(ctx) }()
@@ -514,6 +518,12 @@ func (s *Server) EnsureDemo(ctx context.Context) (*Demo, error) {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, nil // another instance set it up
 		}
+		return nil, err
+	}
+	// the demo store takes every method, so each can be tried at once
+	all := store.DefaultStoreMethods(st.AID)
+	all.Methods = []string{store.MethodCard, store.MethodCVS, store.MethodBank}
+	if err := s.DB.PutStoreMethods(ctx, all); err != nil {
 		return nil, err
 	}
 	d := &Demo{Store: st, UserLogin: "demo", UserPassword: "demo-" + auth.RandomToken(9), OperatorLogin: "operator", OperatorPassword: "op-" + auth.RandomToken(9)}

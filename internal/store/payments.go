@@ -18,6 +18,8 @@ type Payment struct {
 	Em, Pn, Inm, Free, Acid, Source, Fingerprint string
 	NetRef                                       string // acquirer reference for capture / void / refund
 	AcceptedAt, CreatedAt, UpdatedAt             time.Time
+	// Method is card, cvs or bank (migration 0160); written by the non-card service, read here.
+	Method string
 }
 
 // Payment statuses.
@@ -32,7 +34,7 @@ const (
 	StatusRegistered        = "registered" // auto-charge sign-up without a charge now (am=0)
 )
 
-const paymentCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, COALESCE(card_id, 0), first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at`
+const paymentCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, COALESCE(card_id, 0), first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at, method`
 
 // ScanPayment reads a payment row selected with PaymentCols.
 func scanPayment(r rowScanner) (*Payment, error) {
@@ -40,7 +42,7 @@ func scanPayment(r rowScanner) (*Payment, error) {
 	var acc, ca, ua int64
 	err := r.Scan(&p.Gid, &p.AID, &p.Cod, &p.Job, &p.Status, &p.Rst, &p.Ec, &p.Ap, &p.God, &p.Am, &p.Tx, &p.Sf, &p.Ta,
 		&p.Captured, &p.Refunded, &p.CardID, &p.First6, &p.Last4, &p.Brand, &p.Md, &p.Em, &p.Pn, &p.Inm, &p.Free, &p.Acid,
-		&p.Source, &p.Fingerprint, &p.NetRef, &acc, &ca, &ua)
+		&p.Source, &p.Fingerprint, &p.NetRef, &acc, &ca, &ua, &p.Method)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ type PaymentFilter struct {
 	Amount int64     // total (ta), exact; 0 = any
 	Last4  string    // last four card digits, exact
 	Em     string    // customer e-mail, exact, case-insensitive
+	Method string    // card | cvs | bank, "" = any
+	SlipNo string    // convenience-store payment number or bank reference, exact
 	Limit  int
 	Offset int
 }
@@ -63,6 +65,14 @@ func (f *PaymentFilter) where() (string, []any, error) {
 	if f.Em != "" {
 		q += ` AND LOWER(em) = ?`
 		args = append(args, strings.ToLower(f.Em))
+	}
+	if f.Method != "" {
+		q += ` AND method = ?`
+		args = append(args, f.Method)
+	}
+	if f.SlipNo != "" {
+		q += ` AND gid IN (SELECT gid FROM slips WHERE aid = ? AND pay_no = ?)`
+		args = append(args, f.AID, f.SlipNo)
 	}
 	return q, args, nil
 }

@@ -355,6 +355,9 @@ func TestCodes(t *testing.T) {
 		want = append(want, Code("ER0"+itoa(c)))
 	}
 	want = append(want, "ER068", "ER069", "ER072", "ER079", "ER107", "ER125", "ER126", "ER127", "ER128", "ER129")
+	for c := 160; c <= 166; c++ { // convenience store and bank transfer (noncard.go)
+		want = append(want, Code("ER"+itoa(c)))
+	}
 	for c := 570; c <= 586; c++ {
 		want = append(want, Code("ER"+itoa(c)))
 	}

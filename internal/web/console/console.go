@@ -19,6 +19,7 @@ import (
 	"kessai/internal/autocharge"
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
+	"kessai/internal/noncard"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/vault"
@@ -53,6 +54,8 @@ type Deps struct {
 	// CheckTarget refuses a result URL the server would not send kickbacks to (SSRF rule);
 	// nil accepts every URL.
 	CheckTarget func(ctx context.Context, rawURL string) error
+	// NonCard moves convenience-store and bank payments (merchant cancel, sandbox buttons).
+	NonCard *noncard.Service
 }
 
 // Handler serves the merchant control panel.
@@ -103,6 +106,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("GET /console/payments.csv", h.signedIn(h.paymentsCSV))
 	m.HandleFunc("GET /console/payments/{gid}", h.signedIn(h.payment))
 	m.HandleFunc("POST /console/payments/{gid}/{action}", h.signedIn(h.admin(h.paymentAction)))
+	h.registerNonCard(m) // convenience-store and bank payments: slip actions, method settings (noncard.go)
 	m.HandleFunc("GET /console/autocharges", h.signedIn(h.autoCharges))
 	m.HandleFunc("GET /console/autocharges/{acid}", h.signedIn(h.autoCharge))
 	m.HandleFunc("POST /console/autocharges/{acid}/stop", h.signedIn(h.admin(h.stopAutoCharge)))
@@ -203,6 +207,7 @@ func (h *Handler) nav(lang, active string, who *ui.Who) []ui.NavItem {
 		{"kickbacks", Base + "/kickbacks", "結果通知", "Kickbacks"},
 		{"links", Base + "/links", "メール決済リンク", "Payment links by e-mail"},
 		{"products", Base + "/products", "商品", "Products"},
+		{"methods", Base + "/methods", "決済方法", "Payment methods"},
 		{"settings", Base + "/settings", "設定", "Settings"},
 		{"security", Base + "/security", "セキュリティ", "Security"},
 	}

@@ -80,7 +80,13 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		h.unavailable(w, r, who, err)
 		return
 	}
-	p.Data = map[string]any{"Sum": sum, "Chart": ui.BarChart(p.T("過去30日間の日別売上", "Daily sales, last 30 days"), pts), "Recent": recent}
+	byMethod, err := h.methodCharts(r, p, aid)
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
+	p.Data = map[string]any{"Sum": sum, "Chart": ui.BarChart(p.T("過去30日間の日別売上", "Daily sales, last 30 days"), pts), "Recent": recent,
+		"MethodCharts": byMethod}
 	h.pages.Render(w, http.StatusOK, "dashboard", p)
 }
 
@@ -92,12 +98,13 @@ func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, who *ui.Wh
 // filterForm is the search form as typed; its URL is the filtered view's address.
 type filterForm struct {
 	From, To, Status, Cod, Gid, Amount, Last4, Em string
+	Method, No                                    string // payment method; slip number or bank reference
 }
 
 func (f filterForm) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"from": f.From, "to": f.To, "status": f.Status, "cod": f.Cod, "gid": f.Gid,
-		"amount": f.Amount, "last4": f.Last4, "em": f.Em} {
+		"amount": f.Amount, "last4": f.Last4, "em": f.Em, "method": f.Method, "no": f.No} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -115,7 +122,7 @@ var (
 func parseFilter(q url.Values, aid, lang string) (filterForm, store.PaymentFilter, []string) {
 	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
 	ff := filterForm{From: g("from"), To: g("to"), Status: g("status"), Cod: g("cod"), Gid: g("gid"), Amount: g("amount"),
-		Last4: g("last4"), Em: g("em")}
+		Last4: g("last4"), Em: g("em"), Method: g("method"), No: g("no")}
 	f := store.PaymentFilter{AID: aid, Cod: ff.Cod, Em: ff.Em}
 	var probs []string
 	if ff.From != "" {
@@ -167,6 +174,7 @@ func parseFilter(q url.Values, aid, lang string) (filterForm, store.PaymentFilte
 			probs = append(probs, ui.L(lang, "カード番号下4桁は4桁の数字です", "Last 4 digits must be 4 digits"))
 		}
 	}
+	probs = append(probs, parseMethodFilter(&ff, &f, lang)...)
 	return ff, f, probs
 }
 
@@ -203,7 +211,7 @@ func (h *Handler) payments(w http.ResponseWriter, r *http.Request, who *ui.Who) 
 		}
 		return Base + "/payments?" + vv.Encode()
 	}
-	d := map[string]any{"F": ff, "List": list, "Total": total, "Page": page, "Statuses": ui.Statuses,
+	d := map[string]any{"F": ff, "List": list, "Total": total, "Page": page, "Statuses": ui.Statuses, "Methods": ui.Methods,
 		"From": f.Offset + 1, "To": f.Offset + len(list)}
 	if page > 1 {
 		d["Prev"] = pageURL(page - 1)
@@ -299,7 +307,12 @@ func (h *Handler) renderPayment(w http.ResponseWriter, r *http.Request, who *ui.
 		return
 	}
 	p.Error = errMsg
-	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true, "TDS": tdsLabel(tds), "Processor": proc,
+	slip, err := h.slipData(r, pay)
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return
+	}
+	p.Data = map[string]any{"P": pay, "Events": events, "Kickbacks": kbs, "FromPayment": true, "Slip": slip, "TDS": tdsLabel(tds), "Processor": proc,
 		"CanSales":  pay.Status == store.StatusAuthorized,
 		"CanCancel": pay.Status == store.StatusAuthorized || pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,
 		"CanRefund": pay.Status == store.StatusCaptured || pay.Status == store.StatusPartiallyRefunded,
@@ -464,6 +477,7 @@ func csvHeader(lang string) []string {
 		ui.L(lang, "金額", "am"), ui.L(lang, "税", "tx"), ui.L(lang, "送料", "sf"), ui.L(lang, "合計", "ta"),
 		ui.L(lang, "売上額", "captured"), ui.L(lang, "返金額", "refunded"), ui.L(lang, "カード番号", "card"), ui.L(lang, "ブランド", "brand"),
 		ui.L(lang, "メールアドレス", "em"), ui.L(lang, "電話番号", "pn"), ui.L(lang, "決済日時", "created_at"),
+		ui.L(lang, "決済方法", "method"),
 	}
 }
 
@@ -473,7 +487,7 @@ func csvRecord(p *store.Payment, lang string) []string {
 	return []string{p.Gid, csvSafe(p.Cod), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, p.Ap,
 		strconv.FormatInt(p.Am, 10), strconv.FormatInt(p.Tx, 10), strconv.FormatInt(p.Sf, 10), strconv.FormatInt(p.Ta, 10),
 		strconv.FormatInt(p.Captured, 10), strconv.FormatInt(p.Refunded, 10), ui.MaskCard(p.First6, p.Last4), p.Brand,
-		csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt)}
+		csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt), ui.Word(lang, "method."+p.Method)}
 }
 
 // csvSafe defuses spreadsheet formulas in merchant- or customer-supplied text (CSV injection).

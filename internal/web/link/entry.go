@@ -116,6 +116,14 @@ func (h *Handler) entry() http.HandlerFunc {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}
 		p, perr := wire.Parse(r, MaxBody)
+		if perr == nil && h.nc != nil {
+			if m := ptMethod(p.Get("pt")); m != "" {
+				// pt=2 / pt=7: convenience store or bank transfer (noncard.go), with the
+				// maintenance decision of that method, not the card's
+				h.nonCardEntry(w, r, p, m)
+				return
+			}
+		}
 		lang, op := "ja", maintenance.OpCapture
 		if perr == nil {
 			lang = langOf(p.Get("lang"))

@@ -3,7 +3,6 @@ package link
 import (
 	"crypto/subtle"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,7 +62,7 @@ func (h *Handler) IGatewayThreeDS(w http.ResponseWriter, r *http.Request, st *st
 		// browser goes back with ER901 as after a failed challenge
 		o.Status, o.LastEc = store.LinkFailed, string(wire.ER3DSFailed)
 	}
-	if err := h.Pay.DB.InsertLinkOrder(ctx, o, rand.IntN(64) == 0); err != nil {
+	if err := h.orders().Start(ctx, o); err != nil {
 		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 		gateway.WriteBody(w, wire.ErrorBody(wire.ERInternal))
 		return true
@@ -91,7 +90,7 @@ func (h *Handler) iGatewaySession(w http.ResponseWriter, r *http.Request, lang s
 		expired()
 		return nil, nil, false
 	}
-	o, err := h.Pay.DB.GetLinkOrder(r.Context(), id)
+	o, err := h.orders().Get(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && o.ReturnURL == "") {
 		expired()
 		return nil, nil, false
@@ -204,8 +203,7 @@ func (h *Handler) iGatewayReturn(w http.ResponseWriter, r *http.Request, o *stor
 
 // iGatewayFail ends a session that failed authentication and sends the browser back.
 func (h *Handler) iGatewayFail(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang, code string) {
-	if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkChallenge, store.LinkBusy}, store.LinkFailed, h.Clock.Now(),
-		nil, nil, &code, true); err != nil {
+	if err := h.orders().Fail(r.Context(), o.ID, code); err != nil {
 		h.fail(w, r, lang, err)
 		return
 	}
@@ -251,7 +249,7 @@ func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
 		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
 		return
 	}
-	claimed, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkChallenge}, store.LinkBusy, now, nil, nil, nil, false)
+	claimed, err := h.orders().ClaimChallenge(ctx, o.ID)
 	if err != nil {
 		h.fail(w, r, lang, err)
 		return
@@ -284,8 +282,7 @@ func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
 		h.iGatewayFail(w, r, st, o, lang, code)
 		return
 	}
-	gid, none := res.P.Gid, ""
-	if _, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkBusy}, store.LinkPaid, h.Clock.Now(), &none, &gid, &res.P.Ec, true); err != nil {
+	if err := h.orders().Charged(ctx, o.ID, res.P.Gid, res.P.Ec); err != nil {
 		// the payment is recorded and its kickback queued; only the session's state is lost
 		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 	}

@@ -65,6 +65,8 @@ type Handler struct {
 	// testing); nil never refuses. RemoteIP names the client behind a trusted proxy.
 	Velocity *velocity.Limiter
 	RemoteIP func(r *http.Request) netip.Addr
+	// nc serves convenience-store and bank-transfer payments when set (RegisterNonCard).
+	nc *NonCardDeps
 }
 
 // Register mounts the routes on mux.

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,7 +32,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request, id, d, lang st
 		expired()
 		return nil, nil, false, false
 	}
-	o, err := h.Pay.DB.GetLinkOrder(r.Context(), id)
+	o, err := h.orders().Get(r.Context(), id)
 	switch {
 	case err == nil:
 		stored = true
@@ -269,20 +268,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 // claim marks the order busy for this submission, storing it first when it was only signed so
 // far: of two submissions of one form, exactly one goes on to charge.
 func (h *Handler) claim(r *http.Request, o *store.LinkOrder, stored bool, now time.Time) (bool, error) {
-	from := []string{store.LinkOpen, store.LinkChallenge}
-	if !stored {
-		row := *o
-		row.Status, row.UpdatedAt = store.LinkBusy, now
-		err := h.Pay.DB.InsertLinkOrder(r.Context(), &row, rand.IntN(64) == 0)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return false, err
-		}
-		// a concurrent submission stored it first: take our turn through the row like any other
-	}
-	return h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, from, store.LinkBusy, now, nil, nil, nil, false)
+	return h.orders().Claim(r.Context(), o, stored)
 }
 
 func (h *Handler) chargeRequest(r *http.Request, st *store.Store, o *store.LinkOrder, md string, accepted time.Time) (*payment.ChargeRequest, error) {
@@ -317,8 +303,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOr
 		return
 	}
 	if res.P.Rst == wire.RstSuccess {
-		gid, none := res.P.Gid, ""
-		if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkBusy}, store.LinkPaid, h.Clock.Now(), &none, &gid, &none, true); err != nil {
+		if err := h.orders().Charged(r.Context(), o.ID, res.P.Gid, ""); err != nil {
 			// the payment is recorded and its kickback queued; only the page state is lost
 			h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 		}
@@ -331,9 +316,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOr
 
 // release reopens a busy or challenged order after a failed attempt, remembering why.
 func (h *Handler) release(r *http.Request, o *store.LinkOrder, code string) {
-	none := ""
-	if _, err := h.Pay.DB.MoveLinkOrder(r.Context(), o.ID, []string{store.LinkBusy, store.LinkChallenge}, store.LinkOpen, h.Clock.Now(),
-		&none, nil, &code, true); err != nil {
+	if err := h.orders().Release(r.Context(), o.ID, code); err != nil {
 		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 	}
 }
@@ -364,8 +347,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, st *sto
 		h.chargeToken(w, r, st, o, lang, created.Token, md)
 		return
 	}
-	tkn := created.Token
-	if _, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkBusy}, store.LinkChallenge, h.Clock.Now(), &tkn, nil, nil, false); err != nil {
+	if err := h.orders().Challenged(ctx, o.ID, created.Token); err != nil {
 		h.fail(w, r, lang, err)
 		return
 	}
@@ -458,7 +440,7 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
 	}
-	claimed, err := h.Pay.DB.MoveLinkOrder(ctx, o.ID, []string{store.LinkChallenge}, store.LinkBusy, now, nil, nil, nil, false)
+	claimed, err := h.orders().ClaimChallenge(ctx, o.ID)
 	if err != nil {
 		h.fail(w, r, lang, err)
 		return

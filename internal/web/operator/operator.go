@@ -402,6 +402,9 @@ func (h *Handler) renderStore(w http.ResponseWriter, r *http.Request, who *ui.Wh
 		p.Flash = p.T("ユーザーの2段階認証をリセットしました（ログイン中の端末はすべてログアウトされました）。", "The user's second factor was reset (and the user signed out everywhere).")
 	}
 	p.Data = map[string]any{"S": st, "Users": us, "IPs": strings.Join(st.AllowIPs, ", "), "Min": auth.MinPasswordLen, "MFA": mfa}
+	if m, err := h.DB.GetStoreMethods(r.Context(), st.AID); err == nil {
+		p.Data.(map[string]any)["Methods"] = m // payment methods (issue 13), read only here
+	}
 	h.pages.Render(w, status, "store", p)
 }
 

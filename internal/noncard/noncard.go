@@ -1,0 +1,526 @@
+// Package noncard owns convenience-store (コンビニ決済) and bank-transfer (銀行振込) payments
+// (wire.md §8): issuing a slip or a virtual account, and the state machine that follows it —
+// pending → paid | expired | cancelled, and for a convenience store paid → cancelled when the
+// chain takes a payment back. A state never moves backwards: a late, repeated or out-of-order
+// notification changes nothing. Every change is written with its kickback in one transaction
+// (the outbox), so a CLI or another instance can make it and a running server delivers it.
+package noncard
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"kessai/internal/acquirer"
+	"kessai/internal/clock"
+	"kessai/internal/maintenance"
+	"kessai/internal/payment"
+	"kessai/internal/store"
+	"kessai/internal/token"
+	"kessai/internal/wire"
+)
+
+// JST is the zone deadlines and arrival dates are read in.
+var JST = time.FixedZone("JST", 9*3600)
+
+// Approval values (ap) of wire.md §8, and Kessai's own expiry notice values [D].
+const (
+	ApSlipIssued  = "CPL_PRE" // slip issued, not paid yet
+	ApCVSPaid     = "CPL"     // paid at the store
+	ApCVSCancel   = "CVS_CAN" // the chain took the payment back
+	ApBankIssued  = "BANK"    // virtual account issued
+	ApBankArrived = "BAN_SAL" // money arrived
+	ApCVSExpired  = "CVS_EXP" // Kessai's expiry notice (opt-in per store)
+	ApBankExpired = "BAN_EXP"
+)
+
+// Service issues non-card payments and moves them.
+type Service struct {
+	DB    *store.DB
+	Pay   *payment.Service // gids, the store cache, the kickback nudge
+	Clock clock.Clock
+	// Maint is the maintenance schedule: notices of money that arrives during a window that
+	// covers its method are held until the window ends.
+	Maint *maintenance.Index
+	// Sandbox enables the documented test values that settle by themselves.
+	Sandbox bool
+	Log     *slog.Logger
+}
+
+// Error is a refusal in wire terms.
+func errf(code wire.Code, field, format string, a ...any) error {
+	return wire.Errf(code, field, format, a...)
+}
+
+// ErrNoChange reports a notification that changed nothing: the slip is already past the state it
+// would move from (a duplicate, late or out-of-order notice).
+var ErrNoChange = errors.New("noncard: nothing changed")
+
+// ErrDeadline reports money offered for a slip whose deadline has passed: the chain or bank
+// refuses it, and the slip is expired.
+var ErrDeadline = errors.New("noncard: the payment deadline has passed")
+
+// Deadline is the last instant a slip opened at now stays payable: 23:59:59 JST, days days later.
+func Deadline(now time.Time, days int) time.Time {
+	d := now.In(JST)
+	return time.Date(d.Year(), d.Month(), d.Day()+days, 23, 59, 59, 0, JST)
+}
+
+// IssueRequest is a new convenience-store or bank-transfer payment, already checked by its surface
+// with Check.
+type IssueRequest struct {
+	Store       *store.Store
+	Settings    *store.StoreMethods
+	Method      string // store.MethodCVS or store.MethodBank
+	Cod         string
+	Am, Tx, Sf  int64
+	Inm, Em, Pn string
+	Chain       string // cv
+	Kana        string // na or nmf
+	Postal      string // po
+	Free        string // encoded free parameters
+	Source      string // gateway | link
+	Kickback    bool   // queue the first kickback (rt=0 and hosted pages)
+	BaseURL     string // scheme://host the slip link is built on
+	AcceptedAt  time.Time
+}
+
+// Total is am+tx+sf.
+func (r *IssueRequest) Total() int64 { return r.Am + r.Tx + r.Sf }
+
+// Issued is a payment and its slip.
+type Issued struct {
+	P        *store.Payment
+	S        *store.Slip
+	Replayed bool // an earlier identical request's slip, nothing issued now
+}
+
+// Check applies the non-card rules to an order: the store is contracted for the method (ER165),
+// the chain exists and the store takes it (ER160), the chain's limit (ER161), Lawson needs pn
+// (ER060), the kana names (ER162 / ER163) and the postal code (ER164). It returns the cleaned
+// kana name and postal code.
+//
+// chainLater skips the chain's checks when no chain is named yet (a hosted page asks the shopper).
+func Check(set *store.StoreMethods, method, cv string, total int64, pn, kana, po string, requireKana, chainLater bool) (string, string, error) {
+	if !set.Has(method) {
+		return "", "", errf(wire.ERNotContracted, "pt", "store %s does not take %s", set.AID, method)
+	}
+	if method == store.MethodCVS && !(chainLater && cv == "") {
+		ch, ok := acquirer.ChainByCode(cv)
+		if !ok || !set.ChainEnabled(cv) {
+			return "", "", errf(wire.ERChain, "cv", "chain %q unknown or not enabled", cv)
+		}
+		if total > ch.Limit {
+			return "", "", errf(wire.ERChainLimit, "am", "total %d above %s's limit %d", total, ch.NameEn, ch.Limit)
+		}
+		if ch.NeedsPhone && pn == "" {
+			return "", "", errf(wire.ERParamPhone, "pn", "%s needs the phone number", ch.NameEn)
+		}
+	}
+	var err error
+	if kana != "" || requireKana {
+		code, field := wire.ERParamKana, "na"
+		if method == store.MethodBank {
+			code, field = wire.ERParamTransfer, "nmf"
+		}
+		if kana, err = wire.Kana(kana, code, field, 40); err != nil {
+			return "", "", err
+		}
+	}
+	if po, err = wire.Postal(po); err != nil {
+		return "", "", err
+	}
+	return kana, po, nil
+}
+
+func fingerprint(method string, am, tx, sf int64) string {
+	return method + ":" + strconv.FormatInt(am, 10) + ":" + strconv.FormatInt(tx, 10) + ":" + strconv.FormatInt(sf, 10)
+}
+
+var errReplay = errors.New("replay")
+
+// Issue opens the slip (convenience store) or the virtual account (bank) of a new payment and
+// records both durably. A repeat of (store, cod) with the same method and amounts answers the
+// first slip; with others it is ER054.
+func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
+	st := r.Store
+	now := s.Clock.Now()
+	gid, err := s.Pay.NewID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(r.Method, r.Am, r.Tx, r.Sf)
+	p := &store.Payment{Gid: gid, AID: st.AID, Cod: r.Cod, Job: "CAPTURE", Status: store.SlipPending, Rst: wire.RstSuccess,
+		Am: r.Am, Tx: r.Tx, Sf: r.Sf, Ta: r.Total(), Md: "10", Em: r.Em, Pn: r.Pn, Inm: r.Inm, Free: r.Free, Source: r.Source,
+		Fingerprint: fp, AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now}
+	p.God = "KS" + gid[len(gid)-10:]
+	sl := &store.Slip{Gid: gid, AID: st.AID, Method: r.Method, State: store.SlipPending, Kana: r.Kana, Postal: r.Postal,
+		Billed: p.Ta, ViewKey: token.NewString(24), CreatedAt: now, UpdatedAt: now}
+	switch r.Method {
+	case store.MethodCVS:
+		p.Ap = ApSlipIssued
+		ch, _ := acquirer.ChainByCode(r.Chain)
+		sl.Chain, sl.PayNo = r.Chain, acquirer.SlipNumber(r.Chain, gid)
+		if !ch.NoSlip {
+			sl.SlipURL = strings.TrimRight(r.BaseURL, "/") + SlipPath(gid, sl.ViewKey)
+		}
+		sl.Deadline = Deadline(now, r.Settings.CVSDays)
+	case store.MethodBank:
+		p.Ap = ApBankIssued
+		acct := acquirer.OpenAccount(gid)
+		sl.PayNo, sl.Bank = acct.Reference(), acct.String()
+		sl.Deadline = Deadline(now, r.Settings.BankDays)
+	default:
+		return nil, errf(wire.ERNotContracted, "pt", "unknown method %q", r.Method)
+	}
+	if s.Sandbox {
+		if amt, ok := acquirer.AutoSettle(r.Method, r.Pn, p.Ta); ok {
+			sl.SettleAt, sl.SettleAmount = now.Add(acquirer.SettleDelay), amt
+		}
+	}
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertPayment(p); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return errReplay
+			}
+			return err
+		}
+		if err := tx.SetPaymentMethod(gid, r.Method); err != nil {
+			return err
+		}
+		if err := tx.InsertSlip(sl); err != nil {
+			return err
+		}
+		if r.Kickback && st.ResultURL != "" {
+			return tx.InsertKickback(&store.Kickback{AID: st.AID, Gid: gid, Kind: "result", URL: st.ResultURL,
+				Query: Query(p, sl, p.Ap, st.KickbackEncoding), NextAt: now, CreatedAt: now})
+		}
+		return nil
+	})
+	if errors.Is(err, errReplay) {
+		w, err := s.DB.SuccessfulByCod(ctx, st.AID, r.Cod)
+		if err != nil {
+			return nil, wire.Errf(wire.ERInternal, "", "storage unavailable")
+		}
+		if w.Fingerprint != fp {
+			return nil, errf(wire.ERParamCod, "cod", "order number %s was already used with another method or amounts", r.Cod)
+		}
+		ws, err := s.DB.GetSlip(ctx, w.Gid)
+		if err != nil {
+			return nil, wire.Errf(wire.ERInternal, "", "slip of %s unavailable", w.Gid)
+		}
+		if ws.State == store.SlipExpired || ws.State == store.SlipCancelled {
+			// the order number's payment is over: a new slip needs a new order number
+			return nil, errf(wire.ERParamCod, "cod", "order number %s belongs to a payment that is %s", r.Cod, ws.State)
+		}
+		return &Issued{P: w, S: ws, Replayed: true}, nil
+	}
+	if err != nil {
+		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: nothing was issued, retry with the same cod")
+	}
+	if r.Kickback && st.ResultURL != "" {
+		s.Pay.Nudge()
+	}
+	return &Issued{P: p, S: sl}, nil
+}
+
+// SlipPath is the shopper's printable result page of a slip: the key makes it unguessable.
+func SlipPath(gid, key string) string { return "/link/slip/" + gid + "?k=" + key }
+
+// Query is a non-card kickback's query: the wire.md §3.3 parameters in order, then §8's for the
+// notice (cv/no/cu, bank/exp, mf/nk/nkd), then the free parameters; everything after ta is
+// re-encoded for a store that wants Shift_JIS.
+func Query(p *store.Payment, sl *store.Slip, ap, encoding string) string {
+	rst, ec := wire.RstSuccess, ""
+	if ap == ApCVSExpired || ap == ApBankExpired {
+		rst, ec = wire.RstFailure, string(wire.ERSlipExpired)
+	}
+	var b strings.Builder
+	add := func(k, val string) {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(val))
+	}
+	add("gid", p.Gid)
+	add("rst", rst)
+	add("ap", ap)
+	add("ec", ec)
+	add("god", p.God)
+	add("cod", p.Cod)
+	add("am", strconv.FormatInt(p.Am, 10))
+	add("tx", strconv.FormatInt(p.Tx, 10))
+	add("sf", strconv.FormatInt(p.Sf, 10))
+	add("ta", strconv.FormatInt(p.Ta, 10))
+	var extra []wire.KV
+	switch ap {
+	case ApSlipIssued, ApCVSPaid, ApCVSCancel, ApCVSExpired:
+		extra = append(extra, wire.KV{K: "cv", V: sl.Chain}, wire.KV{K: "no", V: sl.PayNo}, wire.KV{K: "cu", V: sl.SlipURL})
+	case ApBankIssued, ApBankExpired:
+		extra = append(extra, wire.KV{K: "bank", V: sl.Bank}, wire.KV{K: "exp", V: sl.Deadline.In(JST).Format("20060102")})
+	case ApBankArrived:
+		extra = append(extra, wire.KV{K: "mf", V: sl.Mf}, wire.KV{K: "nk", V: strconv.FormatInt(sl.Received, 10)},
+			wire.KV{K: "nkd", V: sl.ReceivedDate})
+	}
+	rest := wire.EncodeFree(extra)
+	if p.Free != "" {
+		rest += "&" + p.Free
+	}
+	b.WriteByte('&')
+	b.WriteString(wire.RecodeQuery(rest, encoding))
+	return b.String()
+}
+
+// Kind is what happens to a slip.
+type Kind string
+
+// The events of a slip's life.
+const (
+	Paid        Kind = "CPL"     // paid at the store (convenience store)
+	ChainCancel Kind = "CVS_CAN" // the chain took a paid slip back (convenience store)
+	Transfer    Kind = "BAN_SAL" // money arrived (bank); Amount says how much
+	Expire      Kind = "EXPIRE"  // the deadline passed, or the sandbox expires it now
+	Cancel      Kind = "CANCEL"  // the merchant cancels an unpaid slip
+)
+
+// Outcome is what Apply did.
+type Outcome struct {
+	Slip     *store.Slip
+	P        *store.Payment
+	From, To string
+	Notified bool      // a kickback was queued
+	NotifyAt time.Time // when it goes out (later than now when held)
+}
+
+// transitions: kind → (method or "" for both, from state, to state).
+var transitions = map[Kind]struct{ method, from, to string }{
+	Paid:        {store.MethodCVS, store.SlipPending, store.SlipPaid},
+	ChainCancel: {store.MethodCVS, store.SlipPaid, store.SlipCancelled},
+	Transfer:    {store.MethodBank, store.SlipPending, store.SlipPaid},
+	Expire:      {"", store.SlipPending, store.SlipExpired},
+	Cancel:      {"", store.SlipPending, store.SlipCancelled},
+}
+
+// Apply moves the slip of gid by kind, with its kickback in the same transaction. A slip not in
+// the state kind moves from is left as it is: ErrNoChange (a duplicate or late notice). Money
+// offered after the deadline expires the slip instead: ErrDeadline. aid, when not "", limits
+// the slip to that store.
+func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount int64, actor string) (*Outcome, error) {
+	tr, ok := transitions[kind]
+	if !ok {
+		return nil, errors.New("noncard: unknown event " + string(kind))
+	}
+	now := s.Clock.Now()
+	sl0, err := s.DB.GetSlip(ctx, gid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && aid != "" && sl0.AID != aid) {
+		return nil, errf(wire.ERParamTID, "gid", "no convenience-store or bank payment %s", gid)
+	}
+	if err != nil {
+		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
+	}
+	// what the transaction needs besides the slip, read before it: a group-committed
+	// transaction touches the database only through its tx
+	st, err := s.Pay.Stores.Get(ctx, sl0.AID)
+	if err != nil {
+		return nil, wire.Errf(wire.ERInternal, "", "store unavailable: %v", err)
+	}
+	set, err := s.DB.GetStoreMethods(ctx, sl0.AID)
+	if err != nil {
+		return nil, wire.Errf(wire.ERInternal, "", "store settings unavailable: %v", err)
+	}
+	noticeAt := s.NoticeAt(set, sl0.Method, now)
+	var out *Outcome
+	var deadline bool
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		out, deadline = nil, false
+		sl, err := tx.GetSlip(gid)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && aid != "" && sl.AID != aid) {
+			return errf(wire.ERParamTID, "gid", "no convenience-store or bank payment %s", gid)
+		}
+		if err != nil {
+			return err
+		}
+		if tr.method != "" && sl.Method != tr.method {
+			return errf(wire.ERParamTID, "gid", "payment %s is a %s payment, %s does not apply", gid, sl.Method, kind)
+		}
+		p, err := tx.GetPayment(sl.AID, sl.Gid)
+		if err != nil {
+			return err
+		}
+		from, to := tr.from, tr.to
+		if sl.State != from {
+			out = &Outcome{Slip: sl, P: p, From: sl.State, To: sl.State}
+			return ErrNoChange
+		}
+		if (kind == Paid || kind == Transfer) && now.After(sl.Deadline) {
+			kind, to, deadline = Expire, store.SlipExpired, true
+		}
+		captured := p.Captured
+		ap := ""
+		switch kind {
+		case Paid:
+			captured, ap = p.Ta, ApCVSPaid
+		case ChainCancel:
+			captured, ap = 0, ApCVSCancel
+		case Transfer:
+			sl.Received, sl.ReceivedDate = amount, now.In(JST).Format("20060102")
+			switch {
+			case amount == sl.Billed:
+				sl.Mf = "1"
+			case amount < sl.Billed:
+				sl.Mf = "2"
+			default:
+				sl.Mf = "3"
+			}
+			captured, ap = amount, ApBankArrived
+		case Expire:
+			captured = 0
+		case Cancel:
+			captured = 0
+		}
+		sl.State = to
+		moved, err := tx.MoveSlip(sl, from, captured, now)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			return ErrNoChange
+		}
+		ev := store.Event{Gid: sl.Gid, At: now, Kind: string(kind), From: from, To: to, Amount: amount, Actor: actor}
+		if kind != Transfer {
+			ev.Amount = p.Ta
+		}
+		if err := tx.AddEvent(ev); err != nil {
+			return err
+		}
+		p.Status, p.Captured = to, captured
+		out = &Outcome{Slip: sl, P: p, From: from, To: to}
+		if kind == Expire {
+			if !set.ExpiryNotice {
+				return nil
+			}
+			ap = ApCVSExpired
+			if sl.Method == store.MethodBank {
+				ap = ApBankExpired
+			}
+		}
+		if ap == "" || st.ResultURL == "" {
+			return nil
+		}
+		at := now
+		if kind == Paid || kind == Transfer || kind == ChainCancel {
+			at = noticeAt
+		}
+		out.Notified, out.NotifyAt = true, at
+		return tx.InsertKickback(&store.Kickback{AID: sl.AID, Gid: sl.Gid, Kind: "result", URL: st.ResultURL,
+			Query: Query(p, sl, ap, st.KickbackEncoding), NextAt: at, CreatedAt: now})
+	})
+	if errors.Is(err, ErrNoChange) {
+		return out, ErrNoChange
+	}
+	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return nil, err
+		}
+		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
+	}
+	if out.Notified && s.Pay != nil {
+		s.Pay.Nudge()
+	}
+	if deadline {
+		return out, ErrDeadline
+	}
+	return out, nil
+}
+
+// NoticeAt is when the notice of money that arrived at now goes out: at once; after the end of a
+// maintenance window that covers the method's notices; and for a bank transfer on a Japanese
+// public holiday (when the store holds them, the default), at 09:00 JST of the next business day
+// — the provider reconciles only on business days.
+func (s *Service) NoticeAt(set *store.StoreMethods, method string, now time.Time) time.Time {
+	at := now
+	hold := method == store.MethodBank && set.HolidayHold
+	for i := 0; i < 8; i++ {
+		moved := false
+		if s.Maint != nil {
+			if w := s.Maint.Refused(at, maintenance.OpKickback, method, ""); w != nil && w.End.After(at) {
+				at, moved = w.End, true
+			}
+		}
+		if hold {
+			if _, isHol := maintenance.JapaneseHoliday(at.In(JST)); isHol {
+				at, moved = NextBusinessMorning(at), true
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	return at
+}
+
+// NextBusinessMorning is 09:00 JST of the first business day (not a weekend or a Japanese public
+// holiday) after t's date.
+func NextBusinessMorning(t time.Time) time.Time {
+	d := t.In(JST)
+	day := time.Date(d.Year(), d.Month(), d.Day()+1, 9, 0, 0, 0, JST)
+	for !maintenance.IsBusinessDay(day) {
+		day = day.AddDate(0, 0, 1)
+	}
+	return day
+}
+
+// RunDue expires slips whose deadline passed and settles the sandbox's test values when due, until
+// ctx ends; every runs between passes. Each step is a compare-and-set, so several instances may
+// run it at once.
+func (s *Service) RunDue(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.DuePass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DuePass runs one pass of RunDue and reports how many slips it moved.
+func (s *Service) DuePass(ctx context.Context) int {
+	n := 0
+	for {
+		now := s.Clock.Now()
+		due, err := s.DB.DueSlips(ctx, now, 200)
+		if err != nil {
+			if ctx.Err() == nil && s.Log != nil {
+				s.Log.Warn("slip deadline pass failed", "err", err)
+			}
+			return n
+		}
+		moved := 0
+		for _, sl := range due {
+			kind, amount := Expire, int64(0)
+			if !sl.SettleAt.IsZero() && !sl.SettleAt.After(now) && !now.After(sl.Deadline) {
+				kind, amount = Paid, sl.SettleAmount
+				if sl.Method == store.MethodBank {
+					kind = Transfer
+				}
+			}
+			if _, err := s.Apply(ctx, "", sl.Gid, kind, amount, "sandbox"); err == nil || errors.Is(err, ErrDeadline) {
+				moved++
+			}
+		}
+		n += moved
+		if len(due) < 200 || moved == 0 {
+			return n
+		}
+	}
+}
