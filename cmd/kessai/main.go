@@ -29,7 +29,8 @@ Usage:
   kessai operator create --login NAME --password PW
   kessai operator passwd --login NAME --password PW
   kessai operator mfa-reset --login NAME --reason TEXT
-  kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish …
+  kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|update|publish …
+      (add, move, cancel, publish, start, extend, update, end: --message-ja TEXT --message-en TEXT public, --note TEXT internal)
   kessai vault rotate
   kessai mail send --smtp HOST:PORT | kessai mail log
   kessai migrate
@@ -55,7 +56,7 @@ var commands = map[string][]string{
 	"store":       {"create", "list", "update"},
 	"user":        {"create", "list", "passwd", "mfa-reset"},
 	"operator":    {"create", "passwd", "mfa-reset"},
-	"maintenance": {"add", "list", "status", "move", "cancel", "draft", "notice", "export", "import", "start", "end", "extend", "publish"},
+	"maintenance": {"add", "list", "status", "move", "cancel", "draft", "notice", "export", "import", "start", "end", "extend", "update", "publish"},
 	"vault":       {"rotate"},
 	"mail":        {"send", "log"},
 	"migrate":     nil,

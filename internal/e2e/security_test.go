@@ -822,7 +822,7 @@ func TestSecurityXSSReflectedEverywhere(t *testing.T) {
 	if _, err := e.s.DB.AddWindows(ctx, ws, P[0]); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := schedule.PublishYear(ctx, e.s.DB, year, P[1], "ops"); err != nil || n != 2 {
+	if n, err := schedule.PublishYear(ctx, e.s.DB, year, maintenance.ChangeText{MessageJA: P[1], MessageEN: P[1], Note: P[1]}, "ops"); err != nil || n != 2 {
 		t.Fatalf("publish: %d %v", n, err)
 	}
 	waitFor(t, "the schedule watcher to load the windows", func() bool {

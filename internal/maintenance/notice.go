@@ -400,8 +400,8 @@ func windowNotes(w Window, lang string) []string {
 	if n := reserveNote(w, lang); n != "" {
 		out = append(out, n)
 	}
-	notes := w.NotesJA
-	if lang == LangEN && strings.TrimSpace(w.NotesEN) != "" {
+	notes := w.NotesJA // the public message; English readers get the English one only
+	if lang == LangEN {
 		notes = w.NotesEN
 	}
 	for _, l := range lines(notes) {
@@ -669,8 +669,8 @@ func windowSections(cfg NoticeConfig, win Window, lang string, withWhen bool) ([
 		fields = append(fields, when)
 	}
 	fields = append(fields, docField{Label: phrase(lang, "内容", "Work"), Lines: []string{work}}, target, impactField(win.Scope, lang))
-	notes := win.NotesJA
-	if lang == LangEN && strings.TrimSpace(win.NotesEN) != "" {
+	notes := win.NotesJA // the public message; English readers get the English one only
+	if lang == LangEN {
 		notes = win.NotesEN
 	}
 	if ls := lines(notes); len(ls) > 0 {
@@ -788,6 +788,20 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 		intro = phrase(lang, "下記のとおり、決済サーバの緊急メンテナンスを開始いたしました。終了まで決済をご利用いただけません。ご迷惑をおかけし、誠に申し訳ございません。",
 			"We have started emergency maintenance of our payment servers. Payments cannot be processed until it ends. We apologise for the inconvenience.")
 		change = []docField{{Label: phrase(lang, "日時", "When"), Lines: []string{spanLine(cur, lang)}}}
+	case ChangeUpdate:
+		upcoming = false
+		stage := StageName(ch.Stage, lang)
+		title = phrase(lang, "決済サーバメンテナンス状況のお知らせ（"+stage+"）", "Payment Server Maintenance Update ("+stage+")")
+		intro = phrase(lang, "下記のメンテナンスの状況をお知らせいたします。", "An update on the maintenance below.")
+		when := ch.At.In(loc)
+		change = []docField{
+			{Label: phrase(lang, "状況", "Status"), Lines: []string{stage}},
+			{Label: phrase(lang, "日時", "When"), Lines: []string{spanLine(cur, lang)}},
+			{Label: phrase(lang, "更新時刻", "Updated"), Lines: []string{phrase(lang, when.Format("2006年01月02日 15:04"), when.Format("2 Jan 2006 15:04 MST"))}},
+		}
+		if m := ch.Message(lang); strings.TrimSpace(m) != "" {
+			change = append(change, docField{Label: phrase(lang, "内容", "Details"), Lines: lines(m)})
+		}
 	default:
 		return noticeDoc{}, inputErr("unknown change kind %q (%s, %s, %s, %s, %s, %s)", ch.Kind,
 			ChangeMoved, ChangeCancelled, ChangeAdded, ChangeExtended, ChangeEnded, ChangeStarted)
@@ -795,7 +809,7 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 	if n := reserveNote(cur, lang); n != "" && upcoming {
 		change[len(change)-1].Notes = append(change[len(change)-1].Notes, n)
 	}
-	if r := oneLine(ch.Reason); r != "" {
+	if r := oneLine(ch.Message(lang)); r != "" && ch.Kind != ChangeUpdate {
 		change = append(change, docField{Label: phrase(lang, "理由", "Reason"), Lines: []string{r}})
 	}
 	doc := letterHead(cfg, lang, title)

@@ -236,7 +236,8 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 		return
 	}
 	f := r.PostFormValue
-	reason := strings.TrimSpace(f("reason"))
+	text := changeText(r)
+	reason := text.Note
 	actor := who.Account.Actor()
 	now := h.Clock.Now()
 	var win maintenance.Window
@@ -244,10 +245,10 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 	switch r.PathValue("action") {
 	case "move":
 		kind = maintenance.ChangeMoved
-		win, err = schedule.Move(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), reason, actor)
+		win, err = schedule.Move(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), text, actor)
 	case "cancel":
 		kind = maintenance.ChangeCancelled
-		win, err = schedule.Cancel(r.Context(), h.DB, id, reason, actor)
+		win, err = schedule.Cancel(r.Context(), h.DB, id, text, actor)
 	case "extend":
 		kind = maintenance.ChangeExtended
 		mins, perr := strconv.Atoi(strings.TrimSpace(f("minutes")))
@@ -255,10 +256,10 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 			h.inputProblem(w, r, who, &maintenance.InputError{Msg: ui.L(ui.Lang(r, who.Session), "延長時間（分）を1～1440で入力してください", "Enter the extension in minutes, 1–1440")})
 			return
 		}
-		win, err = schedule.Extend(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, reason, actor)
+		win, err = schedule.Extend(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, text, actor)
 	case "end":
 		kind = maintenance.ChangeEnded
-		win, err = schedule.End(r.Context(), h.DB, id, now, reason, actor)
+		win, err = schedule.End(r.Context(), h.DB, id, now, text, actor)
 	default:
 		h.fail(w, r, who, http.StatusNotFound, "不明な操作です。", "Unknown action.")
 		return
@@ -358,7 +359,7 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	year := h.yearOf(r)
-	n, err := schedule.PublishYear(r.Context(), h.DB, year, strings.TrimSpace(r.PostFormValue("reason")), who.Account.Actor())
+	n, err := schedule.PublishYear(r.Context(), h.DB, year, changeText(r), who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return
@@ -383,12 +384,27 @@ func (h *Handler) emergency(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		h.inputProblem(w, r, who, &maintenance.InputError{Msg: ui.L(lang, "確認のチェックを入れてください（開始するとすぐに決済が停止します）", "Tick the confirmation: payments stop at once")})
 		return
 	}
-	reason := strings.TrimSpace(f("reason"))
-	win, err := schedule.StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, reason, who.Account.Actor())
+	text := changeText(r)
+	reason := text.Note
+	win, err := schedule.StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, text, who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return
 	}
 	h.after(w, r, who, maintenance.ChangeStarted, fmt.Sprintf("%s for %s scope=%s reason=%q", win.Describe(), formatDur(time.Duration(mins)*time.Minute), win.Scope, reason),
 		"started", win.Start.In(win.Location()).Year())
+}
+
+// changeText reads what the operator wrote with a change: the public message (message_ja,
+// message_en) and the internal note (note; "reason" is the older name of the same field).
+func changeText(r *http.Request) maintenance.ChangeText {
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	note := f("note")
+	if rs := f("reason"); rs != "" {
+		if note != "" {
+			note += "\n"
+		}
+		note += rs
+	}
+	return maintenance.ChangeText{MessageJA: f("message_ja"), MessageEN: f("message_en"), Note: note, Stage: f("stage")}
 }
