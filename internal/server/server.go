@@ -271,6 +271,7 @@ func (s *Server) routes() {
 	})
 	s.registerAPI()        // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
 	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
+	s.mux.HandleFunc("GET /{$}", s.landing) // landing page listing the surfaces (landing.go)
 }
 
 // Handler is the whole HTTP surface with its middleware.
