@@ -269,8 +269,8 @@ func (s *Server) routes() {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	s.registerAPI()        // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
-	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
+	s.registerAPI()                         // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
+	s.registerAutoCharge()                  // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
 	s.mux.HandleFunc("GET /{$}", s.landing) // landing page listing the surfaces (landing.go)
 }
 
