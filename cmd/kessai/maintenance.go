@@ -286,6 +286,7 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 	by := fs.Duration("by", 0, "extend: how much longer")
 	scope := fs.String("scope", "all", "start: what is refused (see maintenance add)")
 	stage := fs.String("stage", "", "update: investigating (調査中) | identified (対応中) | resolved (復旧)")
+	mailIt := fs.Bool("mail", false, "update: also e-mail the update to every store's notification address")
 	var txt textFlags
 	txt.register(fs)
 	at := fs.String("at", "", "take this instant (RFC 3339) as now: to rehearse against a server running a sandbox clock (serve --clock)")
@@ -337,7 +338,7 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 		kind, w := maintenance.ChangeEnded, maintenance.Window{}
 		if sub == "update" {
 			t := txt.text()
-			t.Stage = *stage
+			t.Stage, t.Mail = *stage, *mailIt
 			kind = maintenance.ChangeUpdate
 			w, err = schedule.Update(ctx, d, id, now, t, "cli")
 		} else if sub == "extend" {

@@ -50,6 +50,7 @@ type ChangeText struct {
 	MessageEN string `json:"message_en,omitempty"`
 	Note      string `json:"-"`
 	Stage     string `json:"stage,omitempty"`
+	Mail      bool   `json:"-"` // an update: also e-mail it to every store
 }
 
 // Message is the public message in lang: English only when one was written (an English reader is

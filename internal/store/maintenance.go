@@ -60,7 +60,7 @@ func (db *DB) Window(ctx context.Context, id int64) (maintenance.Window, error) 
 
 // Changes lists the recorded changes of the schedule, oldest first.
 func (db *DB) Changes(ctx context.Context) ([]maintenance.Change, error) {
-	rows, err := db.Query(ctx, `SELECT id, window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage FROM maintenance_changes ORDER BY id`)
+	rows, err := db.Query(ctx, `SELECT id, window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage, mail FROM maintenance_changes ORDER BY id`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -68,10 +68,11 @@ func (db *DB) Changes(ctx context.Context) ([]maintenance.Change, error) {
 	var out []maintenance.Change
 	for rows.Next() {
 		var c maintenance.Change
-		var os, oe, ns, ne, at int64
-		if err := rows.Scan(&c.ID, &c.WindowID, &c.Revision, &c.Kind, &os, &oe, &ns, &ne, &at, &c.Actor, &c.Note, &c.MessageJA, &c.MessageEN, &c.Stage); err != nil {
+		var os, oe, ns, ne, at, mail int64
+		if err := rows.Scan(&c.ID, &c.WindowID, &c.Revision, &c.Kind, &os, &oe, &ns, &ne, &at, &c.Actor, &c.Note, &c.MessageJA, &c.MessageEN, &c.Stage, &mail); err != nil {
 			return nil, err
 		}
+		c.Mail = mail != 0
 		c.OldStart, c.OldEnd, c.NewStart, c.NewEnd, c.At = FromNS(os), FromNS(oe), FromNS(ns), FromNS(ne), FromNS(at)
 		out = append(out, c)
 	}
@@ -192,8 +193,8 @@ func describeNew(w maintenance.Window) string {
 }
 
 func addChange(tx *Tx, c maintenance.Change) error {
-	_, err := tx.Exec(`INSERT INTO maintenance_changes(window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.WindowID, c.Revision, c.Kind, NS(c.OldStart), NS(c.OldEnd), NS(c.NewStart), NS(c.NewEnd), NS(c.At), c.Actor, c.Note, c.MessageJA, c.MessageEN, c.Stage)
+	_, err := tx.Exec(`INSERT INTO maintenance_changes(window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage, mail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WindowID, c.Revision, c.Kind, NS(c.OldStart), NS(c.OldEnd), NS(c.NewStart), NS(c.NewEnd), NS(c.At), c.Actor, c.Note, c.MessageJA, c.MessageEN, c.Stage, boolInt(c.Mail))
 	return err
 }
 
@@ -279,4 +280,11 @@ func (db *DB) InitMeta(ctx context.Context, k, v string) (string, error) {
 		return "", err
 	}
 	return db.Meta(ctx, k)
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

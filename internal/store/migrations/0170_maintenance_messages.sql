@@ -7,6 +7,8 @@ ALTER TABLE maintenance_windows ADD COLUMN note TEXT NOT NULL DEFAULT '';
 ALTER TABLE maintenance_changes ADD COLUMN message_ja TEXT NOT NULL DEFAULT '';
 ALTER TABLE maintenance_changes ADD COLUMN message_en TEXT NOT NULL DEFAULT '';
 ALTER TABLE maintenance_changes ADD COLUMN stage TEXT NOT NULL DEFAULT '';
+-- 1: a progress update the operator asked to e-mail to every store
+ALTER TABLE maintenance_changes ADD COLUMN mail INTEGER NOT NULL DEFAULT 0;
 -- emergencies started before this copied the operator's reason into both public notes: make it
 -- the internal note it was meant to be
 UPDATE maintenance_windows SET note = notes_ja, notes_ja = '', notes_en = ''

@@ -406,5 +406,5 @@ func changeText(r *http.Request) maintenance.ChangeText {
 		}
 		note += rs
 	}
-	return maintenance.ChangeText{MessageJA: f("message_ja"), MessageEN: f("message_en"), Note: note, Stage: f("stage")}
+	return maintenance.ChangeText{MessageJA: f("message_ja"), MessageEN: f("message_en"), Note: note, Stage: f("stage"), Mail: f("mail") == "yes"}
 }
