@@ -166,10 +166,18 @@ func (h *Handler) renderMaintenance(w http.ResponseWriter, r *http.Request, who 
 			"ended":     p.T("メンテナンスを終了しました。", "Window ended."),
 			"published": p.T("年間予定を告知済みにしました。", "The year's schedule is published."),
 			"started":   p.T("緊急メンテナンスを開始しました。", "Emergency maintenance started."),
+			"update":    p.T("状況を更新し、公開しました。", "The update is published."),
 		}[d]
 	}
 	p.Error = errMsg
-	d := map[string]any{"Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
+	// planned windows that nobody has been told of yet, starting within 30 days (maintenance.md §3.6)
+	var unannounced []windowView
+	for _, v := range h.windowViews(all, now, p.Lang) {
+		if v.Status == maintenance.StatusPlanned && v.End.After(now) && v.Start.Before(now.Add(30*24*time.Hour)) {
+			unannounced = append(unannounced, v)
+		}
+	}
+	d := map[string]any{"Unannounced": unannounced, "Stages": []string{maintenance.StageInvestigating, maintenance.StageIdentified, maintenance.StageResolved}, "Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
 		"Windows": h.windowViews(inYear, now, p.Lang), "Planned": planned, "Changes": changes, "Active": h.Maint.Active(now),
 		"Zone": maintenance.DefaultZone, "Now": ui.FormatTime(now)}
 	if draft != nil {
@@ -260,6 +268,9 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 	case "end":
 		kind = maintenance.ChangeEnded
 		win, err = schedule.End(r.Context(), h.DB, id, now, text, actor)
+	case "update":
+		kind = maintenance.ChangeUpdate
+		win, err = schedule.Update(r.Context(), h.DB, id, now, text, actor)
 	default:
 		h.fail(w, r, who, http.StatusNotFound, "不明な操作です。", "Unknown action.")
 		return
@@ -359,6 +370,47 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	year := h.yearOf(r)
+	if r.PostFormValue("confirm") != "yes" {
+		// publishing mails every merchant: say how many windows and recipients first (issue 15 item 14)
+		lang := ui.Lang(r, who.Session)
+		ws, err := h.DB.Windows(r.Context())
+		if err != nil {
+			h.unavailable(w, r, who, err)
+			return
+		}
+		planned := 0
+		for _, x := range ws {
+			if x.Status == maintenance.StatusPlanned && x.Start.In(x.Location()).Year() == year {
+				planned++
+			}
+		}
+		stores, err := h.DB.ListStores(r.Context())
+		if err != nil {
+			h.unavailable(w, r, who, err)
+			return
+		}
+		rcpt := 0
+		for _, st := range stores {
+			if st.NotifyEmail != "" {
+				rcpt++
+			}
+		}
+		y, n, m := strconv.Itoa(year), strconv.Itoa(planned), strconv.Itoa(rcpt)
+		h.confirm(w, r, who, http.StatusOK, confirmation{
+			Heading:  ui.L(lang, y+"年の年間予定を告知しますか？", "Publish the "+y+" schedule?"),
+			Question: ui.L(lang, "未告知の "+n+" 件のメンテナンスを告知済みにします。", "The "+n+" planned windows of "+y+" will be announced."),
+			Consequences: []string{
+				ui.L(lang, "年間メンテナンス告知が "+m+" 件の加盟店の通知先アドレスへ電子メールで送信されます（取り消せません）。",
+					"The annual notice is e-mailed to the notification addresses of "+m+" stores (this cannot be taken back)."),
+				ui.L(lang, n+" 件のメンテナンスがお知らせページ・Atom・iCalendar・ステータス API に公開されます。",
+					"The "+n+" windows appear on the notices page, the Atom and iCalendar feeds and the status API."),
+				ui.L(lang, "各回の7日前・1日前・開始・終了にも通知が送られます。", "Reminders (7 and 1 days before), start and end mails follow for each window."),
+			},
+			Action: Base + "/maintenance/publish", Hidden: []hiddenField{{"year", y}},
+			Button: ui.L(lang, "告知して送信する", "Publish and send"), Back: fmt.Sprintf("%s/maintenance?year=%d", Base, year),
+		})
+		return
+	}
 	n, err := schedule.PublishYear(r.Context(), h.DB, year, changeText(r), who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)

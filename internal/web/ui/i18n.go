@@ -69,6 +69,9 @@ var catalog = map[string][2]string{
 	"wstatus.in_progress":                     {"実施中", "In progress"},
 	"wstatus.completed":                       {"完了", "Completed"},
 	"wstatus.cancelled":                       {"中止", "Cancelled"},
+	"stage.investigating":                     {"調査中", "Investigating"},
+	"stage.identified":                        {"対応中", "Identified"},
+	"stage.resolved":                          {"復旧", "Resolved"},
 	"wkind.scheduled":                         {"定期", "Scheduled"},
 	"wkind.emergency":                         {"緊急", "Emergency"},
 }
