@@ -1139,7 +1139,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/logout", "/operator/logout", v(), false},
 		{"POST /operator/stores", "/operator/stores", v("aid", "777777", "name", "Evil Shop"), false},
 		{"POST /operator/stores/{aid}", "/operator/stores/" + secAidB, v("name", "Evil", "min_amount", "0", "max_amount", "1"), false},
-		{"POST /operator/stores/{aid}/suspend", "/operator/stores/" + secAidB + "/suspend", v("action", "suspend", "reason", "csrf"), false},
+		{"POST /operator/stores/{aid}/suspend", "/operator/stores/" + secAidB + "/suspend", v("action", "suspend", "reason", "csrf", "confirm", "yes"), false},
 		{"POST /operator/stores/{aid}/users", "/operator/stores/" + secAidB + "/users", v("login", "evil", "password", "Evil-pass-2026-xyz", "role", "admin"), false},
 		{"POST /operator/maintenance/windows", "/operator/maintenance/windows", v("date", ypfx+"-06-17", "from", "02:55", "to", "04:30", "scope", "all"), false},
 		{"POST /operator/maintenance/windows/{id}/{action}", "/operator/maintenance/windows/" + winID + "/move", v("date", ypfx+"-04-22", "from", "01:00", "to", "02:00"), false},
@@ -1148,7 +1148,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/maintenance/windows/{id}/{action}", "/operator/maintenance/windows/" + winID + "/end", v("reason", "csrf"), false},
 		{"POST /operator/maintenance/draft", "/operator/maintenance/draft", v("year", ypfx, "rrule", "FREQ=MONTHLY;BYDAY=3WE", "from", "02:55", "to", "04:30"), false},
 		{"POST /operator/maintenance/draft/add", "/operator/maintenance/draft/add", v("date", ypfx+"-07-15", "from", "02:55", "to", "04:30", "scope", "all"), false},
-		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx), false},
+		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx, "confirm", "yes"), false},
 		{"POST /operator/maintenance/emergency", "/operator/maintenance/emergency", v("minutes", "30", "scope", "all", "confirm", "yes", "reason", "csrf"), false},
 		{"POST /operator/stores/{aid}/users/{id}/mfa-reset", fmt.Sprintf("/operator/stores/%s/users/%d/mfa-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
 	}
