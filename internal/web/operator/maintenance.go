@@ -177,7 +177,7 @@ func (h *Handler) renderMaintenance(w http.ResponseWriter, r *http.Request, who 
 			unannounced = append(unannounced, v)
 		}
 	}
-	d := map[string]any{"Unannounced": unannounced, "Stages": []string{maintenance.StageInvestigating, maintenance.StageIdentified, maintenance.StageResolved}, "Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
+	d := map[string]any{"DraftYear": now.In(ui.Tokyo).Year() + 1, "Unannounced": unannounced, "Stages": []string{maintenance.StageInvestigating, maintenance.StageIdentified, maintenance.StageResolved}, "Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
 		"Windows": h.windowViews(inYear, now, p.Lang), "Planned": planned, "Changes": changes, "Active": h.Maint.Active(now),
 		"Zone": maintenance.DefaultZone, "Now": ui.FormatTime(now)}
 	if draft != nil {

@@ -586,8 +586,8 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	years := map[int]bool{}
 	var pub []maintenance.Window
 	for _, x := range ws {
-		if x.Status == maintenance.StatusAnnounced {
-			years[x.Start.In(x.Location()).Year()] = true
+		if x.Status == maintenance.StatusAnnounced && x.Kind != maintenance.KindEmergency {
+			years[x.Start.In(x.Location()).Year()] = true // a year's schedule, not an emergency alone
 		}
 		if x.Status != maintenance.StatusPlanned {
 			pub = append(pub, x)
@@ -620,7 +620,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	}
 	SecurityHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Cache-Control", "no-cache") // a live status page: never shown stale from a cache
 	w.Write(b.Bytes())
 }
 
