@@ -272,4 +272,3 @@ func findBlock(t *testing.T, blocks []readmeBlock, section, first string) readme
 	t.Fatalf("no code block under %q starting with %q", section, first)
 	return readmeBlock{}
 }
-
