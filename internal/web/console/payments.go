@@ -20,6 +20,7 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
+	"kessai/internal/wire"
 	"kessai/internal/web/ui"
 )
 
@@ -459,16 +460,50 @@ func csvHeader(lang string) []string {
 		ui.L(lang, "金額", "am"), ui.L(lang, "税", "tx"), ui.L(lang, "送料", "sf"), ui.L(lang, "合計", "ta"),
 		ui.L(lang, "売上額", "captured"), ui.L(lang, "返金額", "refunded"), ui.L(lang, "カード番号", "card"), ui.L(lang, "ブランド", "brand"),
 		ui.L(lang, "メールアドレス", "em"), ui.L(lang, "電話番号", "pn"), ui.L(lang, "決済日時", "created_at"),
+		ui.L(lang, "自由項目", "free parameters"),
 	}
 }
 
 // csvRecord is one payment's export row: the card masked, merchant- and customer-supplied text
 // defused (csvSafe).
+//
+// Identifiers made of digits (payment numbers, order numbers, approval codes, phone numbers) are
+// written as Excel text formulas (="0312345678"), so Excel neither rounds a 16–19-digit number nor
+// drops a leading 0 (issue 15 item 9); the free parameters come last, as name=value pairs.
 func csvRecord(p *store.Payment, lang string) []string {
-	return []string{p.Gid, csvSafe(p.Cod), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, p.Ap,
+	return []string{excelText(p.Gid), excelText(csvSafe(p.Cod)), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, excelText(p.Ap),
 		strconv.FormatInt(p.Am, 10), strconv.FormatInt(p.Tx, 10), strconv.FormatInt(p.Sf, 10), strconv.FormatInt(p.Ta, 10),
 		strconv.FormatInt(p.Captured, 10), strconv.FormatInt(p.Refunded, 10), ui.MaskCard(p.First6, p.Last4), p.Brand,
-		csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt)}
+		csvSafe(p.Em), excelText(csvSafe(p.Pn)), ui.FormatTime(p.CreatedAt), csvSafe(freeText(p.Free))}
+}
+
+// excelText writes a value Excel would read as a number — digits, optionally after '+' — as a text
+// formula ="…", which keeps every digit and a leading 0 and 0 or + as typed. The value is digits
+// only, so the formula can compute nothing else; any other value is returned as is.
+func excelText(s string) string {
+	d := strings.TrimPrefix(s, "+")
+	if d == "" {
+		return s
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return s
+		}
+	}
+	return `="` + s + `"`
+}
+
+// freeText is a payment's free parameters as "name=value" pairs separated by "; ", decoded.
+func freeText(enc string) string {
+	kv, err := wire.DecodeFree(wire.DropResultFields(enc))
+	if err != nil {
+		return ""
+	}
+	parts := make([]string, 0, len(kv))
+	for _, p := range kv {
+		parts = append(parts, p.K+"="+p.V)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // csvSafe defuses spreadsheet formulas in merchant- or customer-supplied text (CSV injection).
