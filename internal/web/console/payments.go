@@ -133,6 +133,11 @@ func parseFilter(q url.Values, aid, lang string) (filterForm, store.PaymentFilte
 			probs = append(probs, ui.L(lang, "終了日の形式が正しくありません（YYYY-MM-DD）", "Bad to date (YYYY-MM-DD)"))
 		}
 	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		// a from date after the to date finds nothing: say so rather than show an empty list
+		probs = append(probs, ui.L(lang, "開始日が終了日より後になっています。期間を確認してください", "The from date is after the to date; check the range"))
+		f.From, f.To = f.To.AddDate(0, 0, -1), f.From.AddDate(0, 0, 1) // and search the range meant
+	}
 	if ff.Status != "" {
 		ok := false
 		for _, s := range ui.Statuses {
@@ -338,6 +343,26 @@ func (h *Handler) paymentAction(w http.ResponseWriter, r *http.Request, who *ui.
 	}
 	if action == "refund" && amount == 0 {
 		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "返金額を入力してください。", "Enter the amount to refund."))
+		return
+	}
+	// checked before the confirmation page, saying what is possible (issue 15 item 10)
+	rest := pay.Captured - pay.Refunded
+	switch {
+	case action == "refund" && pay.Status != store.StatusCaptured && pay.Status != store.StatusPartiallyRefunded:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "この決済は売上確定されていないため返金できません（仮売上は「取消」を使ってください）。",
+			"This payment is not captured, so it cannot be refunded (cancel an authorization instead)."))
+		return
+	case action == "refund" && amount > rest:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang,
+			fmt.Sprintf("返金できるのは %s 円までです（売上 %s 円、返金済み %s 円）。", ui.Yen(rest), ui.Yen(pay.Captured), ui.Yen(pay.Refunded)),
+			fmt.Sprintf("At most ¥%s can be refunded (captured ¥%s, already refunded ¥%s).", ui.Yen(rest), ui.Yen(pay.Captured), ui.Yen(pay.Refunded))))
+		return
+	case action == "sales" && pay.Status != store.StatusAuthorized:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "仮売上の決済だけが売上確定できます。", "Only an authorization can be captured."))
+		return
+	case action == "sales" && amount > pay.Ta:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang,
+			fmt.Sprintf("売上確定できるのは仮売上額の %s 円までです。", ui.Yen(pay.Ta)), fmt.Sprintf("At most the authorized ¥%s can be captured.", ui.Yen(pay.Ta))))
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
