@@ -20,8 +20,8 @@ import (
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
-	"kessai/internal/wire"
 	"kessai/internal/web/ui"
+	"kessai/internal/wire"
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
