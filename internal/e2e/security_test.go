@@ -1131,6 +1131,9 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /console/apikeys/{id}/revoke", "/console/apikeys/1/revoke", v(), false},
 		{"POST /console/links", "/console/links", v("kind", "amount", "am", "1000", "tx", "0", "sf", "0", "days", "7"), false},
 		{"POST /console/security/store", "/console/security/store", v("allow_ips", "203.0.113.0/24"), false},
+		{"POST /console/password/forgot", "/console/password/forgot", v("aid", secAidA, "login", "clerk"), true},
+		{"POST /console/password/reset", "/console/password/reset", v("t", "x", "new", "Evil-pass-2026-xyz", "confirm", "Evil-pass-2026-xyz"), true},
+		{"POST /console/password/email", "/console/password/email", v("email", "evil@example.com"), false},
 	}
 	operatorProbes := []csrfProbe{
 		{"POST /operator/login", "/operator/login", v("login", "ops", "password", secPass), true},
@@ -1151,6 +1154,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx, "confirm", "yes"), false},
 		{"POST /operator/maintenance/emergency", "/operator/maintenance/emergency", v("minutes", "30", "scope", "all", "confirm", "yes", "reason", "csrf"), false},
 		{"POST /operator/stores/{aid}/users/{id}/mfa-reset", fmt.Sprintf("/operator/stores/%s/users/%d/mfa-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
+		{"POST /operator/stores/{aid}/users/{id}/password-reset", fmt.Sprintf("/operator/stores/%s/users/%d/password-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
 	}
 
 	// every registered POST route has a probe, and every probe names a registered route

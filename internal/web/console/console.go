@@ -50,6 +50,9 @@ type Deps struct {
 	// Vault is the key ring whose lookup key signs mail-payment links (the server's).
 	Vault *vault.KeyRing
 	MFA   auth.Policy
+	// PublicURL is the panel's public origin (https://pay.example.jp) for links in e-mail;
+	// without it only the sandbox mails password-reset links (pwreset.go).
+	PublicURL string
 }
 
 // Handler serves the merchant control panel.
@@ -122,6 +125,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("POST /console/users/{id}/{action}", h.signedIn(h.admin(h.userAction)))
 	m.HandleFunc("GET /console/password", h.signedIn(h.passwordForm))
 	m.HandleFunc("POST /console/password", h.signedIn(h.changePassword))
+	h.registerPasswordReset(m) // pwreset.go
 	m.HandleFunc("GET /console/api/summary", h.apiSummary)
 	h.registerSecurity(m)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })

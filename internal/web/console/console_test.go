@@ -341,8 +341,12 @@ func TestSearchCaptureRefund(t *testing.T) {
 			t.Fatalf("after refund: %s %d", pay.Status, pay.Refunded)
 		}
 		p = b.submit("/console/payments/"+gid, "/console/payments/"+gid+"/refund", url.Values{"amount": {"9999"}, "confirm": {"yes"}})
-		if p.status != http.StatusConflict || !strings.Contains(p.body, "ER033") {
+		// refused before reaching the service, saying what can be refunded (issue 15 item 10)
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "返金できるのは 500 円までです") {
 			t.Fatalf("over-refund: %d", p.status)
+		}
+		if pay := e.payment(aidA, gid); pay.Refunded != 300 {
+			t.Fatalf("over-refund changed the payment: %d", pay.Refunded)
 		}
 		d := b.get("/console/payments/" + gid)
 		for _, want := range []string{"仮売上", "実売上", "一部返金"} {

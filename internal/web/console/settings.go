@@ -408,12 +408,24 @@ func (h *Handler) passwordForm(w http.ResponseWriter, r *http.Request, who *ui.W
 }
 
 func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string) {
+	h.renderPasswordWith(w, r, who, status, errMsg, "", "")
+}
+
+// renderPasswordWith is the password page with an error of the password form (errMsg) or of the
+// reset-address form (emailErr, shown next to that field with what was typed).
+func (h *Handler) renderPasswordWith(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg, email, emailErr string) {
 	p := h.page(r, who, "", "パスワード変更", "Change password")
 	p.Error = errMsg
-	if r.URL.Query().Get("done") == "1" {
+	switch r.URL.Query().Get("done") {
+	case "1":
 		p.Flash = p.T("パスワードを変更しました。", "Your password was changed.")
+	case "email":
+		p.Flash = p.T("再設定用のメールアドレスを保存しました。", "The reset address was saved.")
 	}
-	p.Data = map[string]any{"Min": auth.MinPasswordLen}
+	if emailErr == "" {
+		email, _ = h.DB.UserEmail(r.Context(), who.Account.AID, who.Account.ID)
+	}
+	p.Data = map[string]any{"Min": auth.MinPasswordLen, "Email": email, "EmailError": emailErr}
 	h.pages.Render(w, status, "password", p)
 }
 
