@@ -15,7 +15,8 @@ func (s *Server) registerConsole() {
 	// --require-mfa; TOTP secrets are sealed by the card-data key ring
 	mfa := auth.Policy{RealAcquirer: !s.Sandbox, RequireMFA: s.Cfg.RequireMFA}
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
-		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender(), MFA: mfa})
+		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender(), MFA: mfa,
+		PublicURL: s.Cfg.PublicURL})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}
