@@ -43,7 +43,7 @@ type Config struct {
 	OperatorAllow []string // CIDRs passing through maintenance for verification
 	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
 	SMTP          notify.SMTPConfig
-	PublicURL     string // the public origin for links in e-mail (serve --public-url); see console.Deps
+	PublicURL     string          // the public origin for links in e-mail (serve --public-url); see console.Deps
 	MailPoll      time.Duration   // how often the mailer looks for due messages (default 1 s)
 	MailReminders []time.Duration // reminder offsets before a window (default 7 days and 1 day)
 	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).

@@ -50,3 +50,34 @@ func TestDateRangeAndWording(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsErrorsNextToFields (issue 15 item 10): a refused settings form shows each problem
+// next to its field and keeps everything that was typed, the wrong values included; nothing is
+// saved.
+func TestSettingsErrorsNextToFields(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.mustLogin(aidA, "owner")
+	form := url.Values{"result_url": {"ftp://shop.example.jp/r"}, "completion_url": {"https://shop.example.jp/done"},
+		"allow_ips": {"203.0.113.10\n999.1.1.1"}, "notify_email": {"shop@example.jp"}}
+	for _, br := range []string{"VISA", "JCB"} {
+		form.Set("brand_"+br, "on")
+	}
+	p := b.submit("/console/settings", "/console/settings", form)
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", p.status)
+	}
+	for _, want := range []string{`id="result_url-error"`, `id="allow_ips-error"`, `value="ftp://shop.example.jp/r"`,
+		`value="https://shop.example.jp/done"`, "203.0.113.10\n999.1.1.1", `value="shop@example.jp"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("refused settings form lacks %q", want)
+		}
+	}
+	i, j := strings.Index(p.body, `id="result_url"`), strings.Index(p.body, `id="result_url-error"`)
+	if i < 0 || j < i || j-i > 400 {
+		t.Error("the result URL's error is not next to its field")
+	}
+	if st, _ := e.srv.DB.GetStore(t.Context(), aidA); st.CompletionURL == "https://shop.example.jp/done" {
+		t.Error("a refused form saved a field")
+	}
+}
