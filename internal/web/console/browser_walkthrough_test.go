@@ -157,3 +157,45 @@ func TestBrowserOperatorWalkthrough(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserPaymentsListAtPhoneWidth (issue 15 item 10): at 390 px the payments list is one card
+// per payment with labelled values and amounts in yen, and the page does not scroll sideways; in
+// Japanese and English, with screenshots.
+func TestBrowserPaymentsListAtPhoneWidth(t *testing.T) {
+	ctx := browserCtx(t)
+	e := newEnv(t)
+	base := e.srv.URL
+	for i, am := range []int{1200, 34500, 980} {
+		e.charge(aidA, "phone-"+strconv.Itoa(i), "CAPTURE", am)
+	}
+	dir := screenshotDir(t)
+	run(t, ctx, "sign in", chromedp.EmulateViewport(1280, 900), signInMerchant(base, aidA))
+	for _, lang := range []string{"ja", "en"} {
+		run(t, ctx, "language "+lang,
+			chromedp.EmulateViewport(1280, 900),
+			chromedp.Navigate(base+"/console/"),
+			chromedp.WaitVisible(chromedp.CSS(`form.lang`)),
+			clickAndLoad(`form.lang button[value="`+lang+`"]`),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="`+lang+`"]`)),
+		)
+		run(t, ctx, "payments at phone width",
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+			chromedp.Navigate(base+"/console/payments"),
+			chromedp.WaitVisible(chromedp.CSS(`table.payments`)),
+		)
+		png := get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, "walkthrough-console-payments-"+lang+"-phone.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if wide := get(t, ctx, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); wide {
+			t.Errorf("%s: the payments list scrolls sideways at phone width", lang)
+		}
+		if head := get(t, ctx, "header", chromedp.Evaluate[string](`getComputedStyle(document.querySelector("table.payments thead")).display`)); head != "none" {
+			t.Errorf("%s: the table header is shown at phone width (%s)", lang, head)
+		}
+		total := text(t, ctx, `table.payments tbody tr td.num`)
+		if (lang == "ja" && !strings.HasSuffix(total, "円")) || (lang == "en" && !strings.HasPrefix(total, "¥")) {
+			t.Errorf("%s: total %q without its unit", lang, total)
+		}
+	}
+}

@@ -81,3 +81,24 @@ func TestSettingsErrorsNextToFields(t *testing.T) {
 		t.Error("a refused form saved a field")
 	}
 }
+
+// TestAmountsWithTheirUnit (issue 15 item 10): amounts carry their unit in the page's language on
+// the list, the detail and the dashboard; list cells are labelled for the phone layout.
+func TestAmountsWithTheirUnit(t *testing.T) {
+	e := newEnv(t)
+	gid := e.charge(aidA, "yen-1", "CAPTURE", 1200)
+	b := e.browser()
+	b.mustLogin(aidA, "owner")
+	for _, path := range []string{"/console/payments", "/console/payments/" + gid, "/console/"} {
+		if p := b.get(path); !strings.Contains(p.body, "1,200円") {
+			t.Errorf("%s: no 1,200円", path)
+		}
+	}
+	if p := b.get("/console/payments"); !strings.Contains(p.body, `data-label="合計"`) {
+		t.Error("list cells carry no labels for the phone layout")
+	}
+	b.submit("/console/", "/console/lang", url.Values{"lang": {"en"}, "next": {"/console/payments"}})
+	if p := b.get("/console/payments"); !strings.Contains(p.body, "¥1,200") {
+		t.Error("English list: no ¥1,200")
+	}
+}

@@ -228,6 +228,8 @@ func (h *Handler) addWindow(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		win.ReserveEnd = rw.End
 	}
 	win.TitleJA, win.TitleEN = strings.TrimSpace(f("title_ja")), strings.TrimSpace(f("title_en"))
+	t := changeText(r)
+	win.NotesJA, win.NotesEN, win.Note = t.MessageJA, t.MessageEN, t.Note
 	added, err := h.DB.AddWindows(r.Context(), []maintenance.Window{win}, who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)

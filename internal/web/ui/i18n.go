@@ -120,6 +120,16 @@ func Yen(n int64) string {
 	return b.String()
 }
 
+// FormatDay writes a date given as YYYY/MM/DD or YYYYMMDD in the panel's one date form,
+// YYYY-MM-DD (the date part of FormatTime).
+func FormatDay(s string) string {
+	s = strings.ReplaceAll(s, "/", "-")
+	if len(s) == 8 && !strings.Contains(s, "-") {
+		return s[:4] + "-" + s[4:6] + "-" + s[6:]
+	}
+	return s
+}
+
 // FormatTime shows an instant in Japan time, "2006-01-02 15:04:05"; the zero time is "-".
 func FormatTime(t time.Time) string {
 	if t.IsZero() {
