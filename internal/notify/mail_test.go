@@ -277,6 +277,15 @@ func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
 	if n := in.count(func(m msg) bool { return m.to == "new@example.jp" && !strings.Contains(m.subject, "1日前") }); n != 0 {
 		t.Errorf("a newly entered address received %d past mails", n)
 	}
+	// a progress update is mailed only when the operator asks (--mail)
+	clk.Set(time.Date(2020, 9, 16, 3, 0, 0, 0, jstZone))
+	for _, mail := range []bool{false, true} {
+		if _, err := schedule.Update(ctx, s.DB, ws[2].ID, clk.Now(), maintenance.ChangeText{Stage: maintenance.StageIdentified,
+			MessageJA: "対応中です", MessageEN: "Fixing", Mail: mail}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.waitFor(t, "update", subj("メンテナンス状況のお知らせ（対応中）"))
 	clk.Set(time.Date(2020, 9, 16, 4, 30, 0, 0, jstZone))
 	end := func(m msg) bool {
 		return m.to == "shop@example.jp" && strings.Contains(m.subject, "メンテナンス終了のお知らせ（2020年09月16日(水)）")

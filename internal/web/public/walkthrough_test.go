@@ -90,6 +90,15 @@ func TestPublicMessagesAndInternalNotes(t *testing.T) {
 	if !strings.Contains(atom, "祝日のため変更します") {
 		t.Error("the Japanese feed lacks the public message of the move")
 	}
+	// iCalendar: each event links its notice; the scope is described in words
+	_, cal := getBody(t, s.URL+"/maintenance.ics")
+	unfolded := strings.ReplaceAll(cal, "\r\n ", "")
+	if !strings.Contains(unfolded, fmt.Sprintf("URL:%s/maintenance/window/%d", s.URL, added[0].ID)) {
+		t.Error("the calendar event has no URL to its notice")
+	}
+	if !strings.Contains(unfolded, "すべての決済と管理画面") || strings.Contains(unfolded, "停止対象: all") {
+		t.Error("the calendar describes the scope by its code, not in words")
+	}
 	// an emergency with a public message and an internal note
 	clk.Set(at(t, "2027-02-01T10:00:00+09:00"))
 	em, err := schedule.StartEmergency(ctx, s.DB, clk.Now(), 30*time.Minute, maintenance.Scope{Ops: maintenance.DefaultScope},
