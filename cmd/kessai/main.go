@@ -23,10 +23,14 @@ Usage:
   kessai serve [--data DIR] [--addr HOST:PORT] [--clock RFC3339 [--clock-rate R]] [--database-url URL]
   kessai store create|list|update …
   kessai user create --aid NNNNNN --login NAME --password PW --role admin|viewer
+  kessai user list --aid NNNNNN
+  kessai user passwd --aid NNNNNN --login NAME --password PW
   kessai user mfa-reset --aid NNNNNN --login NAME --reason TEXT
   kessai operator create --login NAME --password PW
+  kessai operator passwd --login NAME --password PW
   kessai operator mfa-reset --login NAME --reason TEXT
-  kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish …
+  kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|update|publish …
+      (add, move, cancel, publish, start, extend, update, end: --message-ja TEXT --message-en TEXT public, --note TEXT internal)
   kessai vault rotate
   kessai mail send --smtp HOST:PORT | kessai mail log
   kessai migrate
@@ -41,8 +45,49 @@ Usage:
 
 Every command that touches storage takes --data DIR (or KESSAI_DATA; default ./kessai-data) for the
 embedded SQLite database, or --database-url postgres://… (or KESSAI_DATABASE_URL).
-Run "kessai COMMAND -h" for the flags of a command.
+Run "kessai COMMAND --help" for the subcommands of a command and "kessai COMMAND SUBCOMMAND --help"
+for the flags of one.
 `
+
+// commands lists every command and its subcommands (nil: the command takes flags itself). "kessai
+// COMMAND --help" prints the command's lines of usage and these subcommands; the test of --help
+// runs every entry.
+var commands = map[string][]string{
+	"serve":       nil,
+	"store":       {"create", "list", "update"},
+	"user":        {"create", "list", "passwd", "mfa-reset"},
+	"operator":    {"create", "passwd", "mfa-reset"},
+	"maintenance": {"add", "list", "status", "move", "cancel", "draft", "notice", "export", "import", "start", "end", "extend", "update", "publish"},
+	"vault":       {"rotate"},
+	"mail":        {"send", "log"},
+	"migrate":     nil,
+	"bench":       {"gateway", "auth-sales", "hosted", "mixed"},
+	"autocharge":  {"list", "run"},
+	"link":        {"create"},
+	"product":     {"create", "list", "update"},
+	"apikey":      {"create", "list", "revoke"},
+	"listen":      nil,
+	"clock":       {"show", "set", "advance", "rate", "freeze", "unfreeze"},
+}
+
+// aliases maps the other spellings of a command to its name in commands.
+var aliases = map[string]string{"maint": "maintenance", "mt": "maintenance", "stores": "store", "users": "user",
+	"operators": "operator", "ac": "autocharge", "links": "link", "products": "product", "apikeys": "apikey"}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
+
+// commandHelp prints a command's usage lines (from usage) and its subcommands to w.
+func commandHelp(w io.Writer, cmd string) {
+	fmt.Fprintf(w, "Usage of kessai %s:\n", cmd)
+	for _, l := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(l, "  kessai "+cmd+" ") || l == "  kessai "+cmd {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if subs := commands[cmd]; len(subs) > 0 {
+		fmt.Fprintf(w, "\nSubcommands: %s\nRun \"kessai %s SUBCOMMAND --help\" for the flags of one.\n", strings.Join(subs, ", "), cmd)
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +123,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
+	if a, ok := aliases[cmd]; ok {
+		cmd = a
+	}
+	// "kessai COMMAND --help" (and "kessai help COMMAND") for a command with subcommands: its usage
+	// on stdout, exit 0; a command without subcommands parses its own flags, --help included.
+	if cmd == "help" && len(rest) == 1 {
+		if a, ok := aliases[rest[0]]; ok {
+			rest[0] = a
+		}
+		if _, ok := commands[rest[0]]; ok {
+			commandHelp(stdout, rest[0])
+			return nil
+		}
+	}
+	if subs, ok := commands[cmd]; ok && subs != nil && len(rest) > 0 && isHelp(rest[0]) {
+		commandHelp(stdout, cmd)
+		return nil
+	}
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)

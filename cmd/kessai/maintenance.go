@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 
 func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|publish")
+		return usageErr("kessai maintenance add|list|status|move|cancel|draft|notice|export|import|start|end|extend|update|publish")
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -27,7 +29,7 @@ func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return maintStatus(ctx, rest, stdout, stderr)
 	case "move", "cancel", "publish":
 		return maintEdit(ctx, sub, rest, stdout, stderr)
-	case "start", "end", "extend":
+	case "start", "end", "extend", "update":
 		return maintLive(ctx, sub, rest, stdout, stderr)
 	case "draft":
 		return maintDraft(ctx, rest, stdout, stderr)
@@ -54,8 +56,8 @@ func maintAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	kind := fs.String("kind", maintenance.KindScheduled, "scheduled | emergency")
 	titleJA := fs.String("title-ja", "", "Japanese title")
 	titleEN := fs.String("title-en", "", "English title")
-	notesJA := fs.String("notes-ja", "", "Japanese notes")
-	notesEN := fs.String("notes-en", "", "English notes")
+	var txt textFlags
+	txt.register(fs)
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -79,7 +81,8 @@ func maintAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *kind != maintenance.KindScheduled && *kind != maintenance.KindEmergency {
 		return usageErr("--kind must be scheduled or emergency")
 	}
-	w.Kind, w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN = *kind, *titleJA, *titleEN, *notesJA, *notesEN
+	t := txt.text()
+	w.Kind, w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN, w.Note = *kind, *titleJA, *titleEN, t.MessageJA, t.MessageEN, t.Note
 	d, err := db.open(ctx)
 	if err != nil {
 		return err
@@ -236,7 +239,8 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 	date := fs.String("date", "", "move: new local date YYYY-MM-DD (default: keep)")
 	from := fs.String("from", "", "move: new local start HH:MM (default: keep)")
 	to := fs.String("to", "", "move: new local end HH:MM (default: keep)")
-	reason := fs.String("reason", "", "reason, kept with the change and shown in its notice")
+	var txt textFlags
+	txt.register(fs)
 	year := fs.Int("year", 0, "publish: the year whose planned windows are announced (the annual notice)")
 	d, pos, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
@@ -247,7 +251,7 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 		if *year == 0 {
 			return usageErr("publish needs --year YYYY")
 		}
-		n, err := schedule.PublishYear(ctx, d, *year, *reason, "cli")
+		n, err := schedule.PublishYear(ctx, d, *year, txt.text(), "cli")
 		if err != nil {
 			return err
 		}
@@ -261,9 +265,9 @@ func maintEdit(ctx context.Context, sub string, args []string, stdout, stderr io
 	kind, w := maintenance.ChangeMoved, maintenance.Window{}
 	if sub == "cancel" {
 		kind = maintenance.ChangeCancelled
-		w, err = schedule.Cancel(ctx, d, id, *reason, "cli")
+		w, err = schedule.Cancel(ctx, d, id, txt.text(), "cli")
 	} else {
-		w, err = schedule.Move(ctx, d, id, *date, *from, *to, *reason, "cli")
+		w, err = schedule.Move(ctx, d, id, *date, *from, *to, txt.text(), "cli")
 	}
 	if err != nil {
 		return err
@@ -281,7 +285,10 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 	dur := fs.Duration("for", 0, "start: how long the emergency window lasts (e.g. 30m)")
 	by := fs.Duration("by", 0, "extend: how much longer")
 	scope := fs.String("scope", "all", "start: what is refused (see maintenance add)")
-	reason := fs.String("reason", "", "reason, kept with the change")
+	stage := fs.String("stage", "", "update: investigating (調査中) | identified (対応中) | resolved (復旧)")
+	mailIt := fs.Bool("mail", false, "update: also e-mail the update to every store's notification address")
+	var txt textFlags
+	txt.register(fs)
 	at := fs.String("at", "", "take this instant (RFC 3339) as now: to rehearse against a server running a sandbox clock (serve --clock)")
 	d, pos, err := db.parseOpen(ctx, fs, args)
 	if err != nil {
@@ -305,13 +312,13 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 		if err != nil {
 			return &maintenance.InputError{Msg: err.Error()}
 		}
-		w, err := schedule.StartEmergency(ctx, d, now, *dur, sc, *reason, "cli")
+		w, err := schedule.StartEmergency(ctx, d, now, *dur, sc, txt.text(), "cli")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "started %s\n", w.Describe())
 		return nil
-	case "end", "extend":
+	case "end", "extend", "update":
 		var id int64
 		if len(pos) > 0 {
 			if id, err = parseID(pos); err != nil {
@@ -329,14 +336,19 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 			id = act.ID
 		}
 		kind, w := maintenance.ChangeEnded, maintenance.Window{}
-		if sub == "extend" {
+		if sub == "update" {
+			t := txt.text()
+			t.Stage, t.Mail = *stage, *mailIt
+			kind = maintenance.ChangeUpdate
+			w, err = schedule.Update(ctx, d, id, now, t, "cli")
+		} else if sub == "extend" {
 			if *by <= 0 {
 				return usageErr("extend needs --by DURATION (e.g. 15m)")
 			}
 			kind = maintenance.ChangeExtended
-			w, err = schedule.Extend(ctx, d, id, *by, *reason, "cli")
+			w, err = schedule.Extend(ctx, d, id, *by, txt.text(), "cli")
 		} else {
-			w, err = schedule.End(ctx, d, id, now, *reason, "cli")
+			w, err = schedule.End(ctx, d, id, now, txt.text(), "cli")
 		}
 		if err != nil {
 			return err
@@ -344,4 +356,31 @@ func maintLive(ctx context.Context, sub string, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "%s %s (revision %d)\n", kind, w.Describe(), w.Revision)
 	}
 	return nil
+}
+
+// textFlags are what an operator writes with a schedule change: the public message in Japanese and
+// English, and an internal note that is never published (maintenance.md §3.6).
+type textFlags struct {
+	messageJA, messageEN, note, reason string
+}
+
+func (t *textFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.messageJA, "message-ja", "", "public message in Japanese: published with the notice, the status API, the feeds and e-mail")
+	fs.StringVar(&t.messageEN, "message-en", "", "public message in English (English readers get no Japanese text in its place)")
+	fs.StringVar(&t.note, "note", "", "internal note for operators: kept in the console and the audit log, never published")
+	fs.StringVar(&t.reason, "reason", "", "same as --note (internal; never published)")
+	// the names of the window's message before issue 15, kept for scripts
+	fs.StringVar(&t.messageJA, "notes-ja", "", "same as --message-ja")
+	fs.StringVar(&t.messageEN, "notes-en", "", "same as --message-en")
+}
+
+func (t *textFlags) text() maintenance.ChangeText {
+	note := strings.TrimSpace(t.note)
+	if r := strings.TrimSpace(t.reason); r != "" {
+		if note != "" {
+			note += "\n"
+		}
+		note += r
+	}
+	return maintenance.ChangeText{MessageJA: strings.TrimSpace(t.messageJA), MessageEN: strings.TrimSpace(t.messageEN), Note: note}
 }

@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smtpAddr := fs.String("smtp", os.Getenv("KESSAI_SMTP_ADDR"), "SMTP relay HOST:PORT for maintenance e-mail (none: no e-mail)")
 	mailFrom := fs.String("mail-from", os.Getenv("KESSAI_MAIL_FROM"), "sender address of maintenance e-mail")
 	reminders := fs.String("mail-reminders", "7,1", "days before a window when reminder e-mail goes out, comma-separated")
+	publicURL := fs.String("public-url", os.Getenv("KESSAI_PUBLIC_URL"), "public origin for links in e-mail, e.g. https://pay.example.jp (password-reset mail needs it outside the sandbox)")
 	requireMFA := fs.Bool("require-mfa", false, "operators and panel admins must sign in with a second factor (TOTP) in the sandbox too; with a real acquirer they always must")
 	acq := registerAcquirerFlags(fs)
 	if _, err := parseInterleaved(fs, args); err != nil {
@@ -62,7 +63,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	cfg := server.Config{DataDir: db.data, DatabaseURL: db.url, Addr: *addr, Clock: clock.Real{}, VaultKeyEnv: os.Getenv("KESSAI_VAULT_KEY"),
-		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, RequireMFA: *requireMFA, Log: log, AllowPrivateKickbacks: *allowPrivate,
+		VaultKeyFile: *keyFile, OperatorAllow: opAllow, TrustedProxy: proxies, KickbackSources: kickSources, RequireMFA: *requireMFA, Log: log, AllowPrivateKickbacks: *allowPrivate, PublicURL: *publicURL,
 		SMTP: notify.SMTPConfig{Addr: *smtpAddr, From: *mailFrom, Username: os.Getenv("KESSAI_SMTP_USER"), Password: os.Getenv("KESSAI_SMTP_PASSWORD")}}
 	for _, d := range strings.Split(*reminders, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))

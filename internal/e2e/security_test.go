@@ -822,7 +822,7 @@ func TestSecurityXSSReflectedEverywhere(t *testing.T) {
 	if _, err := e.s.DB.AddWindows(ctx, ws, P[0]); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := schedule.PublishYear(ctx, e.s.DB, year, P[1], "ops"); err != nil || n != 2 {
+	if n, err := schedule.PublishYear(ctx, e.s.DB, year, maintenance.ChangeText{MessageJA: P[1], MessageEN: P[1], Note: P[1]}, "ops"); err != nil || n != 2 {
 		t.Fatalf("publish: %d %v", n, err)
 	}
 	waitFor(t, "the schedule watcher to load the windows", func() bool {
@@ -1141,6 +1141,9 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /console/slips/{gid}/{action}", "/console/slips/" + slipA + "/sandbox-pay", v(), false},
 		{"POST /console/slips/{gid}/{action}", "/console/slips/" + slipA + "/note", v("note", "forged"), false},
 		{"POST /console/methods", "/console/methods", v("m_card", "on", "cvs_days", "1", "bank_days", "1"), false},
+		{"POST /console/password/forgot", "/console/password/forgot", v("aid", secAidA, "login", "clerk"), true},
+		{"POST /console/password/reset", "/console/password/reset", v("t", "x", "new", "Evil-pass-2026-xyz", "confirm", "Evil-pass-2026-xyz"), true},
+		{"POST /console/password/email", "/console/password/email", v("email", "evil@example.com"), false},
 	}
 	operatorProbes := []csrfProbe{
 		{"POST /operator/login", "/operator/login", v("login", "ops", "password", secPass), true},
@@ -1149,7 +1152,7 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/logout", "/operator/logout", v(), false},
 		{"POST /operator/stores", "/operator/stores", v("aid", "777777", "name", "Evil Shop"), false},
 		{"POST /operator/stores/{aid}", "/operator/stores/" + secAidB, v("name", "Evil", "min_amount", "0", "max_amount", "1"), false},
-		{"POST /operator/stores/{aid}/suspend", "/operator/stores/" + secAidB + "/suspend", v("action", "suspend", "reason", "csrf"), false},
+		{"POST /operator/stores/{aid}/suspend", "/operator/stores/" + secAidB + "/suspend", v("action", "suspend", "reason", "csrf", "confirm", "yes"), false},
 		{"POST /operator/stores/{aid}/users", "/operator/stores/" + secAidB + "/users", v("login", "evil", "password", "Evil-pass-2026-xyz", "role", "admin"), false},
 		{"POST /operator/maintenance/windows", "/operator/maintenance/windows", v("date", ypfx+"-06-17", "from", "02:55", "to", "04:30", "scope", "all"), false},
 		{"POST /operator/maintenance/windows/{id}/{action}", "/operator/maintenance/windows/" + winID + "/move", v("date", ypfx+"-04-22", "from", "01:00", "to", "02:00"), false},
@@ -1158,9 +1161,10 @@ func TestSecurityCSRFEveryPostRoute(t *testing.T) {
 		{"POST /operator/maintenance/windows/{id}/{action}", "/operator/maintenance/windows/" + winID + "/end", v("reason", "csrf"), false},
 		{"POST /operator/maintenance/draft", "/operator/maintenance/draft", v("year", ypfx, "rrule", "FREQ=MONTHLY;BYDAY=3WE", "from", "02:55", "to", "04:30"), false},
 		{"POST /operator/maintenance/draft/add", "/operator/maintenance/draft/add", v("date", ypfx+"-07-15", "from", "02:55", "to", "04:30", "scope", "all"), false},
-		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx), false},
+		{"POST /operator/maintenance/publish", "/operator/maintenance/publish", v("year", ypfx, "confirm", "yes"), false},
 		{"POST /operator/maintenance/emergency", "/operator/maintenance/emergency", v("minutes", "30", "scope", "all", "confirm", "yes", "reason", "csrf"), false},
 		{"POST /operator/stores/{aid}/users/{id}/mfa-reset", fmt.Sprintf("/operator/stores/%s/users/%d/mfa-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
+		{"POST /operator/stores/{aid}/users/{id}/password-reset", fmt.Sprintf("/operator/stores/%s/users/%d/password-reset", secAidA, clerk.ID), v("reason", "csrf"), false},
 	}
 
 	// every registered POST route has a probe, and every probe names a registered route

@@ -25,6 +25,9 @@ type ICSOptions struct {
 	RefreshInterval time.Duration // how often subscribers should re-fetch; 0 is one hour
 	ProdID          string        // PRODID; "" is Kessai's
 	Now             time.Time     // DTSTAMP; zero is the current time
+	// BaseURL, when set (e.g. "https://pay.example.jp"), gives each event a URL property: the
+	// window's public notice, BaseURL/maintenance/window/ID.
+	BaseURL string
 }
 
 const (
@@ -91,6 +94,9 @@ func ExportICS(w io.Writer, ws []Window, opts ICSOptions) error {
 		line("DTEND" + icsTime(win.End, loc))
 		line("SUMMARY:" + icsText(icsSummary(win)))
 		line("DESCRIPTION:" + icsText(icsDescription(win, loc)))
+		if opts.BaseURL != "" && win.ID != 0 {
+			line("URL:" + strings.TrimRight(opts.BaseURL, "/") + "/maintenance/window/" + strconv.FormatInt(win.ID, 10))
+		}
 		switch win.Status {
 		case StatusCancelled:
 			line("STATUS:CANCELLED")
@@ -170,12 +176,11 @@ func icsSummary(w Window) string {
 
 func icsDescription(w Window, loc *time.Location) string {
 	var b strings.Builder
-	scope := w.Scope.String()
-	fmt.Fprintf(&b, "決済サーバのメンテナンスです。停止対象: %s。停止中の処理にはエラーコード %s を返します。", scope, ErrorCode)
+	fmt.Fprintf(&b, "決済サーバのメンテナンスです。停止対象: %s。停止中の処理にはエラーコード %s を返します。", ScopeWords(w.Scope, LangJA), ErrorCode)
 	if !w.ReserveEnd.IsZero() {
 		fmt.Fprintf(&b, "作業が延びた場合も %s までに終了します。", w.ReserveEnd.In(loc).Format("2006-01-02 15:04"))
 	}
-	fmt.Fprintf(&b, "\nPayment server maintenance. Scope: %s. Requests in scope are refused with error code %s.", scope, ErrorCode)
+	fmt.Fprintf(&b, "\nPayment server maintenance. Stops: %s. Requests in scope are refused with error code %s.", ScopeWords(w.Scope, LangEN), ErrorCode)
 	if !w.ReserveEnd.IsZero() {
 		fmt.Fprintf(&b, " Ends by %s at the latest.", w.ReserveEnd.In(loc).Format("2006-01-02 15:04 MST"))
 	}

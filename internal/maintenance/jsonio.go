@@ -20,7 +20,6 @@ import (
 //	  "start_local": "2020-07-22 02:55", "end_local": "2020-07-22 04:30",
 //	  "reserve_end": "2020-07-22T05:30:00+09:00",          (omitted when not set)
 //	  "zone": "Asia/Tokyo", "kind": "scheduled", "status": "planned",
-//	  "state": "in_progress",                              (ToJSON with an instant only)
 //	  "revision": 1, "scope": "all",                       (or e.g. "CANCEL,AUTOCHARGE,method:cvs")
 //	  "title_ja": "…", "title_en": "…", "notes_ja": "…", "notes_en": "…",
 //	  "created_at": "…", "updated_at": "…"                 (RFC 3339, omitted when not set)
@@ -41,7 +40,6 @@ type WindowJSON struct {
 	Zone       string `json:"zone"`
 	Kind       string `json:"kind"`
 	Status     string `json:"status"`
-	State      string `json:"state,omitempty"` // output only: the status as seen at a given instant
 	Revision   int    `json:"revision"`
 	Scope      string `json:"scope"`
 	TitleJA    string `json:"title_ja,omitempty"`
@@ -57,9 +55,11 @@ type ScheduleJSON struct {
 	Windows []WindowJSON `json:"windows"`
 }
 
-// ToJSON converts w for the JSON API. A non-zero at adds "state", the window's status at that
-// instant (in progress, completed…), which is what a status page needs; exports leave it out
-// because it changes with the clock while the schedule does not.
+// ToJSON converts w for the JSON API. With a non-zero at, "status" is the window's status as seen
+// at that instant (in progress, completed…: one status field, issue 15 item 16), which is what a
+// status page needs; exports give the stored status, because the clock changes while the schedule
+// does not. Instants are in the window's zone, whole seconds for the API (exports keep fractions,
+// so that an import restores the exact instants).
 func ToJSON(w Window, at time.Time) WindowJSON {
 	loc := w.Location()
 	zone := w.Zone
@@ -70,7 +70,10 @@ func ToJSON(w Window, at time.Time) WindowJSON {
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(loc).Format(time.RFC3339Nano)
+		if at.IsZero() {
+			return t.In(loc).Format(time.RFC3339Nano) // an export keeps the exact instant
+		}
+		return t.In(loc).Format(time.RFC3339)
 	}
 	j := WindowJSON{
 		ID: w.ID, UID: w.UID, Start: ts(w.Start), End: ts(w.End),
@@ -80,7 +83,7 @@ func ToJSON(w Window, at time.Time) WindowJSON {
 		CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
 	}
 	if !at.IsZero() {
-		j.State = w.StatusAt(at)
+		j.Status = w.StatusAt(at)
 	}
 	return j
 }

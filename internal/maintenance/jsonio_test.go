@@ -43,7 +43,7 @@ func TestToJSON(t *testing.T) {
 	for _, c := range []struct {
 		at, state string
 	}{
-		{"", ""},
+		{"", StatusPlanned}, // an export: the stored status
 		{"2020-07-22T02:54:59+09:00", StatusPlanned},
 		{"2020-07-22T02:55:00+09:00", StatusInProgress},
 		{"2020-07-22T04:30:00+09:00", StatusCompleted},
@@ -53,12 +53,13 @@ func TestToJSON(t *testing.T) {
 			at = jst(t, c.at)
 		}
 		j := ToJSON(w, at)
-		if j.State != c.state {
-			t.Errorf("at %q: state %q, want %q", c.at, j.State, c.state)
+		// one status field (issue 15 item 16): the status as seen at the instant
+		if j.Status != c.state {
+			t.Errorf("at %q: status %q, want %q", c.at, j.Status, c.state)
 		}
 		want := WindowJSON{ID: 7, Start: "2020-07-22T02:55:00+09:00", End: "2020-07-22T04:30:00+09:00",
 			StartLocal: "2020-07-22 02:55", EndLocal: "2020-07-22 04:30", ReserveEnd: "2020-07-22T05:30:00+09:00",
-			Zone: DefaultZone, Kind: KindScheduled, Status: StatusPlanned, State: c.state, Scope: "CANCEL,AUTOCHARGE,method:cvs"}
+			Zone: DefaultZone, Kind: KindScheduled, Status: c.state, Scope: "CANCEL,AUTOCHARGE,method:cvs"}
 		if j != want {
 			t.Errorf("at %q:\n got %+v\nwant %+v", c.at, j, want)
 		}
@@ -73,10 +74,13 @@ func TestToJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"id", "uid", "start", "end", "start_local", "end_local", "reserve_end", "zone", "kind",
-		"status", "state", "revision", "scope"} {
+		"status", "revision", "scope"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("key %q missing from %s", k, raw)
 		}
+	}
+	if _, ok := keys["state"]; ok {
+		t.Errorf("a second status field \"state\" in %s", raw)
 	}
 }
 
@@ -124,5 +128,28 @@ func TestImportJSONRefusals(t *testing.T) {
 				t.Fatalf("got %v (%d windows), want an *InputError", err, len(ws))
 			}
 		})
+	}
+}
+
+// TestScopeWords: scopes are named in words for merchants, never as job codes (issue 15 item 12).
+func TestScopeWords(t *testing.T) {
+	for _, c := range []struct{ scope, ja, en string }{
+		{"all", "すべての決済と管理画面", "all payments and the control panel"},
+		{"payments", "すべての決済", "all payments"},
+		{"payments,brand:JCB", "JCBカードの決済のみ", "payments by JCB cards only"},
+		{"payments,method:cvs", "コンビニ決済のみ", "convenience store payments only"},
+		{"CANCEL,AUTOCHARGE", "取消・返金、自動課金のみ", "cancellations and refunds, recurring billing only"},
+		{"PANEL", "管理画面のみ", "the control panel only"},
+	} {
+		sc, err := ParseScope(c.scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ScopeWords(sc, LangJA); got != c.ja {
+			t.Errorf("%s ja: %q, want %q", c.scope, got, c.ja)
+		}
+		if got := ScopeWords(sc, LangEN); got != c.en {
+			t.Errorf("%s en: %q, want %q", c.scope, got, c.en)
+		}
 	}
 }

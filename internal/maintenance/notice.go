@@ -335,6 +335,10 @@ func label(m map[string][2]string, k, lang string) string {
 // scopeNote names what a partial window stops, codes first: merchants' systems know the job names
 // (jb=CANCEL…), their staff read the words.
 func scopeNote(s Scope, lang string) string {
+	if s.Ops&AllPayments == AllPayments && (len(s.Brands) > 0 || len(s.Methods) > 0) {
+		// limited to a brand or a method: in words ("JCBカードの決済のみ"), not a list of jobs
+		return phrase(lang, "この回の停止対象: ", "Stops only: ") + ScopeWords(s, lang)
+	}
 	var ops []string
 	for _, n := range s.Ops.Names() {
 		l := opLabels[OpForJob(n)]
@@ -400,8 +404,8 @@ func windowNotes(w Window, lang string) []string {
 	if n := reserveNote(w, lang); n != "" {
 		out = append(out, n)
 	}
-	notes := w.NotesJA
-	if lang == LangEN && strings.TrimSpace(w.NotesEN) != "" {
+	notes := w.NotesJA // the public message; English readers get the English one only
+	if lang == LangEN {
 		notes = w.NotesEN
 	}
 	for _, l := range lines(notes) {
@@ -669,8 +673,8 @@ func windowSections(cfg NoticeConfig, win Window, lang string, withWhen bool) ([
 		fields = append(fields, when)
 	}
 	fields = append(fields, docField{Label: phrase(lang, "内容", "Work"), Lines: []string{work}}, target, impactField(win.Scope, lang))
-	notes := win.NotesJA
-	if lang == LangEN && strings.TrimSpace(win.NotesEN) != "" {
+	notes := win.NotesJA // the public message; English readers get the English one only
+	if lang == LangEN {
 		notes = win.NotesEN
 	}
 	if ls := lines(notes); len(ls) > 0 {
@@ -788,6 +792,20 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 		intro = phrase(lang, "下記のとおり、決済サーバの緊急メンテナンスを開始いたしました。終了まで決済をご利用いただけません。ご迷惑をおかけし、誠に申し訳ございません。",
 			"We have started emergency maintenance of our payment servers. Payments cannot be processed until it ends. We apologise for the inconvenience.")
 		change = []docField{{Label: phrase(lang, "日時", "When"), Lines: []string{spanLine(cur, lang)}}}
+	case ChangeUpdate:
+		upcoming = false
+		stage := StageName(ch.Stage, lang)
+		title = phrase(lang, "決済サーバメンテナンス状況のお知らせ（"+stage+"）", "Payment Server Maintenance Update ("+stage+")")
+		intro = phrase(lang, "下記のメンテナンスの状況をお知らせいたします。", "An update on the maintenance below.")
+		when := ch.At.In(loc)
+		change = []docField{
+			{Label: phrase(lang, "状況", "Status"), Lines: []string{stage}},
+			{Label: phrase(lang, "日時", "When"), Lines: []string{spanLine(cur, lang)}},
+			{Label: phrase(lang, "更新時刻", "Updated"), Lines: []string{phrase(lang, when.Format("2006年01月02日 15:04"), when.Format("2 Jan 2006 15:04 MST"))}},
+		}
+		if m := ch.Message(lang); strings.TrimSpace(m) != "" {
+			change = append(change, docField{Label: phrase(lang, "内容", "Details"), Lines: lines(m)})
+		}
 	default:
 		return noticeDoc{}, inputErr("unknown change kind %q (%s, %s, %s, %s, %s, %s)", ch.Kind,
 			ChangeMoved, ChangeCancelled, ChangeAdded, ChangeExtended, ChangeEnded, ChangeStarted)
@@ -795,7 +813,7 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 	if n := reserveNote(cur, lang); n != "" && upcoming {
 		change[len(change)-1].Notes = append(change[len(change)-1].Notes, n)
 	}
-	if r := oneLine(ch.Reason); r != "" {
+	if r := oneLine(ch.Message(lang)); r != "" && ch.Kind != ChangeUpdate {
 		change = append(change, docField{Label: phrase(lang, "理由", "Reason"), Lines: []string{r}})
 	}
 	doc := letterHead(cfg, lang, title)
@@ -814,4 +832,93 @@ func changeDoc(cfg NoticeConfig, win Window, ch Change, lang string) (noticeDoc,
 	}
 	doc.Outro = outro(lang)
 	return doc, nil
+}
+
+// Events a window's own mails announce, each with its own letter (issue 15 item 12).
+const (
+	EventReminder = "reminder" // before the start: the window notice ("実施いたします")
+	EventStart    = "start"    // the window has started
+	EventEnd      = "end"      // the window has ended: payments are back
+)
+
+// RenderEventNotice writes the letter for one event of a window: EventReminder is the window's
+// notice; EventStart says the maintenance has started and what is stopped until when; EventEnd says
+// it has ended, when, and that payments are available again (never the announcement's wording).
+func RenderEventNotice(w io.Writer, cfg NoticeConfig, win Window, event, lang, format string) error {
+	l, f, err := normLangFormat(lang, format)
+	if err != nil {
+		return err
+	}
+	var doc noticeDoc
+	loc := win.Location()
+	date := dateJA(win.Start.In(loc))
+	dateEN := win.Start.In(loc).Format("2 Jan 2006")
+	switch event {
+	case EventReminder:
+		doc, err = windowDoc(cfg, win, l)
+		if err != nil {
+			return err
+		}
+	case EventStart:
+		doc = letterHead(cfg, l, phrase(l, "決済サーバメンテナンス開始のお知らせ（"+date+"）", "Payment Server Maintenance Started ("+dateEN+")"))
+		doc.Greeting = []string{shortGreeting(cfg.forLang(l), l), phrase(l,
+			"下記のメンテナンスを開始いたしました。終了までの間、下記の処理をご利用いただけません。ご不便をおかけいたしますが、ご理解のほどお願い申し上げます。",
+			"The maintenance below has started. Until it ends, what is listed below cannot be used. We apologise for the inconvenience.")}
+		secs, err := windowSections(cfg, win, l, true)
+		if err != nil {
+			return err
+		}
+		doc.Sections = secs
+		doc.Outro = outro(l)
+	case EventEnd:
+		doc = letterHead(cfg, l, phrase(l, "決済サーバメンテナンス終了のお知らせ（"+date+"）", "Payment Server Maintenance Completed ("+dateEN+")"))
+		doc.Greeting = []string{shortGreeting(cfg.forLang(l), l), phrase(l,
+			"下記のメンテナンスは終了いたしました。現在は通常どおり決済をご利用いただけます。ご協力いただき、誠にありがとうございました。",
+			"The maintenance below has been completed. Payments are available as usual again. Thank you for your patience.")}
+		doc.Sections = []docSection{{Heading: phrase(l, "実施内容", "Completed maintenance"), Fields: []docField{
+			{Label: phrase(l, "日時", "When"), Lines: []string{spanLine(win, l)}},
+			{Label: phrase(l, "停止対象", "Stopped"), Lines: []string{ScopeWords(win.Scope, l)}},
+		}}}
+		doc.Outro = outro(l)
+	default:
+		return inputErr("unknown event %q", event)
+	}
+	return renderDoc(w, doc, f)
+}
+
+// MailSubject is the subject of a maintenance mail in lang: what happened and the window's date
+// (its date before a move or cancellation), so that ten mails do not share one subject.
+func MailSubject(kind string, win Window, ch *Change, lang string) string {
+	loc := win.Location()
+	start := win.Start
+	if ch != nil && !ch.OldStart.IsZero() && (ch.Kind == ChangeMoved || ch.Kind == ChangeCancelled) {
+		start = ch.OldStart
+	}
+	d := start.In(loc)
+	names := map[string][2]string{
+		"reminder":      {"メンテナンス実施のお知らせ", "Maintenance scheduled"},
+		EventStart:      {"メンテナンス開始のお知らせ", "Maintenance started"},
+		EventEnd:        {"メンテナンス終了のお知らせ", "Maintenance completed"},
+		ChangeMoved:     {"メンテナンス日程変更のお知らせ", "Maintenance rescheduled"},
+		ChangeCancelled: {"メンテナンス中止のお知らせ", "Maintenance cancelled"},
+		ChangeExtended:  {"メンテナンス延長のお知らせ", "Maintenance extended"},
+		ChangeEnded:     {"メンテナンス終了のお知らせ", "Maintenance ended early"},
+		ChangeAdded:     {"メンテナンス追加のお知らせ", "Maintenance added"},
+		ChangePublished: {"メンテナンス追加のお知らせ", "Maintenance added"},
+		ChangeStarted:   {"緊急メンテナンスのお知らせ", "Emergency maintenance"},
+	}
+	n, ok := names[kind]
+	if kind == ChangeAdded && win.Kind == KindEmergency {
+		n, ok = names[ChangeStarted], true
+	}
+	if kind == ChangeUpdate && ch != nil {
+		n, ok = [2]string{"メンテナンス状況のお知らせ（" + StageName(ch.Stage, LangJA) + "）", "Maintenance update (" + StageName(ch.Stage, LangEN) + ")"}, true
+	}
+	if !ok {
+		n = [2]string{"メンテナンスのお知らせ", "Maintenance notice"}
+	}
+	if lang == LangEN {
+		return "[Kessai] " + n[1] + " — " + d.Format("Mon 2 Jan 2006")
+	}
+	return "【Kessai】" + n[0] + "（" + dateJA(d) + "）"
 }

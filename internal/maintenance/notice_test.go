@@ -169,7 +169,7 @@ func TestChangeNoticeGolden(t *testing.T) {
 		ch   Change
 	}{
 		{"moved", moved, Change{Kind: ChangeMoved, OldStart: old.Start, OldEnd: old.End, NewStart: moved.Start, NewEnd: moved.End,
-			At: at, Reason: "7月23日が祝日（海の日）となったため"}},
+			At: at, ChangeText: ChangeText{MessageJA: "7月23日が祝日（海の日）となったため", MessageEN: "23 July became a public holiday (Marine Day)"}}},
 		{"cancelled", cancelled, Change{Kind: ChangeCancelled, At: at}},
 		{"added", added, Change{Kind: ChangeAdded, NewStart: added.Start, NewEnd: added.End, At: at}},
 		{"extended", extended, Change{Kind: ChangeExtended, OldStart: moved.Start, OldEnd: moved.End, NewEnd: extended.End, At: at}},

@@ -196,10 +196,13 @@ type Window struct {
 	Scope      Scope     `json:"-"`
 	TitleJA    string    `json:"title_ja,omitempty"`
 	TitleEN    string    `json:"title_en,omitempty"`
-	NotesJA    string    `json:"notes_ja,omitempty"`
-	NotesEN    string    `json:"notes_en,omitempty"`
-	CreatedAt  time.Time `json:"created_at,omitzero"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	// NotesJA and NotesEN are the window's public message (shown in its notices, the status API
+	// and the feeds); Note is the operator's internal note, which never leaves the operator console.
+	NotesJA   string    `json:"notes_ja,omitempty"`
+	NotesEN   string    `json:"notes_en,omitempty"`
+	Note      string    `json:"-"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Location returns the window's zone, falling back to Japan time.

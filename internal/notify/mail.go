@@ -117,7 +117,13 @@ func published(w maintenance.Window) bool {
 type due struct {
 	key, kind, subjectJA, subjectEN string
 	w                               maintenance.Window
-	body                            func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error
+	// at is when the event happened (a change, a publication, an end); a message is sent only to
+	// addresses that were set before it, so an address entered today does not receive every past
+	// event at once (issue 15 item 12). Zero (reminders, a start while the window runs): the
+	// event is still ahead or current, and goes to every address.
+	at   time.Time
+	real bool // at is wall-clock time (operator actions), not service (sandbox) time
+	body func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error
 	// covered are messages that d already says: queued as skipped when d is queued now, and
 	// sent only when d had gone out before (the windows of a year published after its annual
 	// notice get their own 追加 notice)
@@ -161,12 +167,24 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 		if c.Kind == maintenance.ChangeAdded && w.Kind != maintenance.KindEmergency {
 			continue // a scheduled window is announced by publication, not by its creation
 		}
+		if c.Kind == maintenance.ChangeUpdate && !c.Mail {
+			continue // progress updates are mailed only when the operator asks (--mail)
+		}
 		c := c
-		ds = append(ds, due{key: fmt.Sprintf("change-%d", c.ID), kind: "change-" + c.Kind, w: w,
-			subjectJA: "【Kessai】メンテナンス変更のお知らせ", subjectEN: "[Kessai] Maintenance change",
+		ds = append(ds, due{key: fmt.Sprintf("change-%d", c.ID), kind: "change-" + c.Kind, w: w, at: c.At, real: true,
+			subjectJA: maintenance.MailSubject(c.Kind, w, &c, "ja"), subjectEN: maintenance.MailSubject(c.Kind, w, &c, "en"),
 			body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
 				return maintenance.RenderChangeNotice(b, cfg, w, c, lang, maintenance.FormatText)
 			}})
+	}
+	pubAt := map[int]time.Time{} // when each year was first published
+	for _, c := range chs {
+		if w, ok := byID[c.WindowID]; ok && c.Kind == maintenance.ChangePublished {
+			y := w.Start.In(w.Location()).Year()
+			if t, ok := pubAt[y]; !ok || c.At.Before(t) {
+				pubAt[y] = c.At
+			}
+		}
 	}
 	for y := range years {
 		y := y
@@ -179,14 +197,14 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 					continue // an emergency has its own notice when it starts
 				}
 				w := w
-				added = append(added, due{key: fmt.Sprintf("added-w%d", w.ID), kind: "added", w: w,
-					subjectJA: "【Kessai】メンテナンス追加のお知らせ", subjectEN: "[Kessai] Maintenance added to the schedule",
+				added = append(added, due{key: fmt.Sprintf("added-w%d", w.ID), kind: "added", w: w, at: w.UpdatedAt, real: true,
+					subjectJA: maintenance.MailSubject(maintenance.ChangeAdded, w, nil, "ja"), subjectEN: maintenance.MailSubject(maintenance.ChangeAdded, w, nil, "en"),
 					body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
 						return maintenance.RenderWindowNotice(b, cfg, w, lang, maintenance.FormatText)
 					}})
 			}
 		}
-		ds = append(ds, due{key: fmt.Sprintf("annual-%d", y), kind: "annual",
+		ds = append(ds, due{key: fmt.Sprintf("annual-%d", y), kind: "annual", at: pubAt[y], real: true,
 			subjectJA: fmt.Sprintf("【Kessai】%d年 決済サーバ定期メンテナンススケジュールのご案内", y),
 			subjectEN: fmt.Sprintf("[Kessai] %d payment-server maintenance schedule", y),
 			body: func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
@@ -200,6 +218,11 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 		w := w
 		windowBody := func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
 			return maintenance.RenderWindowNotice(b, cfg, w, lang, maintenance.FormatText)
+		}
+		eventBody := func(event string) func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+			return func(cfg maintenance.NoticeConfig, lang string, b io.Writer) error {
+				return maintenance.RenderEventNotice(b, cfg, w, event, lang, maintenance.FormatText)
+			}
 		}
 		// reminders: of those whose time has come, only the nearest is sent; earlier ones
 		// that were missed (a window added late, a server down) are recorded as skipped
@@ -218,7 +241,8 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 			}
 			for _, o := range dueOffsets {
 				d := due{key: fmt.Sprintf("remind-%s-w%d-r%d", durName(o), w.ID, w.Revision), kind: "reminder-" + durName(o), w: w,
-					subjectJA: "【Kessai】メンテナンスのお知らせ（" + durJA(o) + "前）", subjectEN: "[Kessai] Maintenance in " + durEN(o), body: windowBody}
+					subjectJA: strings.TrimSuffix(maintenance.MailSubject("reminder", w, nil, "ja"), "）") + "・" + durJA(o) + "前）",
+					subjectEN: maintenance.MailSubject("reminder", w, nil, "en") + " (in " + durEN(o) + ")", body: windowBody}
 				if o != nearest {
 					d.body = nil // skipped
 				}
@@ -227,11 +251,13 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 		}
 		if w.Active(now) {
 			ds = append(ds, due{key: fmt.Sprintf("start-w%d", w.ID), kind: "start", w: w,
-				subjectJA: "【Kessai】メンテナンスを開始しました", subjectEN: "[Kessai] Maintenance has started", body: windowBody})
+				subjectJA: maintenance.MailSubject(maintenance.EventStart, w, nil, "ja"), subjectEN: maintenance.MailSubject(maintenance.EventStart, w, nil, "en"),
+				body: eventBody(maintenance.EventStart)})
 		}
 		if !now.Before(w.End) && now.Before(w.End.Add(6*time.Hour)) {
-			ds = append(ds, due{key: fmt.Sprintf("end-w%d", w.ID), kind: "end", w: w,
-				subjectJA: "【Kessai】メンテナンスが終了しました", subjectEN: "[Kessai] Maintenance has ended", body: windowBody})
+			ds = append(ds, due{key: fmt.Sprintf("end-w%d", w.ID), kind: "end", w: w, at: w.End,
+				subjectJA: maintenance.MailSubject(maintenance.EventEnd, w, nil, "ja"), subjectEN: maintenance.MailSubject(maintenance.EventEnd, w, nil, "en"),
+				body: eventBody(maintenance.EventEnd)})
 		}
 	}
 	if len(ds) == 0 {
@@ -245,18 +271,34 @@ func (m *Mailer) Schedule(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	since := map[string][2]time.Time{} // [service clock, wall clock]
+	for _, st := range stores {
+		if st.NotifyEmail == "" {
+			continue
+		}
+		if since[st.AID], err = m.addressSince(ctx, st, now); err != nil {
+			return err
+		}
+	}
 	for _, d := range ds {
 		for _, st := range stores {
 			if st.NotifyEmail == "" {
 				continue
 			}
-			added, err := m.queue(ctx, cfg, st, d, now, false)
+			// an event from before this address was set is not news to it: recorded as skipped
+			ref := since[st.AID][0]
+			if d.real {
+				ref = since[st.AID][1]
+			}
+			// the mailer sees a new address within a poll of its entry
+			past := !d.at.IsZero() && d.at.Before(ref.Add(-2*m.Poll))
+			added, err := m.queue(ctx, cfg, st, d, now, past)
 			if err != nil {
 				return err
 			}
 			for _, c := range d.covered {
 				// said by d if d goes out now; its own message if d went out before
-				if _, err := m.queue(ctx, cfg, st, c, now, added); err != nil {
+				if _, err := m.queue(ctx, cfg, st, c, now, added || past); err != nil {
 					return err
 				}
 			}
@@ -273,8 +315,9 @@ func (m *Mailer) queue(ctx context.Context, cfg maintenance.NoticeConfig, st *st
 	if d.body == nil || skip {
 		e.Status = "skipped"
 	} else {
+		// one addressee form: the letter's own (加盟店各位 / Dear merchants); the store is named in
+		// the footer, not in a second salutation
 		var b bytes.Buffer
-		fmt.Fprintf(&b, "%s 様（店舗ID: %s）\n\n", st.Name, st.AID)
 		if err := d.body(cfg, "ja", &b); err != nil {
 			return false, err
 		}
@@ -282,9 +325,32 @@ func (m *Mailer) queue(ctx context.Context, cfg maintenance.NoticeConfig, st *st
 		if err := d.body(cfg, "en", &b); err != nil {
 			return false, err
 		}
+		fmt.Fprintf(&b, "\n\n--\nこのメールは %s（店舗ID: %s）の通知先アドレスにお送りしています。\nSent to the notification address of %s (store ID %s).\n", st.Name, st.AID, st.Name, st.AID)
 		e.Body = b.String()
 	}
 	return m.DB.QueueEmail(ctx, e)
+}
+
+// addressSince is when the mailer first saw the store's current notification address, in service
+// (sandbox) time and in wall-clock time (kept in meta, per store; a new address starts anew).
+func (m *Mailer) addressSince(ctx context.Context, st *store.Store, now time.Time) ([2]time.Time, error) {
+	key := "mail_since/" + st.AID
+	v, err := m.DB.Meta(ctx, key)
+	if err != nil {
+		return [2]time.Time{}, err
+	}
+	if parts := strings.Split(v, "|"); len(parts) == 3 && parts[0] == st.NotifyEmail {
+		a, err1 := strconv.ParseInt(parts[1], 10, 64)
+		b, err2 := strconv.ParseInt(parts[2], 10, 64)
+		if err1 == nil && err2 == nil {
+			return [2]time.Time{time.Unix(0, a), time.Unix(0, b)}, nil
+		}
+	}
+	wall := time.Now()
+	if err := m.DB.SetMeta(ctx, key, st.NotifyEmail+"|"+strconv.FormatInt(now.UnixNano(), 10)+"|"+strconv.FormatInt(wall.UnixNano(), 10)); err != nil {
+		return [2]time.Time{}, err
+	}
+	return [2]time.Time{now, wall}, nil
 }
 
 func durName(d time.Duration) string {

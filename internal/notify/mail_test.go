@@ -18,6 +18,7 @@ import (
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
 	"kessai/internal/notify"
+	"kessai/internal/schedule"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
 )
@@ -137,8 +138,8 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	}{
 		{"2020-07-15T02:55:00+09:00", "7日前"},
 		{"2020-07-21T02:55:00+09:00", "1日前"},
-		{"2020-07-22T02:55:00+09:00", "開始しました"},
-		{"2020-07-22T04:30:00+09:00", "終了しました"},
+		{"2020-07-22T02:55:00+09:00", "メンテナンス開始のお知らせ（2020年07月22日(水)）"},
+		{"2020-07-22T04:30:00+09:00", "メンテナンス終了のお知らせ（2020年07月22日(水)）"},
 	}
 	for _, st := range steps {
 		ts, _ := time.Parse(time.RFC3339, st.at)
@@ -155,7 +156,7 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	s.Stop()
 	s2 := testenv.Start(t, testenv.Options{Clock: clk, Store: &cfg, VaultKey: key, SMTP: notify.SMTPConfig{Addr: in.addr}})
 	time.Sleep(time.Second)
-	for _, x := range []string{"2020年 決済サーバ", "7日前", "1日前", "開始しました", "終了しました"} {
+	for _, x := range []string{"2020年 決済サーバ", "7日前", "1日前", "開始のお知らせ", "終了のお知らせ"} {
 		if n := in.count(subj(x)); n != 1 {
 			t.Errorf("%q arrived %d times", x, n)
 		}
@@ -183,7 +184,7 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	in.waitFor(t, "change", subj("変更"))
+	in.waitFor(t, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
 }
 
 // TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded: the annual notice covers the windows
@@ -230,3 +231,86 @@ func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
 		t.Fatalf("the 追加 mail does not name the added window")
 	}
 }
+
+// TestMaintenanceMailBodiesSubjectsAndNewAddresses (issue 15 item 12): the end mail says the
+// maintenance ended (not the announcement's "実施いたします"); every change mail has a subject of its
+// own with the window's date; a store whose address is entered after events happened receives only
+// what is still ahead; the letter has one addressee form; a brand-limited scope is named in words.
+func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
+	in := newInbox(t, 0)
+	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s.CreateStore(t, "123456", "デモストア", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
+	ctx := context.Background()
+	var ws []maintenance.Window
+	for _, d := range []string{"2020-07-22", "2020-08-19", "2020-09-16"} {
+		w, _ := maintenance.WallWindow(d, "02:55", "04:30", "")
+		ws = append(ws, w)
+	}
+	ws[2].Scope, _ = maintenance.ParseScope("payments,brand:JCB")
+	ws, err := s.DB.AddWindows(ctx, ws, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schedule.PublishYear(ctx, s.DB, 2020, maintenance.ChangeText{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	if _, err := schedule.Move(ctx, s.DB, ws[1].ID, "2020-08-20", "", "", maintenance.ChangeText{MessageJA: "祝日のため", Note: "INTERNAL"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schedule.Cancel(ctx, s.DB, ws[0].ID, maintenance.ChangeText{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, "move", subj("メンテナンス日程変更のお知らせ（2020年08月19日(水)）"))
+	in.waitFor(t, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
+	if n := in.count(func(m msg) bool { return strings.Contains(m.body, "INTERNAL") }); n != 0 {
+		t.Errorf("%d mails carry the internal note", n)
+	}
+	// a second store gets its address now: nothing of the past arrives (the pause keeps the
+	// changes above clearly before the address, beyond the mailer's poll)
+	time.Sleep(2500 * time.Millisecond)
+	s.CreateStore(t, "234567", "新しい店", func(st *store.Store) { st.NotifyEmail = "new@example.jp" })
+	clk.Set(time.Date(2020, 9, 15, 3, 0, 0, 0, jstZone)) // the JCB window's 1-day reminder is due
+	in.waitFor(t, "reminder to the new address", func(m msg) bool { return m.to == "new@example.jp" && strings.Contains(m.subject, "1日前") })
+	time.Sleep(500 * time.Millisecond)
+	if n := in.count(func(m msg) bool { return m.to == "new@example.jp" && !strings.Contains(m.subject, "1日前") }); n != 0 {
+		t.Errorf("a newly entered address received %d past mails", n)
+	}
+	// a progress update is mailed only when the operator asks (--mail)
+	clk.Set(time.Date(2020, 9, 16, 3, 0, 0, 0, jstZone))
+	for _, mail := range []bool{false, true} {
+		if _, err := schedule.Update(ctx, s.DB, ws[2].ID, clk.Now(), maintenance.ChangeText{Stage: maintenance.StageIdentified,
+			MessageJA: "対応中です", MessageEN: "Fixing", Mail: mail}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.waitFor(t, "update", subj("メンテナンス状況のお知らせ（対応中）"))
+	clk.Set(time.Date(2020, 9, 16, 4, 30, 0, 0, jstZone))
+	end := func(m msg) bool {
+		return m.to == "shop@example.jp" && strings.Contains(m.subject, "メンテナンス終了のお知らせ（2020年09月16日(水)）")
+	}
+	in.waitFor(t, "end", end)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	subjects := map[string]int{}
+	for _, m := range in.msgs {
+		subjects[m.to+" "+m.subject]++
+		if (strings.Contains(m.body, "デモストア 様") || strings.Contains(m.body, "新しい店 様")) && strings.Contains(m.body, "加盟店各位") {
+			t.Errorf("%q addresses the store twice (様 and 加盟店各位)", m.subject)
+		}
+		if strings.Contains(m.subject, "終了のお知らせ") && (strings.Contains(m.body, "実施いたします") || !strings.Contains(m.body, "終了いたしました")) {
+			t.Errorf("the end mail is not an end letter:\n%s", m.body)
+		}
+		if strings.Contains(m.body, "2020年09月16日") && strings.Contains(m.subject, "1日前") && !strings.Contains(m.body, "JCBカードの決済のみ") {
+			t.Errorf("the JCB-only window is not named in words:\n%s", m.body)
+		}
+	}
+	for k, n := range subjects {
+		if n != 1 {
+			t.Errorf("%q arrived %d times", k, n)
+		}
+	}
+}
+
+var jstZone = time.FixedZone("JST", 9*3600)

@@ -16,7 +16,7 @@ func (s *Server) registerConsole() {
 	mfa := auth.Policy{RealAcquirer: !s.Sandbox, RequireMFA: s.Cfg.RequireMFA}
 	c, err := console.New(console.Deps{DB: s.DB, Pay: s.Pay, AC: s.AutoCharges(), Maint: s.Maint, Gate: s.Gate, RemoteIP: s.RemoteIP,
 		Clock: s.Cfg.Clock, Sandbox: s.Sandbox, Log: s.Log, KickbackSources: s.Cfg.KickbackSources, Vault: s.Vault, Mail: s.mailSender(), MFA: mfa, CheckTarget: s.CheckResultURL,
-		NonCard: s.NonCard})
+		NonCard: s.NonCard, PublicURL: s.Cfg.PublicURL})
 	if err != nil {
 		panic("control panel templates: " + err.Error()) // embedded at build time: a bug, not a runtime condition
 	}

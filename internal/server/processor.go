@@ -67,8 +67,14 @@ func (s *Server) acquirerDown(n int, d time.Duration) {
 		return
 	}
 	scope, _ := maintenance.ParseScope("all")
-	reason := fmt.Sprintf("決済代行会社（%s）に接続できません。/ The payment processor (%s) is not answering (%d failures in a row).", s.Pay.Acq.Name(), s.Pay.Acq.Name(), n)
-	w, err := maint.StartEmergency(ctx, s.DB, now, d, scope, reason, "kessai:acquirer-health")
+	// the public message says what shoppers and merchants need; which processor and how many
+	// failures is the operators' internal note
+	text := maintenance.ChangeText{
+		MessageJA: "決済代行会社との通信障害のため、決済を一時停止しています。復旧までしばらくお待ちください。",
+		MessageEN: "Payments are paused: the payment processor is not answering. Please wait for the service to recover.",
+		Note:      fmt.Sprintf("acquirer health: %s did not answer %d operations in a row", s.Pay.Acq.Name(), n),
+	}
+	w, err := maint.StartEmergency(ctx, s.DB, now, d, scope, text, "kessai:acquirer-health")
 	if err != nil {
 		s.Log.Error("acquirer health: emergency window not opened", "err", err)
 		return

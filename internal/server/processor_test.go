@@ -16,6 +16,7 @@ import (
 
 	"kessai/internal/acquirer/stripeacq"
 	"kessai/internal/acquirer/stripeacq/stripetest"
+	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	sched "kessai/internal/schedule"
 	"kessai/internal/server"
@@ -446,7 +447,7 @@ func TestStripeHealthOpensEmergencyWindow(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	if _, err := sched.End(context.Background(), srv.DB, w.ID, time.Now(), "processor back", "operator"); err != nil {
+	if _, err := sched.End(context.Background(), srv.DB, w.ID, time.Now(), maintenance.ChangeText{Note: "processor back"}, "operator"); err != nil {
 		t.Fatal(err)
 	}
 	ws, _ := srv.DB.Windows(context.Background())

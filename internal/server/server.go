@@ -44,6 +44,7 @@ type Config struct {
 	OperatorAllow []string // CIDRs passing through maintenance for verification
 	TrustedProxy  []string // CIDRs whose X-Forwarded-For is believed
 	SMTP          notify.SMTPConfig
+	PublicURL     string          // the public origin for links in e-mail (serve --public-url); see console.Deps
 	MailPoll      time.Duration   // how often the mailer looks for due messages (default 1 s)
 	MailReminders []time.Duration // reminder offsets before a window (default 7 days and 1 day)
 	// ReadHeaderTimeout cuts off clients that send their request headers too slowly (default 10 s).
@@ -359,9 +360,10 @@ func (s *Server) routes() {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	s.registerAPI()        // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
-	s.registerAutoCharge() // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
-	s.registerWebhooks()   // POST /webhooks/stripe with a real processor (processor.go)
+	s.registerAPI()                         // JSON API for developers: kickbacks, stream, sandbox clock (devtools.go)
+	s.registerAutoCharge()                  // auto-charge service for the gateway, customer stop / card pages (autocharge.go)
+	s.registerWebhooks()                    // POST /webhooks/stripe with a real processor (processor.go)
+	s.mux.HandleFunc("GET /{$}", s.landing) // landing page listing the surfaces (landing.go)
 }
 
 // Handler is the whole HTTP surface with its middleware.

@@ -13,7 +13,7 @@ import (
 	"kessai/internal/maintenance"
 )
 
-const windowCols = `id, uid, start_ns, end_ns, reserve_end_ns, zone, kind, status, revision, scope, title_ja, title_en, notes_ja, notes_en, created_at, updated_at`
+const windowCols = `id, uid, start_ns, end_ns, reserve_end_ns, zone, kind, status, revision, scope, title_ja, title_en, notes_ja, notes_en, note, created_at, updated_at`
 
 type rowScanner interface{ Scan(...any) error }
 
@@ -22,7 +22,7 @@ func scanWindow(r rowScanner) (maintenance.Window, error) {
 	var s, e, re, ca, ua int64
 	var scope string
 	err := r.Scan(&w.ID, &w.UID, &s, &e, &re, &w.Zone, &w.Kind, &w.Status, &w.Revision, &scope,
-		&w.TitleJA, &w.TitleEN, &w.NotesJA, &w.NotesEN, &ca, &ua)
+		&w.TitleJA, &w.TitleEN, &w.NotesJA, &w.NotesEN, &w.Note, &ca, &ua)
 	if err != nil {
 		return w, err
 	}
@@ -60,7 +60,7 @@ func (db *DB) Window(ctx context.Context, id int64) (maintenance.Window, error) 
 
 // Changes lists the recorded changes of the schedule, oldest first.
 func (db *DB) Changes(ctx context.Context) ([]maintenance.Change, error) {
-	rows, err := db.Query(ctx, `SELECT id, window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason FROM maintenance_changes ORDER BY id`)
+	rows, err := db.Query(ctx, `SELECT id, window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage, mail FROM maintenance_changes ORDER BY id`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -68,10 +68,11 @@ func (db *DB) Changes(ctx context.Context) ([]maintenance.Change, error) {
 	var out []maintenance.Change
 	for rows.Next() {
 		var c maintenance.Change
-		var os, oe, ns, ne, at int64
-		if err := rows.Scan(&c.ID, &c.WindowID, &c.Revision, &c.Kind, &os, &oe, &ns, &ne, &at, &c.Actor, &c.Reason); err != nil {
+		var os, oe, ns, ne, at, mail int64
+		if err := rows.Scan(&c.ID, &c.WindowID, &c.Revision, &c.Kind, &os, &oe, &ns, &ne, &at, &c.Actor, &c.Note, &c.MessageJA, &c.MessageEN, &c.Stage, &mail); err != nil {
 			return nil, err
 		}
+		c.Mail = mail != 0
 		c.OldStart, c.OldEnd, c.NewStart, c.NewEnd, c.At = FromNS(os), FromNS(oe), FromNS(ns), FromNS(ne), FromNS(at)
 		out = append(out, c)
 	}
@@ -162,10 +163,10 @@ func (db *DB) AddWindows(ctx context.Context, ws []maintenance.Window, actor str
 				w.Status = maintenance.StatusPlanned
 			}
 			w.CreatedAt, w.UpdatedAt = now, now
-			id, err := tx.InsertID(`INSERT INTO maintenance_windows(uid, start_ns, end_ns, reserve_end_ns, zone, kind, status, revision, scope, title_ja, title_en, notes_ja, notes_en, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, err := tx.InsertID(`INSERT INTO maintenance_windows(uid, start_ns, end_ns, reserve_end_ns, zone, kind, status, revision, scope, title_ja, title_en, notes_ja, notes_en, note, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				w.UID, NS(w.Start), NS(w.End), NS(w.ReserveEnd), w.Zone, w.Kind, w.Status, w.Revision, w.Scope.String(),
-				w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN, NS(now), NS(now))
+				w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN, w.Note, NS(now), NS(now))
 			if IsUnique(err) {
 				return &maintenance.InputError{Msg: fmt.Sprintf("a window with UID %s already exists", w.UID)}
 			}
@@ -174,7 +175,8 @@ func (db *DB) AddWindows(ctx context.Context, ws []maintenance.Window, actor str
 			}
 			w.ID = id
 			if err := addChange(tx, maintenance.Change{WindowID: id, Revision: w.Revision, Kind: maintenance.ChangeAdded,
-				NewStart: w.Start, NewEnd: w.End, At: now, Actor: actor}); err != nil {
+				NewStart: w.Start, NewEnd: w.End, At: now, Actor: actor,
+				ChangeText: maintenance.ChangeText{MessageJA: w.NotesJA, MessageEN: w.NotesEN, Note: w.Note}}); err != nil {
 				return err
 			}
 			out = append(out, w)
@@ -191,14 +193,21 @@ func describeNew(w maintenance.Window) string {
 }
 
 func addChange(tx *Tx, c maintenance.Change) error {
-	_, err := tx.Exec(`INSERT INTO maintenance_changes(window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.WindowID, c.Revision, c.Kind, NS(c.OldStart), NS(c.OldEnd), NS(c.NewStart), NS(c.NewEnd), NS(c.At), c.Actor, c.Reason)
+	_, err := tx.Exec(`INSERT INTO maintenance_changes(window_id, revision, kind, old_start, old_end, new_start, new_end, at, actor, reason, message_ja, message_en, stage, mail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WindowID, c.Revision, c.Kind, NS(c.OldStart), NS(c.OldEnd), NS(c.NewStart), NS(c.NewEnd), NS(c.At), c.Actor, c.Note, c.MessageJA, c.MessageEN, c.Stage, boolInt(c.Mail))
 	return err
 }
 
 // ChangeWindow applies one edit (move, cancel, extend, end early, publish) to window id through
-// edit, records it as a change with the next revision, and returns the new window.
-func (db *DB) ChangeWindow(ctx context.Context, id int64, kind, actor, reason string, edit func(w *maintenance.Window) error) (maintenance.Window, error) {
+// edit, records it as a change with the next revision, and returns the new window. note is the
+// change's internal note (never published); ChangeWindowText also takes a public message.
+func (db *DB) ChangeWindow(ctx context.Context, id int64, kind, actor, note string, edit func(w *maintenance.Window) error) (maintenance.Window, error) {
+	return db.ChangeWindowText(ctx, id, kind, actor, maintenance.ChangeText{Note: note}, edit)
+}
+
+// ChangeWindowText is ChangeWindow with the change's public message (ja/en), internal note and
+// stage.
+func (db *DB) ChangeWindowText(ctx context.Context, id int64, kind, actor string, text maintenance.ChangeText, edit func(w *maintenance.Window) error) (maintenance.Window, error) {
 	var out maintenance.Window
 	err := db.Tx(ctx, func(tx *Tx) error {
 		w, err := scanWindow(tx.QueryRow(`SELECT `+windowCols+` FROM maintenance_windows WHERE id = ?`, id))
@@ -227,13 +236,13 @@ func (db *DB) ChangeWindow(ctx context.Context, id int64, kind, actor, reason st
 		now := time.Now()
 		w.Revision = old.Revision + 1
 		w.UpdatedAt = now
-		_, err = tx.Exec(`UPDATE maintenance_windows SET start_ns=?, end_ns=?, reserve_end_ns=?, zone=?, kind=?, status=?, revision=?, scope=?, title_ja=?, title_en=?, notes_ja=?, notes_en=?, updated_at=? WHERE id=?`,
-			NS(w.Start), NS(w.End), NS(w.ReserveEnd), w.Zone, w.Kind, w.Status, w.Revision, w.Scope.String(), w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN, NS(now), id)
+		_, err = tx.Exec(`UPDATE maintenance_windows SET start_ns=?, end_ns=?, reserve_end_ns=?, zone=?, kind=?, status=?, revision=?, scope=?, title_ja=?, title_en=?, notes_ja=?, notes_en=?, note=?, updated_at=? WHERE id=?`,
+			NS(w.Start), NS(w.End), NS(w.ReserveEnd), w.Zone, w.Kind, w.Status, w.Revision, w.Scope.String(), w.TitleJA, w.TitleEN, w.NotesJA, w.NotesEN, w.Note, NS(now), id)
 		if err != nil {
 			return err
 		}
 		if err := addChange(tx, maintenance.Change{WindowID: id, Revision: w.Revision, Kind: kind, OldStart: old.Start, OldEnd: old.End,
-			NewStart: w.Start, NewEnd: w.End, At: now, Actor: actor, Reason: reason}); err != nil {
+			NewStart: w.Start, NewEnd: w.End, At: now, Actor: actor, ChangeText: text}); err != nil {
 			return err
 		}
 		out = w
@@ -271,4 +280,11 @@ func (db *DB) InitMeta(ctx context.Context, k, v string) (string, error) {
 		return "", err
 	}
 	return db.Meta(ctx, k)
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -219,10 +219,47 @@ func (p *Params) Amounts(requireAm bool) (am, tx, sf int64, err error) {
 	return am, tx, sf, nil
 }
 
-// CardNumber returns cn with spaces and hyphens removed: required, 12–19 digits (ER055). The check
-// digit (ER014) and the brand (ER015) are the caller's: they are card rules, not format.
+// halfWidth converts what a Japanese IME types in a numeric field to its ASCII form: full-width
+// digits ０–９ become 0–9, the full-width plus ＋ becomes '+', and the full-width and ideographic
+// spaces and the dashes Japanese input puts in place of a hyphen (－ ‐ ‑ – — ― ー) become ' ' and
+// '-' (issue 15 item 2). Applied by the getters of cn, ed, cvv and pn, so every surface (gateway,
+// hosted pages, tokens, API) accepts them alike. Anything else is returned unchanged.
+func halfWidth(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case '０' <= r && r <= '９':
+			return '0' + (r - '０')
+		case r == '＋':
+			return '+'
+		case r == '\u3000':
+			return ' '
+		case r == '－', r == '‐', r == '‑', r == '–', r == '—', r == '―', r == 'ー', r == '−':
+			return '-'
+		}
+		return r
+	}, s)
+}
+
+// digitsValue returns the named value trimmed and in half-width form (halfWidth).
+func (p *Params) digitsValue(name string) string {
+	return strings.TrimSpace(halfWidth(p.Get(name)))
+}
+
+// CardNumber returns cn with spaces and hyphens removed (full-width digits, spaces and dashes
+// converted first: halfWidth): required, 12–19 digits (ER055). The check digit (ER014) and the brand
+// (ER015) are the caller's: they are card rules, not format.
 func (p *Params) CardNumber() (string, error) {
-	v := p.value("cn")
+	v := p.digitsValue("cn")
 	v = strings.NewReplacer(" ", "", "-", "").Replace(v)
 	if len(v) < 12 || len(v) > 19 || !isDigits(v) {
 		return "", Errf(ERParamCardNumber, "cn", "want 12–19 digits")
@@ -234,7 +271,7 @@ func (p *Params) CardNumber() (string, error) {
 // than 20 years after now's (a value further out is almost surely MMYY) (ER056). A past expiry is
 // returned as is: whether it is refused, and with which code, is the caller's decision (Expired).
 func (p *Params) Expiry(now time.Time) (string, error) {
-	v := p.value("ed")
+	v := p.digitsValue("ed")
 	if len(v) != 4 || !isDigits(v) {
 		return "", Errf(ERParamExpiry, "ed", "want YYMM")
 	}
@@ -309,7 +346,7 @@ func validEmail(s string) bool {
 // Phone returns pn with hyphens and spaces removed, or "" when absent: 10–15 digits (10–11 for a
 // Japanese number, up to 15 for E.164), optionally after a '+' that is kept (ER060).
 func (p *Params) Phone() (string, error) {
-	v := p.value("pn")
+	v := p.digitsValue("pn")
 	if v == "" {
 		return "", nil
 	}
@@ -369,7 +406,7 @@ func (p *Params) holderName(name string, code Code, required bool) (string, erro
 
 // CVV returns the security code: 3 or 4 digits (ER079). Absent gives "" unless required.
 func (p *Params) CVV(required bool) (string, error) {
-	v := p.value("cvv")
+	v := p.digitsValue("cvv")
 	if v == "" && !required {
 		return "", nil
 	}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"net/url"
 	"testing"
 	"time"
 )
@@ -440,3 +441,38 @@ func (e errString) Error() string { return string(e) }
 type wrapErr struct{ error }
 
 func (w wrapErr) Unwrap() error { return w.error }
+
+// TestFullWidthDigits: what a Japanese IME types in cn, ed, cvv and pn (全角 digits, ＋, the
+// ideographic space, the dashes put in place of a hyphen) is read as its half-width form on every
+// surface, since all of them read these values through the getters (issue 15 item 2). Other
+// parameters keep their rule: a full-width aid is still refused (TestAID).
+func TestFullWidthDigits(t *testing.T) {
+	q := func(name, v string) string { return name + "=" + url.QueryEscape(v) }
+	runStr(t, []strCase{
+		{q("cn", "４１１１１１１１１１１１１１１１"), "4111111111111111", ""},
+		{q("cn", "４１１１　１１１１　１１１１　１１１１"), "4111111111111111", ""},
+		{q("cn", "４１１１－１１１１ー１１１１‐１１１１"), "4111111111111111", ""},
+		{q("cn", "４１１１x１１１１１１１１１１１"), "", ERParamCardNumber},
+		{q("cn", "４１１"), "", ERParamCardNumber},
+	}, (*Params).CardNumber)
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+	runStr(t, []strCase{
+		{q("ed", "２８１２"), "2812", ""},
+		{q("ed", "２８１３"), "", ERParamExpiry},
+	}, func(p *Params) (string, error) { return p.Expiry(now) })
+	runStr(t, []strCase{
+		{q("cvv", "１２３"), "123", ""},
+		{q("cvv", "１２"), "", ERParamCVV},
+	}, func(p *Params) (string, error) { return p.CVV(true) })
+	runStr(t, []strCase{
+		{q("pn", "０９０－１２３４－５６７８"), "09012345678", ""},
+		{q("pn", "＋８１９０１２３４５６７８"), "+819012345678", ""},
+		{q("pn", "０９０"), "", ERParamPhone},
+	}, (*Params).Phone)
+	if got := halfWidth("abc-123"); got != "abc-123" {
+		t.Errorf("ASCII changed: %q", got)
+	}
+	if got := halfWidth("ｶﾅ漢字"); got != "ｶﾅ漢字" {
+		t.Errorf("non-digit text changed: %q", got)
+	}
+}

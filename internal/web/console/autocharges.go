@@ -43,13 +43,13 @@ func (h *Handler) acView(r *http.Request, lang string, a *store.AutoCharge) acVi
 	}
 	if a.Status == store.ACActive {
 		if d, ok := autocharge.ParseDate(a.NextDate); ok {
-			v.NextDate = d.Slash()
+			v.NextDate = ui.FormatDay(d.Slash())
 		}
 		am, tx, sf := autocharge.Amounts(a, a.NextDate)
 		v.NextAm = am + tx + sf
 	}
 	if t := autocharge.DecodeTerms(a.Terms); !t.End.IsZero() {
-		v.EndDate = t.End.Slash()
+		v.EndDate = ui.FormatDay(t.End.Slash())
 	}
 	if a.CardID != 0 {
 		if c, err := h.DB.GetCard(r.Context(), a.AID, a.CardID); err == nil {
@@ -158,7 +158,7 @@ func (h *Handler) renderAutoCharge(w http.ResponseWriter, r *http.Request, who *
 	for i, x := range rs {
 		runs[i] = runView{ACRun: x, Date: x.Period}
 		if d, ok := autocharge.ParseDate(x.Period); ok {
-			runs[i].Date = d.Slash()
+			runs[i].Date = ui.FormatDay(d.Slash())
 		}
 	}
 	if r.URL.Query().Get("done") == "stop" {

@@ -155,6 +155,9 @@ func TestBrowserMustShow(t *testing.T) {
 			clickAndLoad(`#add-form button[type="submit"]`),
 			chromedp.WaitVisible(chromedp.CSS(`#btn-publish`)),
 			clickAndLoad(`#btn-publish`),
+			// publishing mails every merchant: it asks first (issue 15 item 14)
+			chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+			clickAndLoad(`#btn-confirm`),
 			chromedp.WaitVisible(chromedp.CSS(`.flash`)),
 		)
 		run(t, ctx, "the merchant's dashboard", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`.banner`)))

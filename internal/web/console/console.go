@@ -56,6 +56,9 @@ type Deps struct {
 	CheckTarget func(ctx context.Context, rawURL string) error
 	// NonCard moves convenience-store and bank payments (merchant cancel, sandbox buttons).
 	NonCard *noncard.Service
+	// PublicURL is the panel's public origin (https://pay.example.jp) for links in e-mail;
+	// without it only the sandbox mails password-reset links (pwreset.go).
+	PublicURL string
 }
 
 // Handler serves the merchant control panel.
@@ -129,6 +132,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	m.HandleFunc("POST /console/users/{id}/{action}", h.signedIn(h.admin(h.userAction)))
 	m.HandleFunc("GET /console/password", h.signedIn(h.passwordForm))
 	m.HandleFunc("POST /console/password", h.signedIn(h.changePassword))
+	h.registerPasswordReset(m) // pwreset.go
 	m.HandleFunc("GET /console/api/summary", h.apiSummary)
 	h.registerSecurity(m)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })

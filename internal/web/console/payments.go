@@ -21,6 +21,7 @@ import (
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/web/ui"
+	"kessai/internal/wire"
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
@@ -138,6 +139,11 @@ func parseFilter(q url.Values, aid, lang string) (filterForm, store.PaymentFilte
 		} else {
 			probs = append(probs, ui.L(lang, "終了日の形式が正しくありません（YYYY-MM-DD）", "Bad to date (YYYY-MM-DD)"))
 		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		// a from date after the to date finds nothing: say so rather than show an empty list
+		probs = append(probs, ui.L(lang, "開始日が終了日より後になっています。期間を確認してください", "The from date is after the to date; check the range"))
+		f.From, f.To = f.To.AddDate(0, 0, -1), f.From.AddDate(0, 0, 1) // and search the range meant
 	}
 	if ff.Status != "" {
 		ok := false
@@ -357,6 +363,26 @@ func (h *Handler) paymentAction(w http.ResponseWriter, r *http.Request, who *ui.
 		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "返金額を入力してください。", "Enter the amount to refund."))
 		return
 	}
+	// checked before the confirmation page, saying what is possible (issue 15 item 10)
+	rest := pay.Captured - pay.Refunded
+	switch {
+	case action == "refund" && pay.Status != store.StatusCaptured && pay.Status != store.StatusPartiallyRefunded:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "この決済は売上確定されていないため返金できません（仮売上は「取消」を使ってください）。",
+			"This payment is not captured, so it cannot be refunded (cancel an authorization instead)."))
+		return
+	case action == "refund" && amount > rest:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang,
+			fmt.Sprintf("返金できるのは %s 円までです（売上 %s 円、返金済み %s 円）。", ui.Yen(rest), ui.Yen(pay.Captured), ui.Yen(pay.Refunded)),
+			fmt.Sprintf("At most ¥%s can be refunded (captured ¥%s, already refunded ¥%s).", ui.Yen(rest), ui.Yen(pay.Captured), ui.Yen(pay.Refunded))))
+		return
+	case action == "sales" && pay.Status != store.StatusAuthorized:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang, "仮売上の決済だけが売上確定できます。", "Only an authorization can be captured."))
+		return
+	case action == "sales" && amount > pay.Ta:
+		h.renderPayment(w, r, who, pay, http.StatusUnprocessableEntity, ui.L(lang,
+			fmt.Sprintf("売上確定できるのは仮売上額の %s 円までです。", ui.Yen(pay.Ta)), fmt.Sprintf("At most the authorized ¥%s can be captured.", ui.Yen(pay.Ta))))
+		return
+	}
 	if r.PostFormValue("confirm") != "yes" {
 		p := h.page(r, who, "payments", "操作の確認", "Confirm")
 		shown := amount
@@ -477,17 +503,50 @@ func csvHeader(lang string) []string {
 		ui.L(lang, "金額", "am"), ui.L(lang, "税", "tx"), ui.L(lang, "送料", "sf"), ui.L(lang, "合計", "ta"),
 		ui.L(lang, "売上額", "captured"), ui.L(lang, "返金額", "refunded"), ui.L(lang, "カード番号", "card"), ui.L(lang, "ブランド", "brand"),
 		ui.L(lang, "メールアドレス", "em"), ui.L(lang, "電話番号", "pn"), ui.L(lang, "決済日時", "created_at"),
-		ui.L(lang, "決済方法", "method"),
+		ui.L(lang, "決済方法", "method"), ui.L(lang, "自由項目", "free parameters"),
 	}
 }
 
 // csvRecord is one payment's export row: the card masked, merchant- and customer-supplied text
 // defused (csvSafe).
+//
+// Identifiers made of digits (payment numbers, order numbers, approval codes, phone numbers) are
+// written as Excel text formulas (="0312345678"), so Excel neither rounds a 16–19-digit number nor
+// drops a leading 0 (issue 15 item 9); the free parameters come last, as name=value pairs.
 func csvRecord(p *store.Payment, lang string) []string {
-	return []string{p.Gid, csvSafe(p.Cod), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, p.Ap,
+	return []string{excelText(p.Gid), excelText(csvSafe(p.Cod)), ui.Word(lang, "status."+p.Status), p.Job, p.Rst, p.Ec, excelText(p.Ap),
 		strconv.FormatInt(p.Am, 10), strconv.FormatInt(p.Tx, 10), strconv.FormatInt(p.Sf, 10), strconv.FormatInt(p.Ta, 10),
 		strconv.FormatInt(p.Captured, 10), strconv.FormatInt(p.Refunded, 10), ui.MaskCard(p.First6, p.Last4), p.Brand,
-		csvSafe(p.Em), csvSafe(p.Pn), ui.FormatTime(p.CreatedAt), ui.Word(lang, "method."+p.Method)}
+		csvSafe(p.Em), excelText(csvSafe(p.Pn)), ui.FormatTime(p.CreatedAt), ui.Word(lang, "method."+p.Method), csvSafe(freeText(p.Free))}
+}
+
+// excelText writes a value Excel would read as a number — digits, optionally after '+' — as a text
+// formula ="…", which keeps every digit and a leading 0 and 0 or + as typed. The value is digits
+// only, so the formula can compute nothing else; any other value is returned as is.
+func excelText(s string) string {
+	d := strings.TrimPrefix(s, "+")
+	if d == "" {
+		return s
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return s
+		}
+	}
+	return `="` + s + `"`
+}
+
+// freeText is a payment's free parameters as "name=value" pairs separated by "; ", decoded.
+func freeText(enc string) string {
+	kv, err := wire.DecodeFree(wire.DropResultFields(enc))
+	if err != nil {
+		return ""
+	}
+	parts := make([]string, 0, len(kv))
+	for _, p := range kv {
+		parts = append(parts, p.K+"="+p.V)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // csvSafe defuses spreadsheet formulas in merchant- or customer-supplied text (CSV injection).

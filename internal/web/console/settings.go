@@ -74,15 +74,27 @@ type settingsView struct {
 	All      []string
 	// KickbackFrom are the addresses Kessai's kickbacks come from (serve --kickback-source).
 	KickbackFrom []string
-	// FieldErr holds a message shown next to a field (by the field's name).
-	FieldErr map[string]string
+	// Errors are the settings form's problems by field name, shown next to each field.
+	Errors map[string]string
+}
+
+// settingsInput is a refused settings form as typed: its text fields and the problems by field.
+type settingsInput struct {
+	IPs, Origins string
+	Errors       map[string]string
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	h.renderSettings(w, r, who, http.StatusOK, "", nil)
 }
 
-func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string, typed *store.Store, fieldErr ...map[string]string) {
+func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string, typed *store.Store) {
+	h.renderSettingsInput(w, r, who, status, errMsg, typed, nil)
+}
+
+// renderSettingsInput renders the settings with a refused form: each problem next to its field,
+// and every field as typed (issue 15 item 10).
+func (h *Handler) renderSettingsInput(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string, typed *store.Store, in *settingsInput) {
 	p := h.page(r, who, "settings", "設定", "Settings")
 	st, err := h.store(r, who)
 	if err != nil {
@@ -99,9 +111,6 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui
 	}
 	v := settingsView{S: st, Products: prods, IPs: strings.Join(st.AllowIPs, "\n"), Origins: strings.Join(st.AllowOrigins, "\n"),
 		Brands: map[string]bool{}, All: allBrands, KickbackFrom: h.KickbackSources}
-	if len(fieldErr) > 0 {
-		v.FieldErr = fieldErr[0]
-	}
 	for _, b := range st.Brands {
 		v.Brands[b] = true
 	}
@@ -119,6 +128,9 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, who *ui
 		p.Flash = p.T("商品を保存しました。", "The product was saved.")
 	}
 	p.Error = errMsg
+	if in != nil {
+		v.IPs, v.Origins, v.Errors = in.IPs, in.Origins, in.Errors
+	}
 	p.Data = v
 	h.pages.Render(w, status, "settings", p)
 }
@@ -149,32 +161,33 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 	}
 	f := r.PostFormValue
 	var probs []string
-	fieldErr := map[string]string{}
+	in := &settingsInput{IPs: f("allow_ips"), Origins: f("allow_origins"), Errors: map[string]string{}}
+	bad := func(field, msg string) {
+		probs = append(probs, msg)
+		if in.Errors[field] == "" {
+			in.Errors[field] = msg
+		}
+	}
 	for _, u := range []struct {
-		name   string
-		v      string
+		field  string
 		dst    *string
 		ja, en string
-		server bool // Kessai itself sends requests to it (kickbacks): the SSRF rule applies
+		server bool // Kessai's server sends to it (kickbacks): the SSRF rule applies
 	}{
-		{"result_url", strings.TrimSpace(f("result_url")), &st.ResultURL, "決済結果通知URL", "Result URL", true},
-		{"ac_result_url", strings.TrimSpace(f("ac_result_url")), &st.ACResultURL, "自動課金結果通知URL", "Auto-charge result URL", true},
-		{"completion_url", strings.TrimSpace(f("completion_url")), &st.CompletionURL, "決済完了後の戻り先URL", "Completion URL", false},
+		{"result_url", &st.ResultURL, "決済結果通知URL", "Result URL", true},
+		{"ac_result_url", &st.ACResultURL, "自動課金結果通知URL", "Auto-charge result URL", true},
+		{"completion_url", &st.CompletionURL, "決済完了後の戻り先URL", "Completion URL", false},
 	} {
-		if u.v != "" && !validURL(u.v) {
-			probs = append(probs, ui.L(lang, u.ja+"がhttp(s)のURLではありません", u.en+" is not an http(s) URL"))
-			continue
+		v := strings.TrimSpace(f(u.field))
+		*u.dst = v // kept as typed for the form; saved only when every field is right
+		switch {
+		case v == "":
+		case !validURL(v):
+			bad(u.field, ui.L(lang, u.ja+"が http(s) の URL ではありません（例: https://shop.example.jp/result）", u.en+" is not an http(s) URL (e.g. https://shop.example.jp/result)"))
+		case u.server && h.CheckTarget != nil && h.CheckTarget(r.Context(), v) != nil:
+			bad(u.field, ui.L(lang, u.ja+"が内部アドレス（ループバック・プライベート・リンクローカル等）を指しているため、このサーバーからは送信できません",
+				u.en+" points to an internal address (loopback, private, link-local, …): this server refuses to send there"))
 		}
-		if u.v != "" && u.server && h.CheckTarget != nil {
-			if err := h.CheckTarget(r.Context(), u.v); err != nil {
-				msg := ui.L(lang, u.ja+"が内部アドレス（ループバック・プライベート・リンクローカル等）を指しているため、このサーバーからは送信できません",
-					u.en+" points to an internal address (loopback, private, link-local, …): this server refuses to send there")
-				probs = append(probs, msg)
-				fieldErr[u.name] = msg
-				continue
-			}
-		}
-		*u.dst = u.v
 	}
 	var ips []string
 	for _, c := range lines(f("allow_ips")) {
@@ -183,7 +196,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 		} else if a, err := netip.ParseAddr(c); err == nil {
 			ips = append(ips, a.String())
 		} else {
-			probs = append(probs, ui.L(lang, "許可IPアドレス「"+c+"」が正しくありません", "Allowed IP \""+c+"\" is not an address or CIDR"))
+			bad("allow_ips", ui.L(lang, "許可IPアドレス「"+c+"」が正しくありません（例: 203.0.113.10 または 198.51.100.0/24）", "Allowed IP \""+c+"\" is not an address or CIDR (e.g. 203.0.113.10 or 198.51.100.0/24)"))
 		}
 	}
 	st.AllowIPs = ips
@@ -191,7 +204,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 	for _, o := range lines(f("allow_origins")) {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			probs = append(probs, ui.L(lang, "許可URL「"+o+"」が正しくありません（例: https://shop.example.jp）", "Allowed origin \""+o+"\" is not like https://shop.example.jp"))
+			bad("allow_origins", ui.L(lang, "許可URL「"+o+"」が正しくありません（例: https://shop.example.jp）", "Allowed origin \""+o+"\" is not like https://shop.example.jp"))
 			continue
 		}
 		origins = append(origins, u.Scheme+"://"+u.Host)
@@ -205,20 +218,21 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, who *ui.W
 	}
 	switch len(chosen) {
 	case 0:
-		probs = append(probs, ui.L(lang, "利用するカードブランドを1つ以上選んでください", "Choose at least one card brand"))
+		bad("brands", ui.L(lang, "利用するカードブランドを1つ以上選んでください", "Choose at least one card brand"))
 	case len(allBrands):
 		st.Brands = nil // every brand: stored as "no restriction"
 	default:
 		st.Brands = chosen
 	}
 	st.Installments = f("installments") == "on"
-	if em := strings.TrimSpace(f("notify_email")); em == "" || (strings.Contains(em, "@") && len(em) <= 254) {
-		st.NotifyEmail = em
-	} else {
-		probs = append(probs, ui.L(lang, "通知先メールアドレスが正しくありません", "The notification address is not an e-mail address"))
+	em := strings.TrimSpace(f("notify_email"))
+	st.NotifyEmail = em
+	if em != "" && (!strings.Contains(em, "@") || len(em) > 254) {
+		bad("notify_email", ui.L(lang, "通知先メールアドレスが正しくありません（例: shop@example.jp）", "The notification address is not an e-mail address (e.g. shop@example.jp)"))
 	}
 	if len(probs) > 0 {
-		h.renderSettings(w, r, who, http.StatusUnprocessableEntity, strings.Join(probs, " / "), st, fieldErr)
+		h.renderSettingsInput(w, r, who, http.StatusUnprocessableEntity, ui.L(lang, "入力内容を確認してください（"+strconv.Itoa(len(probs))+"件）。",
+			"Please check the form ("+strconv.Itoa(len(probs))+" problems)."), st, in)
 		return
 	}
 	if err := h.DB.UpdateStore(r.Context(), st); err != nil {
@@ -425,12 +439,24 @@ func (h *Handler) passwordForm(w http.ResponseWriter, r *http.Request, who *ui.W
 }
 
 func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg string) {
+	h.renderPasswordWith(w, r, who, status, errMsg, "", "")
+}
+
+// renderPasswordWith is the password page with an error of the password form (errMsg) or of the
+// reset-address form (emailErr, shown next to that field with what was typed).
+func (h *Handler) renderPasswordWith(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, errMsg, email, emailErr string) {
 	p := h.page(r, who, "", "パスワード変更", "Change password")
 	p.Error = errMsg
-	if r.URL.Query().Get("done") == "1" {
+	switch r.URL.Query().Get("done") {
+	case "1":
 		p.Flash = p.T("パスワードを変更しました。", "Your password was changed.")
+	case "email":
+		p.Flash = p.T("再設定用のメールアドレスを保存しました。", "The reset address was saved.")
 	}
-	p.Data = map[string]any{"Min": auth.MinPasswordLen}
+	if emailErr == "" {
+		email, _ = h.DB.UserEmail(r.Context(), who.Account.AID, who.Account.ID)
+	}
+	p.Data = map[string]any{"Min": auth.MinPasswordLen, "Email": email, "EmailError": emailErr}
 	h.pages.Render(w, status, "password", p)
 }
 

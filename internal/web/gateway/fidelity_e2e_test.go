@@ -366,3 +366,31 @@ func TestCardNumbersInTextRefused(t *testing.T) {
 		t.Errorf("the card number sent in text fields is stored in %v", found)
 	}
 }
+
+// TestFullWidthDigitsOnTheServer: card number, expiry, CVV and phone typed in 全角 (what an IME gives)
+// are charged as their half-width form on the gateway, the token API and the token gateway; the
+// payment stores the normalized phone and never the number in clear (issue 15 item 2).
+func TestFullWidthDigitsOnTheServer(t *testing.T) {
+	s := testenv.Start(t, testenv.Options{})
+	s.CreateStore(t, aid, "テスト商店", nil)
+	z := strings.NewReplacer("0", "０", "1", "１", "2", "２", "3", "３", "4", "４", "5", "５", "6", "６", "7", "７", "8", "８", "9", "９").Replace
+	r := line(t, post(t, s.URL, charge("fw-1", "cn", z("4111 1111 1111 1111"), "ed", z(exp()), "cvv", z("123"), "pn", z("090")+"－"+z("1234-5678"))))
+	if r.Rst != "1" || r.Ec != "" {
+		t.Fatalf("full-width card charge: %+v", r)
+	}
+	p, err := s.DB.GetPayment(context.Background(), aid, r.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pn != "09012345678" {
+		t.Errorf("stored phone %q, want 09012345678", p.Pn)
+	}
+	tk := apiToken(t, s.URL, z("5555555555554444"))
+	if r := line(t, postTo(t, s.URL, "/gateway/gateway_token.aspx", tokenCharge(tk, "fw-2"))); r.Rst != "1" {
+		t.Errorf("token from a full-width number: %+v", r)
+	}
+	// still a format error when the full-width text is not a card number
+	if got := post(t, s.URL, charge("fw-3", "cn", z("4111")+"x"+z("111111111111"))); got != "ER:ER055" {
+		t.Errorf("full-width non-number: %q", got)
+	}
+}

@@ -54,6 +54,10 @@ func browserCtx(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		// the shopper's browser is Japanese: pages follow Accept-Language when the shop sends no
+		// lang (issue 15 item 6), and headless Chromium would otherwise say en-US
+		chromedp.Flag("accept-lang", "ja-JP,ja"),
+		chromedp.Flag("lang", "ja-JP"),
 		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1280, 900),
 	}

@@ -126,12 +126,12 @@ func (h *Handler) entry() http.HandlerFunc {
 		}
 		lang, op := "ja", maintenance.OpCapture
 		if perr == nil {
-			lang = langOf(p.Get("lang"))
+			lang = entryLang(p.Get("lang"), r)
 			if jb := p.Get("jb"); jb != "" {
 				op = maintenance.OpForJob(jb)
 			}
 		} else {
-			lang = langOf(r.URL.Query().Get("lang"))
+			lang = entryLang(r.URL.Query().Get("lang"), r)
 		}
 		// Maintenance comes first: during a window the shopper learns when to come back, whatever
 		// else is wrong with the request.

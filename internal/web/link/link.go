@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,6 +134,45 @@ func langOf(v string) string {
 		return "en"
 	}
 	return "ja"
+}
+
+// entryLang picks the language of a page a shopper arrives on: the merchant's lang when sent,
+// else the browser's Accept-Language (its most preferred of Japanese and English; Japanese when it
+// names neither), as Stripe Checkout does (issue 15 item 6).
+func entryLang(v string, r *http.Request) string {
+	if strings.TrimSpace(v) != "" {
+		return langOf(v)
+	}
+	return acceptLang(r.Header.Get("Accept-Language"))
+}
+
+// acceptLang reads an Accept-Language header (RFC 9110 §12.5.4) and returns "en" when English is
+// preferred over Japanese, else "ja".
+func acceptLang(h string) string {
+	best, bestQ := "ja", -1.0
+	for i, part := range strings.Split(h, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+		if base != "ja" && base != "en" {
+			continue
+		}
+		q := 1.0
+		if k, v, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.TrimSpace(k) == "q" {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		// earlier entries win ties: the header lists preferences in order
+		if q > bestQ || q == bestQ && i == 0 {
+			best, bestQ = base, q
+		}
+	}
+	if bestQ <= 0 {
+		return "ja"
+	}
+	return best
 }
 
 // RequestOrigin is requestOrigin, for Kessai's other browser-facing pages.

@@ -166,10 +166,18 @@ func (h *Handler) renderMaintenance(w http.ResponseWriter, r *http.Request, who 
 			"ended":     p.T("メンテナンスを終了しました。", "Window ended."),
 			"published": p.T("年間予定を告知済みにしました。", "The year's schedule is published."),
 			"started":   p.T("緊急メンテナンスを開始しました。", "Emergency maintenance started."),
+			"update":    p.T("状況を更新し、公開しました。", "The update is published."),
 		}[d]
 	}
 	p.Error = errMsg
-	d := map[string]any{"Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
+	// planned windows that nobody has been told of yet, starting within 30 days (maintenance.md §3.6)
+	var unannounced []windowView
+	for _, v := range h.windowViews(all, now, p.Lang) {
+		if v.Status == maintenance.StatusPlanned && v.End.After(now) && v.Start.Before(now.Add(30*24*time.Hour)) {
+			unannounced = append(unannounced, v)
+		}
+	}
+	d := map[string]any{"DraftYear": now.In(ui.Tokyo).Year() + 1, "Unannounced": unannounced, "Stages": []string{maintenance.StageInvestigating, maintenance.StageIdentified, maintenance.StageResolved}, "Year": year, "Prev": year - 1, "Next": year + 1, "Calendar": calendar(year, inYear, now, p.Lang),
 		"Windows": h.windowViews(inYear, now, p.Lang), "Planned": planned, "Changes": changes, "Active": h.Maint.Active(now),
 		"Zone": maintenance.DefaultZone, "Now": ui.FormatTime(now)}
 	if draft != nil {
@@ -220,6 +228,8 @@ func (h *Handler) addWindow(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		win.ReserveEnd = rw.End
 	}
 	win.TitleJA, win.TitleEN = strings.TrimSpace(f("title_ja")), strings.TrimSpace(f("title_en"))
+	t := changeText(r)
+	win.NotesJA, win.NotesEN, win.Note = t.MessageJA, t.MessageEN, t.Note
 	added, err := h.DB.AddWindows(r.Context(), []maintenance.Window{win}, who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
@@ -236,7 +246,8 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 		return
 	}
 	f := r.PostFormValue
-	reason := strings.TrimSpace(f("reason"))
+	text := changeText(r)
+	reason := text.Note
 	actor := who.Account.Actor()
 	now := h.Clock.Now()
 	var win maintenance.Window
@@ -244,10 +255,10 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 	switch r.PathValue("action") {
 	case "move":
 		kind = maintenance.ChangeMoved
-		win, err = schedule.Move(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), reason, actor)
+		win, err = schedule.Move(r.Context(), h.DB, id, strings.TrimSpace(f("date")), strings.TrimSpace(f("from")), strings.TrimSpace(f("to")), text, actor)
 	case "cancel":
 		kind = maintenance.ChangeCancelled
-		win, err = schedule.Cancel(r.Context(), h.DB, id, reason, actor)
+		win, err = schedule.Cancel(r.Context(), h.DB, id, text, actor)
 	case "extend":
 		kind = maintenance.ChangeExtended
 		mins, perr := strconv.Atoi(strings.TrimSpace(f("minutes")))
@@ -255,10 +266,13 @@ func (h *Handler) windowAction(w http.ResponseWriter, r *http.Request, who *ui.W
 			h.inputProblem(w, r, who, &maintenance.InputError{Msg: ui.L(ui.Lang(r, who.Session), "延長時間（分）を1～1440で入力してください", "Enter the extension in minutes, 1–1440")})
 			return
 		}
-		win, err = schedule.Extend(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, reason, actor)
+		win, err = schedule.Extend(r.Context(), h.DB, id, time.Duration(mins)*time.Minute, text, actor)
 	case "end":
 		kind = maintenance.ChangeEnded
-		win, err = schedule.End(r.Context(), h.DB, id, now, reason, actor)
+		win, err = schedule.End(r.Context(), h.DB, id, now, text, actor)
+	case "update":
+		kind = maintenance.ChangeUpdate
+		win, err = schedule.Update(r.Context(), h.DB, id, now, text, actor)
 	default:
 		h.fail(w, r, who, http.StatusNotFound, "不明な操作です。", "Unknown action.")
 		return
@@ -358,7 +372,48 @@ func (h *Handler) notice(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 	year := h.yearOf(r)
-	n, err := schedule.PublishYear(r.Context(), h.DB, year, strings.TrimSpace(r.PostFormValue("reason")), who.Account.Actor())
+	if r.PostFormValue("confirm") != "yes" {
+		// publishing mails every merchant: say how many windows and recipients first (issue 15 item 14)
+		lang := ui.Lang(r, who.Session)
+		ws, err := h.DB.Windows(r.Context())
+		if err != nil {
+			h.unavailable(w, r, who, err)
+			return
+		}
+		planned := 0
+		for _, x := range ws {
+			if x.Status == maintenance.StatusPlanned && x.Start.In(x.Location()).Year() == year {
+				planned++
+			}
+		}
+		stores, err := h.DB.ListStores(r.Context())
+		if err != nil {
+			h.unavailable(w, r, who, err)
+			return
+		}
+		rcpt := 0
+		for _, st := range stores {
+			if st.NotifyEmail != "" {
+				rcpt++
+			}
+		}
+		y, n, m := strconv.Itoa(year), strconv.Itoa(planned), strconv.Itoa(rcpt)
+		h.confirm(w, r, who, http.StatusOK, confirmation{
+			Heading:  ui.L(lang, y+"年の年間予定を告知しますか？", "Publish the "+y+" schedule?"),
+			Question: ui.L(lang, "未告知の "+n+" 件のメンテナンスを告知済みにします。", "The "+n+" planned windows of "+y+" will be announced."),
+			Consequences: []string{
+				ui.L(lang, "年間メンテナンス告知が "+m+" 件の加盟店の通知先アドレスへ電子メールで送信されます（取り消せません）。",
+					"The annual notice is e-mailed to the notification addresses of "+m+" stores (this cannot be taken back)."),
+				ui.L(lang, n+" 件のメンテナンスがお知らせページ・Atom・iCalendar・ステータス API に公開されます。",
+					"The "+n+" windows appear on the notices page, the Atom and iCalendar feeds and the status API."),
+				ui.L(lang, "各回の7日前・1日前・開始・終了にも通知が送られます。", "Reminders (7 and 1 days before), start and end mails follow for each window."),
+			},
+			Action: Base + "/maintenance/publish", Hidden: []hiddenField{{"year", y}},
+			Button: ui.L(lang, "告知して送信する", "Publish and send"), Back: fmt.Sprintf("%s/maintenance?year=%d", Base, year),
+		})
+		return
+	}
+	n, err := schedule.PublishYear(r.Context(), h.DB, year, changeText(r), who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return
@@ -383,12 +438,27 @@ func (h *Handler) emergency(w http.ResponseWriter, r *http.Request, who *ui.Who)
 		h.inputProblem(w, r, who, &maintenance.InputError{Msg: ui.L(lang, "確認のチェックを入れてください（開始するとすぐに決済が停止します）", "Tick the confirmation: payments stop at once")})
 		return
 	}
-	reason := strings.TrimSpace(f("reason"))
-	win, err := schedule.StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, reason, who.Account.Actor())
+	text := changeText(r)
+	reason := text.Note
+	win, err := schedule.StartEmergency(r.Context(), h.DB, h.Clock.Now(), time.Duration(mins)*time.Minute, sc, text, who.Account.Actor())
 	if err != nil {
 		h.inputProblem(w, r, who, err)
 		return
 	}
 	h.after(w, r, who, maintenance.ChangeStarted, fmt.Sprintf("%s for %s scope=%s reason=%q", win.Describe(), formatDur(time.Duration(mins)*time.Minute), win.Scope, reason),
 		"started", win.Start.In(win.Location()).Year())
+}
+
+// changeText reads what the operator wrote with a change: the public message (message_ja,
+// message_en) and the internal note (note; "reason" is the older name of the same field).
+func changeText(r *http.Request) maintenance.ChangeText {
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	note := f("note")
+	if rs := f("reason"); rs != "" {
+		if note != "" {
+			note += "\n"
+		}
+		note += rs
+	}
+	return maintenance.ChangeText{MessageJA: f("message_ja"), MessageEN: f("message_en"), Note: note, Stage: f("stage"), Mail: f("mail") == "yes"}
 }

@@ -460,8 +460,33 @@ func (h *Handler) suspend(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 		return
 	}
 	action := r.PostFormValue("action")
+	lang := ui.Lang(r, who.Session)
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	switch action {
 	case "suspend":
+		// irreversible for the merchant's customers: confirm with the store's name and what
+		// happens, and require a reason (issue 15 item 14)
+		if r.PostFormValue("confirm") != "yes" || reason == "" {
+			c := confirmation{
+				Heading:  ui.L(lang, "加盟店の利用を停止しますか？", "Suspend this store?"),
+				Question: ui.L(lang, "加盟店 "+st.AID+"「"+st.Name+"」の利用を停止します。", "You are about to suspend store "+st.AID+" ("+st.Name+")."),
+				Consequences: []string{
+					ui.L(lang, "この加盟店のすべての決済（リンク方式・サーバ間・自動課金・トークン）が、次のリクエストからエラーコード ER998 で拒否されます。",
+						"Every payment of this store (hosted page, server-to-server, auto-charge, tokens) is refused with ER998 from the next request."),
+					ui.L(lang, "お客様の決済画面には「ご利用いただけません」と表示されます。", "Its customers see that payment is unavailable."),
+					ui.L(lang, "停止は「停止を解除する」でいつでも元に戻せます。理由は監査ログに残ります。", "You can resume the store at any time; the reason is kept in the audit log."),
+				},
+				Action: Base + "/stores/" + st.AID + "/suspend", Hidden: []hiddenField{{"action", "suspend"}},
+				AskReason: true, Reason: reason, Button: ui.L(lang, "停止する", "Suspend the store"), Back: Base + "/stores/" + st.AID,
+			}
+			status := http.StatusOK
+			if r.PostFormValue("confirm") == "yes" {
+				c.ReasonError = ui.L(lang, "停止の理由を入力してください。", "Enter the reason for the suspension.")
+				status = http.StatusUnprocessableEntity
+			}
+			h.confirm(w, r, who, status, c)
+			return
+		}
 		st.Suspended = true
 	case "resume":
 		st.Suspended = false
@@ -474,8 +499,28 @@ func (h *Handler) suspend(w http.ResponseWriter, r *http.Request, who *ui.Who) {
 		return
 	}
 	h.Pay.Stores.Invalidate()
-	h.audit(r, who, st.AID, "store."+action, r.PostFormValue("reason"))
-	http.Redirect(w, r, Base+"/stores/"+st.AID+"?done="+action+"ed", http.StatusSeeOther)
+	h.audit(r, who, st.AID, "store."+action, reason)
+	done := map[string]string{"suspend": "suspended", "resume": "resumed"}[action]
+	http.Redirect(w, r, Base+"/stores/"+st.AID+"?done="+done, http.StatusSeeOther)
+}
+
+// confirmation is the page that stands between an operator and an action that cannot be taken
+// back: what it is, what will happen, and (when asked) a required reason.
+type confirmation struct {
+	Heading, Question    string
+	Consequences         []string
+	Action, Button, Back string
+	Hidden               []hiddenField
+	AskReason            bool
+	Reason, ReasonError  string
+}
+
+type hiddenField struct{ Name, Value string }
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, who *ui.Who, status int, c confirmation) {
+	p := h.page(r, who, "", "確認", "Confirm")
+	p.Data = c
+	h.pages.Render(w, status, "confirm", p)
 }
 
 var loginRe = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)

@@ -154,9 +154,19 @@ func TestScheduledWindowEnforcedAtItsBoundaries(t *testing.T) {
 	if st["active"] != false || st["window"] != nil {
 		t.Fatalf("status API after the window: %v", st)
 	}
-	if up := st["upcoming"].([]any); len(up) != 1 || up[0].(map[string]any)["start"] != "2020-08-20T02:55:00+09:00" {
-		t.Fatalf("upcoming after July: %v", up)
+	// the July window was listed while in progress though never announced (it was enforced); the
+	// August one, a draft, is not public until announced (maintenance.md §3.6, issue 15 item 13)
+	if up := st["upcoming"].([]any); len(up) != 0 {
+		t.Fatalf("an unannounced window is listed as upcoming: %v", up)
 	}
+	if _, err := schedule.PublishYear(context.Background(), s.DB, 2020, maintenance.ChangeText{}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the announced window to be listed", func() bool {
+		st, _ = getJSON(t, s.URL+"/api/maintenance")
+		up := st["upcoming"].([]any)
+		return len(up) == 1 && up[0].(map[string]any)["start"] == "2020-08-20T02:55:00+09:00" && up[0].(map[string]any)["status"] == "announced"
+	})
 }
 
 func TestScopeAndOperatorAllowList(t *testing.T) {
@@ -358,7 +368,21 @@ func newServer(t testing.TB, h http.HandlerFunc) string {
 
 func TestICSFeedParsesInAnIndependentParser(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{})
-	ws := add2020(t, s, "2020-06-18", "2020-07-22", "2020-08-20")
+	ws := add2020(t, s, "2020-06-18", "2020-07-22", "2020-08-20", "2020-09-17")
+	// announced, then cancelled: stays in the feed as CANCELLED
+	if _, err := s.DB.ChangeWindow(context.Background(), ws[2].ID, maintenance.ChangePublished, "test", "", func(w *maintenance.Window) error {
+		w.Status = maintenance.StatusAnnounced
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// a cancelled draft was never public and never is
+	if _, err := s.DB.ChangeWindow(context.Background(), ws[3].ID, maintenance.ChangeCancelled, "test", "", func(w *maintenance.Window) error {
+		w.Status = maintenance.StatusCancelled
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.DB.ChangeWindow(context.Background(), ws[2].ID, maintenance.ChangeCancelled, "test", "", func(w *maintenance.Window) error {
 		w.Status = maintenance.StatusCancelled
 		return nil
@@ -384,16 +408,17 @@ func TestICSFeedParsesInAnIndependentParser(t *testing.T) {
 		t.Fatalf("golang-ical cannot parse the feed: %v", err)
 	}
 	evs := cal.Events()
-	if len(evs) != 3 {
-		t.Fatalf("%d events, want 3", len(evs))
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2 (the announced one and the announced-then-cancelled one; drafts are not public)", len(evs))
 	}
 	statuses := map[string]string{}
 	for _, e := range evs {
 		st, _ := e.GetStartAt()
 		statuses[st.UTC().Format(time.RFC3339)] = e.GetProperty(ics.ComponentPropertyStatus).Value
 	}
-	// announced: CONFIRMED; a draft (enforced, not yet announced): TENTATIVE; cancelled: CANCELLED
-	if statuses["2020-07-21T17:55:00Z"] != "CONFIRMED" || statuses["2020-06-17T17:55:00Z"] != "TENTATIVE" || statuses["2020-08-19T17:55:00Z"] != "CANCELLED" {
+	// announced: CONFIRMED; cancelled after its announcement: CANCELLED; drafts (announced or
+	// cancelled) are absent (maintenance.md §3.6)
+	if statuses["2020-07-21T17:55:00Z"] != "CONFIRMED" || statuses["2020-08-19T17:55:00Z"] != "CANCELLED" {
 		t.Fatalf("event statuses by start: %v", statuses)
 	}
 }
@@ -623,10 +648,10 @@ func TestPerWindowAndChangeNotices(t *testing.T) {
 	s := testenv.Start(t, testenv.Options{Clock: clk})
 	ctx := context.Background()
 	ws := add2020(t, s, "2020-07-22", "2020-08-19")
-	if n, err := schedule.PublishYear(ctx, s.DB, 2020, "", "test"); err != nil || n != 2 {
+	if n, err := schedule.PublishYear(ctx, s.DB, 2020, maintenance.ChangeText{}, "test"); err != nil || n != 2 {
 		t.Fatalf("publish: %d %v", n, err)
 	}
-	moved, err := schedule.Move(ctx, s.DB, ws[1].ID, "2020-08-20", "", "", "工事日程の変更", "test")
+	moved, err := schedule.Move(ctx, s.DB, ws[1].ID, "2020-08-20", "", "", maintenance.ChangeText{MessageJA: "工事日程の変更"}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,4 +716,16 @@ func TestPerWindowAndChangeNotices(t *testing.T) {
 	if code, _ := get(fmt.Sprintf("/maintenance/window/%d?format=pdf", ws[0].ID)); code != http.StatusBadRequest {
 		t.Fatalf("unknown format: %d, want 400", code)
 	}
+}
+
+// waitFor polls cond (the schedule watcher picks changes up within a second) for up to 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

@@ -69,6 +69,9 @@ var catalog = map[string][2]string{
 	"wstatus.in_progress":                     {"実施中", "In progress"},
 	"wstatus.completed":                       {"完了", "Completed"},
 	"wstatus.cancelled":                       {"中止", "Cancelled"},
+	"stage.investigating":                     {"調査中", "Investigating"},
+	"stage.identified":                        {"対応中", "Identified"},
+	"stage.resolved":                          {"復旧", "Resolved"},
 	"wkind.scheduled":                         {"定期", "Scheduled"},
 	"wkind.emergency":                         {"緊急", "Emergency"},
 }
@@ -115,6 +118,16 @@ func Yen(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// FormatDay writes a date given as YYYY/MM/DD or YYYYMMDD in the panel's one date form,
+// YYYY-MM-DD (the date part of FormatTime).
+func FormatDay(s string) string {
+	s = strings.ReplaceAll(s, "/", "-")
+	if len(s) == 8 && !strings.Contains(s, "-") {
+		return s[:4] + "-" + s[4:6] + "-" + s[6:]
+	}
+	return s
 }
 
 // FormatTime shows an instant in Japan time, "2006-01-02 15:04:05"; the zero time is "-".

@@ -22,6 +22,9 @@ func Banners(ix *maintenance.Index, now time.Time, lang string) []Banner {
 	}
 	var out []Banner
 	for _, w := range ix.Upcoming(now, 5) {
+		if w.Status == maintenance.StatusPlanned && !w.Active(now) {
+			continue // not announced yet (maintenance.md §3.6); one in progress is enforced, so shown
+		}
 		span := Span(w, lang)
 		switch {
 		case w.Active(now):

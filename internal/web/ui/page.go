@@ -75,6 +75,18 @@ type Page struct {
 // T picks the page's language from a Japanese / English pair.
 func (p *Page) T(ja, en string) string { return L(p.Lang, ja, en) }
 
+// Yen is an amount with its unit in the page's language, the one form every amount of the panel
+// takes: "1,200円", "¥1,200".
+func (p *Page) Yen(n int64) string {
+	if p.Lang == EN {
+		if n < 0 {
+			return "-¥" + Yen(-n)
+		}
+		return "¥" + Yen(n)
+	}
+	return Yen(n) + "円"
+}
+
 // W looks a shared word up in the catalog ("status.captured").
 func (p *Page) W(key string) string { return Word(p.Lang, key) }
 

@@ -65,12 +65,18 @@ func TestBanners(t *testing.T) {
 	soon.ID = 1
 	far, _ := maintenance.WallWindow("2026-09-20", "02:55", "04:30", "")
 	far.ID = 2
-	ix := maintenance.NewIndex([]maintenance.Window{soon, far})
+	soon.Status, far.Status = maintenance.StatusAnnounced, maintenance.StatusAnnounced
+	draft, _ := maintenance.WallWindow("2026-07-18", "02:55", "04:30", "")
+	draft.ID = 3 // planned, never announced: no banner until it runs (maintenance.md §3.6)
+	ix := maintenance.NewIndex([]maintenance.Window{soon, far, draft})
 	bs := Banners(ix, now, JA)
 	if len(bs) != 1 || !strings.Contains(bs[0].Text, "2026年07月20日(月) AM 02:55～AM 04:30") {
 		t.Fatalf("banners %+v", bs)
 	}
 	if bs := Banners(ix, soon.Start.Add(time.Minute), EN); len(bs) != 1 || bs[0].Class != "warn" || !strings.Contains(bs[0].Text, "in progress") {
 		t.Fatalf("active banner %+v", bs)
+	}
+	if bs := Banners(ix, draft.Start.Add(time.Minute), JA); len(bs) != 2 || bs[0].Class != "warn" {
+		t.Fatalf("an unannounced window in progress is enforced, so shown: %+v", bs)
 	}
 }
