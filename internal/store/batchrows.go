@@ -99,7 +99,7 @@ func (t *Tx) flush() error {
 			c := &b.cards[i]
 			args = append(args, c.ID, c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
 		}
-		if _, err := t.exec(multiRow(`INSERT INTO cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `, 13, n), args...); err != nil {
+		if _, err := t.exec(multiRow(t.insertInto()+`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `, 13, n), args...); err != nil {
 			return err
 		}
 		b.cards = b.cards[n:]
@@ -110,7 +110,7 @@ func (t *Tx) flush() error {
 		for i := range b.payments[:n] {
 			args = appendPaymentArgs(args, &b.payments[i])
 		}
-		_, err := t.exec(multiRow(`INSERT INTO payments(`+paymentInsertCols+`) VALUES `, 31, n), args...)
+		_, err := t.exec(multiRow(t.insertInto()+`payments(`+paymentInsertCols+`) VALUES `, 31, n), args...)
 		if err != nil {
 			if IsUnique(err) {
 				return ErrConflict
@@ -121,6 +121,17 @@ func (t *Tx) flush() error {
 	}
 	b.cards, b.payments = b.cards[:0], b.payments[:0]
 	return nil
+}
+
+// insertInto starts a multi-row INSERT. On SQLite, OR ROLLBACK: a row that fails undoes the whole
+// transaction (which the batch then runs again, one savepoint per operation), so SQLite keeps no
+// statement journal — the copy of every page the statement changes, to undo it alone, which cost
+// more than the inserts themselves.
+func (t *Tx) insertInto() string {
+	if t.db.Dialect == Postgres {
+		return "INSERT INTO "
+	}
+	return "INSERT OR ROLLBACK INTO "
 }
 
 func appendPaymentArgs(args []any, p *Payment) []any {

@@ -98,7 +98,9 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	// write, a backup): long enough to ride out a short one, short enough that the merchant gets a
 	// clear ER000 instead of a hang.
 	pragmas := "_pragma=busy_timeout(2500)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// temp_store(MEMORY) on the writer: a statement journal (kept to undo one statement of a
+	// transaction) stays in memory instead of spilling to a temporary file
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
