@@ -35,6 +35,23 @@ type rowBuffer struct {
 // below either database's limit); a larger batch takes several statements.
 const maxRowsPerInsert = 64
 
+var rowBuffers = sync.Pool{New: func() any { return new(rowBuffer) }}
+
+// getRowBuffer returns an empty buffer for a batch of n operations (reused across batches: the
+// rows of a batch were a good part of a payment's allocations).
+func getRowBuffer(n int) *rowBuffer {
+	b := rowBuffers.Get().(*rowBuffer)
+	b.reserve = n
+	return b
+}
+
+func putRowBuffer(b *rowBuffer) {
+	clear(b.cards[:cap(b.cards)])
+	clear(b.payments[:cap(b.payments)])
+	b.cards, b.payments, b.pgIDs, b.nextCard, b.reserve = b.cards[:0], b.payments[:0], b.pgIDs[:0], 0, 0
+	rowBuffers.Put(b)
+}
+
 func (b *rowBuffer) empty() bool { return len(b.cards) == 0 && len(b.payments) == 0 }
 
 // cardID reserves the next card ID inside t's transaction.
@@ -92,46 +109,37 @@ func (t *Tx) flush() error {
 	if b == nil || b.empty() {
 		return nil
 	}
-	for len(b.cards) > 0 {
-		n := min(len(b.cards), maxRowsPerInsert)
+	cards, payments := b.cards, b.payments
+	for len(cards) > 0 {
+		n := min(len(cards), maxRowsPerInsert)
 		args := make([]any, 0, n*13)
-		for i := range b.cards[:n] {
-			c := &b.cards[i]
+		for i := range cards[:n] {
+			c := &cards[i]
 			args = append(args, c.ID, c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
 		}
-		if _, err := t.exec(multiRow(t.insertInto()+`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `, 13, n), args...); err != nil {
+		if _, err := t.exec(t.multiRow(cardsTable, n), args...); err != nil {
 			return err
 		}
-		b.cards = b.cards[n:]
+		cards = cards[n:]
 	}
-	for len(b.payments) > 0 {
-		n := min(len(b.payments), maxRowsPerInsert)
+	b.cards = b.cards[:0]
+	for len(payments) > 0 {
+		n := min(len(payments), maxRowsPerInsert)
 		args := make([]any, 0, n*31)
-		for i := range b.payments[:n] {
-			args = appendPaymentArgs(args, &b.payments[i])
+		for i := range payments[:n] {
+			args = appendPaymentArgs(args, &payments[i])
 		}
-		_, err := t.exec(multiRow(t.insertInto()+`payments(`+paymentInsertCols+`) VALUES `, 31, n), args...)
+		_, err := t.exec(t.multiRow(paymentsTable, n), args...)
 		if err != nil {
 			if IsUnique(err) {
 				return ErrConflict
 			}
 			return err
 		}
-		b.payments = b.payments[n:]
+		payments = payments[n:]
 	}
-	b.cards, b.payments = b.cards[:0], b.payments[:0]
+	b.payments = b.payments[:0]
 	return nil
-}
-
-// insertInto starts a multi-row INSERT. On SQLite, OR ROLLBACK: a row that fails undoes the whole
-// transaction (which the batch then runs again, one savepoint per operation), so SQLite keeps no
-// statement journal — the copy of every page the statement changes, to undo it alone, which cost
-// more than the inserts themselves.
-func (t *Tx) insertInto() string {
-	if t.db.Dialect == Postgres {
-		return "INSERT INTO "
-	}
-	return "INSERT OR ROLLBACK INTO "
 }
 
 func appendPaymentArgs(args []any, p *Payment) []any {
@@ -143,21 +151,40 @@ func appendPaymentArgs(args []any, p *Payment) []any {
 		p.First6, p.Last4, p.Brand, p.Md, p.Em, p.Pn, p.Inm, p.Free, p.Acid, p.Source, p.Fingerprint, p.NetRef, NS(p.AcceptedAt), NS(p.CreatedAt), NS(p.UpdatedAt))
 }
 
-var multiRowSQL sync.Map // prefix, cols, rows -> query
+const (
+	cardsTable = iota
+	paymentsTable
+)
+
+var multiRowSQL sync.Map // multiRowKey -> query
 
 type multiRowKey struct {
-	prefix     string
-	cols, rows int
+	postgres    bool
+	table, rows int
 }
 
-// multiRow returns prefix followed by rows groups of cols placeholders.
-func multiRow(prefix string, cols, rows int) string {
-	k := multiRowKey{prefix, cols, rows}
+// multiRow returns the INSERT of rows rows into table. On SQLite it is INSERT OR ROLLBACK: a row
+// that fails undoes the whole transaction (which the batch then runs again, one savepoint per
+// operation), so SQLite keeps no statement journal — a copy of every page the statement changes,
+// to undo it alone, which cost more than the inserts themselves.
+func (t *Tx) multiRow(table, rows int) string {
+	k := multiRowKey{t.db.Dialect == Postgres, table, rows}
 	if v, ok := multiRowSQL.Load(k); ok {
 		return v.(string)
 	}
 	var b strings.Builder
-	b.WriteString(prefix)
+	if k.postgres {
+		b.WriteString("INSERT INTO ")
+	} else {
+		b.WriteString("INSERT OR ROLLBACK INTO ")
+	}
+	cols := 13
+	if table == cardsTable {
+		b.WriteString(`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `)
+	} else {
+		b.WriteString(`payments(` + paymentInsertCols + `) VALUES `)
+		cols = 31
+	}
 	for r := 0; r < rows; r++ {
 		if r > 0 {
 			b.WriteByte(',')

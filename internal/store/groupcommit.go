@@ -163,7 +163,8 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 	}
 	tx := &Tx{Tx: sqlTx, db: g.db}
 	if !savepoints {
-		tx.rows = &rowBuffer{reserve: len(batch)}
+		tx.rows = getRowBuffer(len(batch))
+		defer putRowBuffer(tx.rows)
 	}
 	single := len(batch) == 1
 	for i, op := range batch {
