@@ -99,9 +99,9 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	// clear ER000 instead of a hang.
 	pragmas := "_pragma=busy_timeout(2500)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	// On the writer: temp_store(MEMORY), a statement journal (kept to undo one statement of a
-	// transaction) stays in memory instead of spilling to a temporary file; a 32 MiB page cache
+	// transaction) stays in memory instead of spilling to a temporary file; an 8 MiB page cache
 	// (default 2 MiB) keeps the indexes' pages between batches once the tables outgrow it.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_txlock=immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-8192)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
