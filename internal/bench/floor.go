@@ -348,7 +348,7 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 	}
 	var settings string
 	if err := admin.QueryRowContext(ctx, `SELECT current_setting('synchronous_commit') || ' fsync=' || current_setting('fsync') || ' server ' || current_setting('server_version')`).Scan(&settings); err == nil {
-		fmt.Fprintf(w, "PostgreSQL: synchronous_commit=%s; database %s\n", settings, name)
+		fmt.Fprintf(w, "PostgreSQL: synchronous_commit=%s; databases %s (pgbench), %s_kN (Kessai binary N)\n", settings, name, name)
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -362,8 +362,19 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 	}
 	var groups []group
 	for i, bin := range cfg.KessaiBins {
-		// each binary gets its own store on the shared database, so runs do not share rows' order numbers
+		// each binary gets a database of its own on the same server (its own schema version and
+		// tables, so a before/after comparison does not share indexes), and its own store
 		aid := fmt.Sprintf("2%05d", i+1)
+		kname := fmt.Sprintf("%s_k%d", name, i)
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+kname); err != nil {
+			return fmt.Errorf("create database %s: %w", kname, err)
+		}
+		if !cfg.Keep {
+			defer func() { admin.Exec("DROP DATABASE IF EXISTS " + kname + " WITH (FORCE)") }()
+		}
+		ku := *u
+		ku.Path = "/" + kname
+		dbURL := ku.String()
 		out, err := exec.Command(bin, "store", "create", "--database-url", dbURL, "--aid", aid, "--name", "bench").CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("store create: %v: %s", err, out)
