@@ -358,7 +358,7 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 
 	type group struct {
 		label string
-		ps    []*Proc
+		start func() ([]*Proc, error)
 	}
 	var groups []group
 	for i, bin := range cfg.KessaiBins {
@@ -379,15 +379,24 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 		if err != nil {
 			return fmt.Errorf("store create: %v: %s", err, out)
 		}
+		i, bin, dbURL := i, bin, dbURL
 		g := group{label: "kessai " + bin + " aid " + aid}
-		for j := 0; j < cfg.Instances; j++ {
-			p, err := start(bin, []string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("k%d-%d", i, j)), "--database-url", dbURL, "--addr", "{addr}"},
-				env, filepath.Join(dir, fmt.Sprintf("k%d-%d.log", i, j)))
-			if err != nil {
-				return err
+		// a group's instances run only for its own runs: idle, their connection pools would hold
+		// connections pgbench's 32 clients need (max_connections)
+		g.start = func() ([]*Proc, error) {
+			var ps []*Proc
+			for j := 0; j < cfg.Instances; j++ {
+				p, err := start(bin, []string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("k%d-%d", i, j)), "--database-url", dbURL, "--addr", "{addr}"},
+					env, filepath.Join(dir, fmt.Sprintf("k%d-%d.log", i, j)))
+				if err != nil {
+					for _, q := range ps {
+						q.Stop()
+					}
+					return nil, err
+				}
+				ps = append(ps, p)
 			}
-			defer p.Stop()
-			g.ps = append(g.ps, p)
+			return ps, nil
 		}
 		groups = append(groups, g)
 	}
@@ -421,13 +430,20 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 		floorTPS = append(floorTPS, ft)
 		fmt.Fprintf(w, "round %d  pgbench one-INSERT transaction  load %s  tps=%.0f latency average=%s\n", round, LoadAvg(), ft, lat)
 		for i, g := range groups {
+			ps, err := g.start()
+			if err != nil {
+				return err
+			}
 			var addrs []string
-			for _, p := range g.ps {
+			for _, p := range ps {
 				addrs = append(addrs, p.Addr)
 			}
 			aid := fmt.Sprintf("2%05d", i+1)
 			r, err := Run(ctx, Config{Addrs: addrs, AID: aid, Clients: cfg.Clients, Duration: cfg.Duration, Scenario: "capture",
 				Card: cfg.Card, Expiry: cfg.Expiry, RunID: fmt.Sprintf("p%x", time.Now().UnixNano()&0xffffffffff)})
+			for _, p := range ps {
+				p.Stop()
+			}
 			if err != nil {
 				return err
 			}
