@@ -14,10 +14,12 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("kessai bench gateway|auth-sales|hosted|mixed|cvs|bank --addr HOST:PORT[,HOST:PORT] …")
+		return usageErr("kessai bench gateway|auth-sales|hosted|mixed|cvs|bank --addr HOST:PORT[,HOST:PORT] … | kessai bench floor|pgfloor …")
 	}
 	scenario := args[0]
 	switch scenario {
+	case "floor", "pgfloor": // side by side with the floor of the stack (benchfloor.go)
+		return cmdBenchFloor(ctx, scenario, args[1:], stdout, stderr)
 	case "gateway", "capture":
 		scenario = "capture"
 	case "auth-sales", "hosted", "mixed", "cvs", "bank":

@@ -35,6 +35,7 @@ Usage:
   kessai mail send --smtp HOST:PORT | kessai mail log
   kessai migrate
   kessai bench gateway --addr HOST:PORT …
+  kessai bench floor|pgfloor [--kessai BIN,BIN] …   side by side with the floor (limitsrv, pgbench)
   kessai autocharge list|run …
   kessai link create --aid NNNNNN (--am N [--tx N] [--sf N] | --iid CODE | --jb CHECK) [--expires DURATION] [--base-url URL]
   kessai product create|list|update --aid NNNNNN --iid CODE --am N [--tx N] [--sf N] [--actp N --acam N …]

@@ -98,7 +98,10 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	// write, a backup): long enough to ride out a short one, short enough that the merchant gets a
 	// clear ER000 instead of a hang.
 	pragmas := "_pragma=busy_timeout(2500)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// On the writer: temp_store(MEMORY), a statement journal (kept to undo one statement of a
+	// transaction) stays in memory instead of spilling to a temporary file; an 8 MiB page cache
+	// (default 2 MiB) keeps the indexes' pages between batches once the tables outgrow it.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-8192)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +168,17 @@ func (db *DB) Q(q string) string {
 	if db.Dialect != Postgres {
 		return q
 	}
-	return rebindDollar(q)
+	if v, ok := rebound.Load(q); ok {
+		return v.(string)
+	}
+	r := rebindDollar(q)
+	rebound.Store(q, r)
+	return r
 }
+
+// rebound caches rebindDollar: queries are constants (or multi-row shapes), so the map stays
+// small, and rebinding every statement was a formatted write per placeholder.
+var rebound sync.Map
 
 func rebindDollar(q string) string {
 	var b strings.Builder
@@ -218,6 +230,9 @@ func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 type Tx struct {
 	*sql.Tx
 	db *DB
+	// rows, when set (the optimistic pass of a group commit), buffers InsertCard and
+	// InsertPayment for multi-row statements (batchrows.go)
+	rows *rowBuffer
 }
 
 // stmt returns q prepared for this transaction's connection from the writer's statement cache,
@@ -253,8 +268,15 @@ func (db *DB) preparePending() {
 	}
 }
 
-// Exec runs a statement written with "?" placeholders.
+// Exec runs a statement written with "?" placeholders (after the rows buffered so far).
 func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
+	return t.exec(q, args...)
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.Exec(args...)
@@ -262,8 +284,16 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 	return t.Tx.Exec(q, args...)
 }
 
-// QueryRow runs a one-row query written with "?" placeholders.
+// QueryRow runs a one-row query written with "?" placeholders (after the rows buffered so far;
+// if writing them fails, the query runs on the rolled-back transaction and its Scan fails).
 func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
+	if err := t.flush(); err != nil {
+		t.Tx.Rollback()
+	}
+	return t.queryRow(q, args...)
+}
+
+func (t *Tx) queryRow(q string, args ...any) *sql.Row {
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.QueryRow(args...)
@@ -271,8 +301,15 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 	return t.Tx.QueryRow(q, args...)
 }
 
-// Query runs a query written with "?" placeholders.
+// Query runs a query written with "?" placeholders (after the rows buffered so far).
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
+	return t.query(q, args...)
+}
+
+func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.Query(args...)

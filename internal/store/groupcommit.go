@@ -162,6 +162,10 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 		return err
 	}
 	tx := &Tx{Tx: sqlTx, db: g.db}
+	if !savepoints {
+		tx.rows = getRowBuffer(len(batch))
+		defer putRowBuffer(tx.rows)
+	}
 	single := len(batch) == 1
 	for i, op := range batch {
 		if !savepoints {
@@ -204,6 +208,14 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 			return nil
 		}
 		results[i] = e
+	}
+	if err := tx.flush(); err != nil {
+		// a buffered row failed (a taken order number…): find whose, one savepoint each
+		sqlTx.Rollback()
+		if retryable(err) {
+			return err
+		}
+		return errOpFailed
 	}
 	if err := sqlTx.Commit(); err != nil {
 		if retryable(err) {

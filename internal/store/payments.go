@@ -51,14 +51,15 @@ func scanPayment(r rowScanner) (*Payment, error) {
 }
 
 // InsertPayment records a payment; ErrConflict when its (store, cod) already has a successful one.
+// In a group commit's optimistic pass the row is buffered and written with the batch's others
+// (batchrows.go); a conflict there sends the batch to its savepoint pass, where this returns it.
 func (t *Tx) InsertPayment(p *Payment) error {
-	var card any
-	if p.CardID != 0 {
-		card = p.CardID
+	if t.rows != nil {
+		t.rows.payments = append(t.rows.payments, *p)
+		return nil
 	}
 	_, err := t.Exec(`INSERT INTO payments(`+paymentInsertCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Gid, p.AID, p.Cod, p.Job, p.Status, p.Rst, p.Ec, p.Ap, p.God, p.Am, p.Tx, p.Sf, p.Ta, p.Captured, p.Refunded, card,
-		p.First6, p.Last4, p.Brand, p.Md, p.Em, p.Pn, p.Inm, p.Free, p.Acid, p.Source, p.Fingerprint, p.NetRef, NS(p.AcceptedAt), NS(p.CreatedAt), NS(p.UpdatedAt))
+		appendPaymentArgs(make([]any, 0, 31), p)...)
 	if IsUnique(err) {
 		return ErrConflict
 	}
@@ -202,8 +203,19 @@ type Card struct {
 	CreatedAt            time.Time
 }
 
-// InsertCard stores a sealed card and returns its id.
+// InsertCard stores a sealed card and returns its id. In a group commit's optimistic pass the
+// id is reserved at once and the row buffered (batchrows.go).
 func (t *Tx) InsertCard(c *Card) (int64, error) {
+	if t.rows != nil {
+		id, err := t.cardID()
+		if err != nil {
+			return 0, err
+		}
+		row := *c
+		row.ID = id
+		t.rows.cards = append(t.rows.cards, row)
+		return id, nil
+	}
 	return t.InsertID(`INSERT INTO cards(aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
 }

@@ -68,9 +68,10 @@ func (db *DB) ProcessorCode(ctx context.Context, gid string) (string, error) {
 	return code, classify(err)
 }
 
-// PaymentByNetRef finds the payment holding a processor reference; ErrNotFound when none.
+// PaymentByNetRef finds the payment holding a real processor's reference; ErrNotFound when none
+// (the sandbox simulator's references, "SBX…", are not indexed: migration 0190).
 func (db *DB) PaymentByNetRef(ctx context.Context, netRef string) (*Payment, error) {
-	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE net_ref = ? AND net_ref <> ''`, netRef))
+	p, err := scanPayment(db.QueryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE net_ref = ? AND net_ref <> '' AND net_ref NOT LIKE 'SBX%'`, netRef))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,6 +70,8 @@ type KeyRing struct {
 	active string
 	keys   map[string]*key
 	lookup []byte // HMAC key for Lookup and CheckValue; constant across rotations
+	// macs reuses Lookup's keyed HMAC states (hmac.New hashed the key again for every card)
+	macs sync.Pool
 }
 
 type key struct {
@@ -470,9 +473,17 @@ func (k *KeyRing) Reseal(s Sealed) (Sealed, error) {
 // by an indexed column without decrypting anything. Without the key, the hash cannot be brute-forced
 // over the small space of card numbers.
 func (k *KeyRing) Lookup(pan string) []byte {
-	m := hmac.New(sha256.New, k.lookup) // k.lookup never changes after construction
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.lookup) // k.lookup never changes after construction
+	} else {
+		m.Reset()
+	}
 	m.Write([]byte(stripSeps(pan)))
-	return m.Sum(nil)
+	sum := m.Sum(nil)
+	m.Reset() // nothing of the number stays in a pooled state
+	k.macs.Put(m)
+	return sum
 }
 
 // CheckValue identifies the ring's lookup key without revealing it. Stored in the database at its

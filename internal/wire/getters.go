@@ -255,12 +255,27 @@ func (p *Params) digitsValue(name string) string {
 	return strings.TrimSpace(halfWidth(p.Get(name)))
 }
 
+// dropSpacesAndDashes removes the spaces and hyphens people type in card and phone numbers. It
+// allocates only when there is one to remove (a strings.Replacer built per call cost ~4 % of a
+// payment's CPU).
+func dropSpacesAndDashes(v string) string {
+	if strings.IndexByte(v, ' ') < 0 && strings.IndexByte(v, '-') < 0 {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != ' ' && c != '-' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
 // CardNumber returns cn with spaces and hyphens removed (full-width digits, spaces and dashes
 // converted first: halfWidth): required, 12–19 digits (ER055). The check digit (ER014) and the brand
 // (ER015) are the caller's: they are card rules, not format.
 func (p *Params) CardNumber() (string, error) {
-	v := p.digitsValue("cn")
-	v = strings.NewReplacer(" ", "", "-", "").Replace(v)
+	v := dropSpacesAndDashes(p.digitsValue("cn"))
 	if len(v) < 12 || len(v) > 19 || !isDigits(v) {
 		return "", Errf(ERParamCardNumber, "cn", "want 12–19 digits")
 	}
@@ -350,7 +365,7 @@ func (p *Params) Phone() (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	v = strings.NewReplacer("-", "", " ", "").Replace(v)
+	v = dropSpacesAndDashes(v)
 	d := strings.TrimPrefix(v, "+")
 	if len(d) < 10 || len(d) > 15 || !isDigits(d) {
 		return "", Errf(ERParamPhone, "pn", "want 10–15 digits")

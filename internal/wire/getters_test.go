@@ -213,6 +213,20 @@ func TestCardNumber(t *testing.T) {
 	}, (*Params).CardNumber)
 }
 
+// Card and phone numbers without separators, the usual case, are taken as they are: nothing is
+// allocated for them.
+func TestDropSpacesAndDashesAllocatesOnlyToRemove(t *testing.T) {
+	for in, want := range map[string]string{"4111111111111111": "4111111111111111", "4111 1111-1111 1111": "4111111111111111",
+		"--": "", "": "", "+81 90": "+8190"} {
+		if got := dropSpacesAndDashes(in); got != want {
+			t.Errorf("dropSpacesAndDashes(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { dropSpacesAndDashes("09012345678") }); n != 0 {
+		t.Errorf("%v allocations for a number without separators", n)
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 	runStr(t, []strCase{
@@ -263,6 +277,7 @@ func TestPhone(t *testing.T) {
 	runStr(t, []strCase{
 		{"pn=09012345678", "09012345678", ""},
 		{"pn=090-1234-5678", "09012345678", ""},
+		{"pn=090+1234-5678", "09012345678", ""},
 		{"pn=0312345678", "0312345678", ""},
 		{"pn=%2B819012345678", "+819012345678", ""},
 		{"pn=123456789012345", "123456789012345", ""},

@@ -6,6 +6,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -81,11 +82,29 @@ const (
 	kindACStop
 )
 
-func writeBody(w http.ResponseWriter, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+// The answer's headers, shared by every answer (net/http only reads them; a one-element slice is
+// copied, never changed, by a later Add). Setting them through Header().Set canonicalised the
+// names and allocated on every request.
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	noStore   = []string{"no-store"}
+)
+
+// writeLine answers a result line (without copying it into a string first).
+func writeLine(w http.ResponseWriter, line []byte) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
-	w.Write([]byte(body))
+	w.Write(line)
+}
+
+func writeBody(w http.ResponseWriter, body string) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, body)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code wire.Code, err error) {
@@ -168,7 +187,8 @@ func (h *Handler) serve(k kind) http.HandlerFunc {
 			}
 			return
 		}
-		writeBody(w, string(ResultOf(res.P).AppendLine(nil)))
+		var buf [256]byte
+		writeLine(w, ResultOf(res.P).AppendLine(buf[:0]))
 	}
 }
 

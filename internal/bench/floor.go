@@ -1,0 +1,484 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for the pgbench side
+)
+
+// Side-by-side runs against the floor of Kessai's stack (issue 18).
+//
+// SQLite: the floor is ../shared/bench/limitsrv — a server that parses the CAPTURE form, inserts
+// one row through a group commit (WAL, synchronous=FULL) and writes a result line. No gateway can
+// be faster on this stack. Floor runs every round starts the floor and each Kessai binary on fresh
+// data, then alternates: the floor's capture load, then each binary's scenarios, with the same
+// load generator (Run), clients and duration; the ratio of a round is Kessai's payments/s over the
+// floor's of the same round, so a machine that is busier in one round than another moves both.
+//
+// PostgreSQL: the floor is pgbench running a one-INSERT transaction into a payments-like table with
+// the same number of clients; Kessai is two instances on the same database taking CAPTURE rt=1.
+
+// FloorConfig is a side-by-side run on SQLite.
+type FloorConfig struct {
+	FloorBin   string   // limitsrv binary
+	KessaiBins []string // kessai binaries to compare (e.g. before and after a change)
+	Scenarios  []string // capture, auth-sales, hosted
+	Rounds     int
+	Duration   time.Duration
+	Clients    int
+	Card       string
+	Expiry     string
+	Dir        string // working directory for data and logs ("" = a new temporary one)
+	Out        io.Writer
+}
+
+// Proc is a server started for a side-by-side run.
+type Proc struct {
+	cmd  *exec.Cmd
+	Addr string
+	Log  string
+}
+
+// Stop kills the server and waits for it.
+func (p *Proc) Stop() {
+	if p == nil || p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// start runs bin with args (where "{addr}" is replaced by a free loopback address) and waits until
+// it accepts connections.
+func start(bin string, args []string, env []string, logPath string) (*Proc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	a := make([]string, len(args))
+	for i, s := range args {
+		a[i] = strings.ReplaceAll(s, "{addr}", addr)
+	}
+	lf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, a...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	lf.Close()
+	p := &Proc{cmd: cmd, Addr: addr, Log: logPath}
+	exited := make(chan struct{})
+	go func() { cmd.Process.Wait(); close(exited) }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("%s exited before it listened (see %s)", bin, logPath)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return p, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Stop()
+	return nil, fmt.Errorf("%s did not listen on %s within 30 s (see %s)", bin, addr, logPath)
+}
+
+// LoadAvg reads the 1-, 5- and 15-minute load averages ("" when unavailable).
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type series struct {
+	label, scenario string
+	reports         []*Report
+	ratios          []float64 // per round, against that round's floor
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (s *series) summary(w io.Writer) {
+	var tp, p99 []float64
+	for _, r := range s.reports {
+		tp = append(tp, r.PerSecond)
+		p99 = append(p99, float64(r.P99)/1e6)
+	}
+	ratio := ""
+	if len(s.ratios) > 0 {
+		var rs []string
+		for _, x := range s.ratios {
+			rs = append(rs, fmt.Sprintf("%.2f", x))
+		}
+		ratio = fmt.Sprintf(" ratio(median)=%.2f ratios=%s", median(s.ratios), strings.Join(rs, ","))
+	}
+	fmt.Fprintf(w, "%-40s %-10s payments/s(median)=%.0f p99(median)=%.2fms%s\n", s.label, s.scenario, median(tp), median(p99), ratio)
+}
+
+// Floor runs the SQLite side-by-side comparison and prints every run, then a summary.
+func Floor(ctx context.Context, cfg FloorConfig) error {
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 3
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 32
+	}
+	if _, err := os.Stat(cfg.FloorBin); err != nil {
+		return fmt.Errorf("floor binary %s: %w (build it: cd ../shared/bench/limitsrv && go build -o /tmp/limitsrv .)", cfg.FloorBin, err)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "kessai-floor-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	w := cfg.Out
+	fmt.Fprintf(w, "floor run: %d rounds of %s, %d clients; load average at start %s; %s\n", cfg.Rounds, cfg.Duration, cfg.Clients, LoadAvg(), time.Now().UTC().Format(time.RFC3339))
+	floor, err := start(cfg.FloorBin, []string{"-addr", "{addr}", "-db", filepath.Join(dir, "floor.db")}, nil, filepath.Join(dir, "floor.log"))
+	if err != nil {
+		return err
+	}
+	defer floor.Stop()
+	type kp struct {
+		label string
+		p     *Proc
+	}
+	var ks []kp
+	for i, bin := range cfg.KessaiBins {
+		data := filepath.Join(dir, fmt.Sprintf("kessai%d", i))
+		p, err := start(bin, []string{"serve", "--data", data, "--addr", "{addr}"}, nil, filepath.Join(dir, fmt.Sprintf("kessai%d.log", i)))
+		if err != nil {
+			return err
+		}
+		defer p.Stop()
+		ks = append(ks, kp{label: "kessai " + bin, p: p})
+	}
+	run := func(addrs []string, scenario, tag string) (*Report, error) {
+		r, err := Run(ctx, Config{Addrs: addrs, AID: "100001", Clients: cfg.Clients, Duration: cfg.Duration, Scenario: scenario,
+			Card: cfg.Card, Expiry: cfg.Expiry, RunID: fmt.Sprintf("%s%x", tag, time.Now().UnixNano()&0xffffffffff)})
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	floorS := &series{label: "floor " + cfg.FloorBin, scenario: "capture"}
+	all := map[string]*series{}
+	var order []*series
+	for round := 1; round <= cfg.Rounds; round++ {
+		fr, err := run([]string{floor.Addr}, "capture", "f")
+		if err != nil {
+			return err
+		}
+		floorS.reports = append(floorS.reports, fr)
+		fmt.Fprintf(w, "round %d  %-40s load %s  ", round, floorS.label, LoadAvg())
+		fr.Print(w)
+		for _, k := range ks {
+			for _, sc := range cfg.Scenarios {
+				r, err := run([]string{k.p.Addr}, sc, "k")
+				if err != nil {
+					return err
+				}
+				key := k.label + "\x00" + sc
+				s := all[key]
+				if s == nil {
+					s = &series{label: k.label, scenario: sc}
+					all[key] = s
+					order = append(order, s)
+				}
+				s.reports = append(s.reports, r)
+				if fr.PerSecond > 0 {
+					s.ratios = append(s.ratios, r.PerSecond/fr.PerSecond)
+				}
+				fmt.Fprintf(w, "round %d  %-40s load %s  ", round, k.label, LoadAvg())
+				r.Print(w)
+			}
+		}
+	}
+	fmt.Fprintf(w, "summary (ratio = Kessai payments/s over the floor's in the same round); load average at end %s\n", LoadAvg())
+	floorS.summary(w)
+	for _, s := range order {
+		s.summary(w)
+	}
+	return nil
+}
+
+// PGFloorConfig is a side-by-side run on PostgreSQL.
+type PGFloorConfig struct {
+	AdminURL   string // a database on the server to connect to for CREATE DATABASE
+	PgBench    string // pgbench binary
+	KessaiBins []string
+	Instances  int
+	Rounds     int
+	Duration   time.Duration
+	Clients    int
+	Card       string
+	Expiry     string
+	Dir        string
+	Keep       bool // keep the database afterwards
+	Out        io.Writer
+}
+
+var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+var latRe = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
+
+// pgFloorTable is the pgbench side's table: a payment's identity, order number (unique per store),
+// masked card and amounts, like Kessai's payments row, without the card vault and the rest.
+const pgFloorTable = `CREATE TABLE floor_payments (
+  id BIGSERIAL PRIMARY KEY,
+  aid TEXT NOT NULL,
+  cod TEXT NOT NULL,
+  last4 TEXT NOT NULL,
+  am BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (aid, cod)
+)`
+
+// pgFloorScript is one transaction: one INSERT (autocommit), as a gateway that stores one row per
+// payment and commits each on its own would do.
+const pgFloorScript = `INSERT INTO floor_payments(aid, cod, last4, am, created_at) VALUES ('100001', :client_id || '-' || txid_current(), '1111', 1100, (extract(epoch from clock_timestamp()) * 1e9)::bigint);
+`
+
+// PGFloor runs pgbench and Kessai instances side by side on a fresh database and prints the ratio.
+func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 3
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 32
+	}
+	if cfg.Instances <= 0 {
+		cfg.Instances = 2
+	}
+	u, err := url.Parse(cfg.AdminURL)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("database URL %q: want postgres://user@host:port/db", cfg.AdminURL)
+	}
+	if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+		return fmt.Errorf("bench targets loopback only, not %q", h)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "kessai-pgfloor-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	w := cfg.Out
+	admin, err := sql.Open("pgx", cfg.AdminURL)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("kfloor_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	if !cfg.Keep {
+		defer func() {
+			admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		}()
+	}
+	du := *u
+	du.Path = "/" + name
+	dbURL := du.String()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, pgFloorTable); err != nil {
+		db.Close()
+		return err
+	}
+	db.Close()
+	script := filepath.Join(dir, "insert.sql")
+	if err := os.WriteFile(script, []byte(pgFloorScript), 0o600); err != nil {
+		return err
+	}
+	var settings string
+	if err := admin.QueryRowContext(ctx, `SELECT current_setting('synchronous_commit') || ' fsync=' || current_setting('fsync') || ' server ' || current_setting('server_version')`).Scan(&settings); err == nil {
+		fmt.Fprintf(w, "PostgreSQL: synchronous_commit=%s; databases %s (pgbench), %s_kN (Kessai binary N)\n", settings, name, name)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	env := []string{"KESSAI_VAULT_KEY=" + base64.StdEncoding.EncodeToString(key)}
+	fmt.Fprintf(w, "pgfloor run: %d rounds of %s, %d clients, %d Kessai instances; load average at start %s; %s\n",
+		cfg.Rounds, cfg.Duration, cfg.Clients, cfg.Instances, LoadAvg(), time.Now().UTC().Format(time.RFC3339))
+
+	type group struct {
+		label string
+		start func() ([]*Proc, error)
+	}
+	var groups []group
+	for i, bin := range cfg.KessaiBins {
+		// each binary gets a database of its own on the same server (its own schema version and
+		// tables, so a before/after comparison does not share indexes), and its own store
+		aid := fmt.Sprintf("2%05d", i+1)
+		kname := fmt.Sprintf("%s_k%d", name, i)
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+kname); err != nil {
+			return fmt.Errorf("create database %s: %w", kname, err)
+		}
+		if !cfg.Keep {
+			defer func() { admin.Exec("DROP DATABASE IF EXISTS " + kname + " WITH (FORCE)") }()
+		}
+		ku := *u
+		ku.Path = "/" + kname
+		dbURL := ku.String()
+		out, err := exec.Command(bin, "store", "create", "--database-url", dbURL, "--aid", aid, "--name", "bench").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("store create: %v: %s", err, out)
+		}
+		i, bin, dbURL := i, bin, dbURL
+		g := group{label: "kessai " + bin + " aid " + aid}
+		// a group's instances run only for its own runs: idle, their connection pools would hold
+		// connections pgbench's 32 clients need (max_connections)
+		g.start = func() ([]*Proc, error) {
+			var ps []*Proc
+			for j := 0; j < cfg.Instances; j++ {
+				p, err := start(bin, []string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("k%d-%d", i, j)), "--database-url", dbURL, "--addr", "{addr}"},
+					env, filepath.Join(dir, fmt.Sprintf("k%d-%d.log", i, j)))
+				if err != nil {
+					for _, q := range ps {
+						q.Stop()
+					}
+					return nil, err
+				}
+				ps = append(ps, p)
+			}
+			return ps, nil
+		}
+		groups = append(groups, g)
+	}
+	pgb := func() (float64, string, error) {
+		args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(cfg.Clients), "-j", "2", "-T", strconv.Itoa(int(cfg.Duration.Seconds())),
+			"-f", script, "-h", u.Hostname(), "-p", portOf(u), "-U", userOf(u), name}
+		out, err := exec.CommandContext(ctx, cfg.PgBench, args...).CombinedOutput()
+		if err != nil {
+			return 0, "", fmt.Errorf("pgbench: %v: %s", err, out)
+		}
+		m := tpsRe.FindSubmatch(out)
+		if m == nil {
+			return 0, "", fmt.Errorf("pgbench: no tps in its output: %s", out)
+		}
+		tps, _ := strconv.ParseFloat(string(m[1]), 64)
+		lat := ""
+		if l := latRe.FindSubmatch(out); l != nil {
+			lat = string(l[1]) + " ms"
+		}
+		return tps, lat, nil
+	}
+	var floorTPS []float64
+	ratios := make([][]float64, len(groups))
+	tps := make([][]float64, len(groups))
+	p99 := make([][]float64, len(groups))
+	for round := 1; round <= cfg.Rounds; round++ {
+		ft, lat, err := pgb()
+		if err != nil {
+			return err
+		}
+		floorTPS = append(floorTPS, ft)
+		fmt.Fprintf(w, "round %d  pgbench one-INSERT transaction  load %s  tps=%.0f latency average=%s\n", round, LoadAvg(), ft, lat)
+		for i, g := range groups {
+			ps, err := g.start()
+			if err != nil {
+				return err
+			}
+			var addrs []string
+			for _, p := range ps {
+				addrs = append(addrs, p.Addr)
+			}
+			aid := fmt.Sprintf("2%05d", i+1)
+			r, err := Run(ctx, Config{Addrs: addrs, AID: aid, Clients: cfg.Clients, Duration: cfg.Duration, Scenario: "capture",
+				Card: cfg.Card, Expiry: cfg.Expiry, RunID: fmt.Sprintf("p%x", time.Now().UnixNano()&0xffffffffff)})
+			for _, p := range ps {
+				p.Stop()
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "round %d  %s  load %s  ", round, g.label, LoadAvg())
+			r.Print(w)
+			tps[i] = append(tps[i], r.PerSecond)
+			p99[i] = append(p99[i], float64(r.P99)/1e6)
+			if ft > 0 {
+				ratios[i] = append(ratios[i], r.PerSecond/ft)
+			}
+		}
+	}
+	fmt.Fprintf(w, "summary (ratio = Kessai payments/s over pgbench tps in the same round); load average at end %s\n", LoadAvg())
+	fmt.Fprintf(w, "%-50s tps(median)=%.0f\n", "pgbench one-INSERT transaction", median(floorTPS))
+	for i, g := range groups {
+		var rs []string
+		for _, x := range ratios[i] {
+			rs = append(rs, fmt.Sprintf("%.2f", x))
+		}
+		fmt.Fprintf(w, "%-50s payments/s(median)=%.0f p99(median)=%.2fms ratio(median)=%.2f ratios=%s\n", g.label, median(tps[i]), median(p99[i]),
+			median(ratios[i]), strings.Join(rs, ","))
+	}
+	return nil
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return "5432"
+}
+
+func userOf(u *url.URL) string {
+	if u.User != nil && u.User.Username() != "" {
+		return u.User.Username()
+	}
+	return "postgres"
+}

@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"kessai/internal/store"
+)
+
+// A batch's cards and payments are written with multi-row statements (batchrows.go): each
+// operation must still get its own outcome, its card's ID must be the one its payment names, a
+// statement after a buffered insert must see the row, and IDs are never handed out twice.
+func TestBatchedRowsKeepEachOperationsOutcome(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pay := func(gid, cod string) *store.Payment {
+		return &store.Payment{Gid: gid, AID: "123456", Cod: cod, Job: "CAPTURE", Status: store.StatusCaptured, Rst: "1", Am: 100, Ta: 100,
+			Last4: gid[len(gid)-4:], AcceptedAt: now, CreatedAt: now, UpdatedAt: now}
+	}
+	card := func(last4 string) *store.Card {
+		return &store.Card{AID: "123456", KeyID: "k", Blob: []byte("sealed-" + last4), First6: "411111", Last4: last4, Brand: "VISA",
+			Lookup: []byte("h" + last4), Exp: "3001", CreatedAt: now}
+	}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.InsertPayment(pay("g0000", "taken")) }); err != nil {
+		t.Fatal(err)
+	}
+	withCard := func(gid, cod string, after func(tx *store.Tx, p *store.Payment) error) func(*store.Tx) error {
+		return func(tx *store.Tx) error {
+			p := pay(gid, cod)
+			id, err := tx.InsertCard(card(p.Last4))
+			if err != nil {
+				return err
+			}
+			p.CardID = id
+			if err := tx.InsertPayment(p); err != nil {
+				return err
+			}
+			if after != nil {
+				return after(tx, p)
+			}
+			return nil
+		}
+	}
+	var readBack *store.Payment
+	errs := store.RunBatch(db,
+		withCard("g1001", "a", nil),
+		withCard("g1002", "b", func(tx *store.Tx, p *store.Payment) error { return tx.SetPaymentTDS(p.Gid, "Y") }),
+		withCard("g1003", "taken", nil), // the order number is taken: refused alone
+		func(tx *store.Tx) error { return tx.InsertPayment(pay("g1004", "c")) },
+		withCard("g1005", "d", func(tx *store.Tx, p *store.Payment) error {
+			var err error
+			readBack, err = tx.GetPayment("123456", p.Gid)
+			return err
+		}),
+	)
+	for i, e := range errs {
+		if i == 2 {
+			if !errors.Is(e, store.ErrConflict) {
+				t.Fatalf("operation 2 (taken order number): %v, want ErrConflict", e)
+			}
+			continue
+		}
+		if e != nil {
+			t.Fatalf("operation %d: %v", i, e)
+		}
+	}
+	if readBack == nil || readBack.Gid != "g1005" {
+		t.Fatalf("a read after a buffered insert did not see it: %+v", readBack)
+	}
+	if tds, err := db.PaymentTDS(ctx, "123456", "g1002"); err != nil || tds != "Y" {
+		t.Fatalf("an update after a buffered insert: tds %q, %v", tds, err)
+	}
+	if _, err := db.GetPayment(ctx, "123456", "g1003"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused operation's payment: %v", err)
+	}
+	check := func(gids ...string) map[int64]bool {
+		ids := map[int64]bool{}
+		for _, g := range gids {
+			p, err := db.GetPayment(ctx, "123456", g)
+			if err != nil {
+				t.Fatalf("%s: %v", g, err)
+			}
+			c, err := db.GetCard(ctx, "123456", p.CardID)
+			if err != nil {
+				t.Fatalf("%s: its card %d: %v", g, p.CardID, err)
+			}
+			if c.Last4 != p.Last4 || string(c.Blob) != "sealed-"+p.Last4 {
+				t.Fatalf("%s names card %d of another payment (last4 %s, want %s)", g, c.ID, c.Last4, p.Last4)
+			}
+			if ids[c.ID] {
+				t.Fatalf("card %d named twice", c.ID)
+			}
+			ids[c.ID] = true
+		}
+		return ids
+	}
+	first := check("g1001", "g1002", "g1005")
+	var cards int
+	db.QueryRow(ctx, `SELECT COUNT(*) FROM cards`).Scan(&cards)
+	if cards != 3 {
+		t.Fatalf("%d cards stored, want 3 (the refused operation's card is rolled back with it)", cards)
+	}
+
+	// batches where every row goes in (the multi-row statements commit as they are): more rows
+	// than one statement takes, then fewer (on PostgreSQL one statement for both tables)
+	for round, size := range []int{70, 40} {
+		var fns []func(*store.Tx) error
+		var gids []string
+		for i := 0; i < size; i++ {
+			g := fmt.Sprintf("g%d%03d", 2+round, i)
+			gids = append(gids, g)
+			fns = append(fns, withCard(g, "o"+g, nil))
+		}
+		for i, e := range store.RunBatch(db, fns...) {
+			if e != nil {
+				t.Fatalf("round %d operation %d: %v", round, i, e)
+			}
+		}
+		for id := range check(gids...) {
+			if first[id] {
+				t.Fatalf("card ID %d handed out again", id)
+			}
+			first[id] = true
+		}
+	}
+	// a card inserted outside a batch after them takes a new ID too
+	var id int64
+	if err := db.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		id, err = tx.InsertCard(card("9999"))
+		return err
+	}); err != nil || first[id] {
+		t.Fatalf("card after the batches: id %d (%v), already used: %v", id, err, first[id])
+	}
+}

@@ -1,0 +1,16 @@
+package store
+
+// RunBatch runs fns as one group-commit batch (as the writer does when they arrive together) and
+// returns each one's outcome.
+func RunBatch(db *DB, fns ...func(*Tx) error) []error {
+	batch := make([]*gcOp, len(fns))
+	for i, fn := range fns {
+		batch[i] = &gcOp{fn: fn, done: make(chan error, 1)}
+	}
+	db.gc.run(batch)
+	out := make([]error, len(fns))
+	for i, op := range batch {
+		out[i] = <-op.done
+	}
+	return out
+}
