@@ -127,3 +127,13 @@ func (c *Orders) State(ctx context.Context, o *store.LinkOrder) (string, error) 
 func Expired(o *store.LinkOrder, now time.Time) bool {
 	return o.Status != Paid && o.Status != Pending && !now.Before(o.ExpiresAt)
 }
+
+// PaidOf returns this browser's (binding) paid order of store aid with order number cod, or
+// store.ErrNotFound: a merchant's form submitted again after paying (back, reload) shows that
+// order's result rather than a new card form.
+func (c *Orders) PaidOf(ctx context.Context, aid, cod, binding string) (*store.LinkOrder, error) {
+	if cod == "" || binding == "" {
+		return nil, store.ErrNotFound
+	}
+	return c.DB.PaidLinkOrderOf(ctx, aid, cod, binding)
+}

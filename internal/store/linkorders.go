@@ -126,3 +126,10 @@ func (db *DB) MoveLinkOrder(ctx context.Context, id string, from []string, to st
 	})
 	return ok, err
 }
+
+// PaidLinkOrderOf returns the newest paid order session of store aid with order number cod opened
+// by the browser whose binding digest is binding, or ErrNotFound.
+func (db *DB) PaidLinkOrderOf(ctx context.Context, aid, cod, binding string) (*LinkOrder, error) {
+	return scanLinkOrder(db.QueryRow(ctx, `SELECT `+linkOrderCols+` FROM link_orders
+		WHERE aid = ? AND cod = ? AND binding = ? AND status = ? ORDER BY created_at DESC LIMIT 1`, aid, cod, binding, LinkPaid))
+}
