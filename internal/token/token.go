@@ -491,7 +491,9 @@ const ChallengeTries = 3
 // WrongCode is Try's answer to a wrong code while attempts are left: the challenge stays open.
 type WrongCode struct{ Left int }
 
-func (e *WrongCode) Error() string { return fmt.Sprintf("wrong authentication code, %d attempts left", e.Left) }
+func (e *WrongCode) Error() string {
+	return fmt.Sprintf("wrong authentication code, %d attempts left", e.Left)
+}
 
 // Try checks a challenge code typed on the hosted page. A wrong code leaves the challenge open
 // while attempts are left (*WrongCode); the ChallengeTries-th wrong code fails it (ER901), as
