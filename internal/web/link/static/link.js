@@ -228,6 +228,15 @@
     }
   }
 
+  // error and maintenance pages: the language switch shows the other language's part (#alt-xx)
+  // without adding a history entry, so the browser's back still leads to the page before
+  Array.prototype.forEach.call(document.querySelectorAll('a.lang[href^="#"]'), function (a) {
+    a.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      window.location.replace(a.getAttribute('href') === '#' ? '#top' : a.getAttribute('href'));
+    });
+  });
+
   // error and maintenance pages: the browser's back, when there is somewhere to go back to
   Array.prototype.forEach.call(document.querySelectorAll('.back-history'), function (b) {
     if (window.history.length > 1) {
