@@ -357,3 +357,26 @@ func TestBrowserBackAfterPaying(t *testing.T) {
 		t.Fatalf("%d payments", ok)
 	}
 }
+
+// TestBrowserCardInfoFullWidth (item 2): CPToken.js's card form on a merchant's page takes
+// full-width digits in the number, expiry and security code.
+func TestBrowserCardInfoFullWidth(t *testing.T) {
+	ctx := browserCtx(t)
+	_, m := browserEnv(t)
+	must(t, chromedp.Do(ctx,
+		chromedp.Navigate(m.srv.URL+"/token?cardinfo=1"),
+		chromedp.WaitVisible(chromedp.ID("cptoken-cn")),
+		chromedp.SendKeys(chromedp.ID("cptoken-cn"), "４１１１　１１１１　１１１１　１１１１"),
+		chromedp.SendKeys(chromedp.ID("cptoken-ed"), "１２／３０"),
+		chromedp.SendKeys(chromedp.ID("cptoken-name"), "taro yamada"),
+		chromedp.SendKeys(chromedp.ID("cptoken-cvv"), "１２３"),
+	))
+	vals := evalJS[[]string](t, ctx, `['cptoken-cn','cptoken-ed','cptoken-cvv'].map(function(id){return document.getElementById(id).value})`)
+	if strings.ReplaceAll(vals[0], " ", "") != "4111111111111111" || vals[1] != "12/30" || vals[2] != "123" {
+		t.Fatalf("fields %q", vals)
+	}
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("cptoken-submit")), chromedp.WaitVisible(chromedp.ID("result"))))
+	if line := text(t, ctx, "result"); strings.Split(line, ",")[1] != "1" {
+		t.Fatalf("charge: %q", line)
+	}
+}
