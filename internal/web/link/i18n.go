@@ -122,6 +122,8 @@ var texts = map[string]map[string]string{
 		"back_store":          "ショップに戻る",
 		"detail":              "詳細",
 		"paid_already":        "このご注文はお支払い済みです。",
+		"processor_intro":     "カード発行会社による本人認証のページへ移動します。認証が終わるとこの画面に戻り、お支払いが完了します。",
+		"processor_go":        "本人認証へ進む",
 	},
 	"en": {
 		"title_pay":           "Card payment",
@@ -235,6 +237,8 @@ var texts = map[string]map[string]string{
 		"back_store":          "Return to the store",
 		"detail":              "Details",
 		"paid_already":        "This order has been paid.",
+		"processor_intro":     "You are being taken to your card issuer's authentication page. When you have authenticated you come back here and the payment completes.",
+		"processor_go":        "Continue to authentication",
 	},
 }
 

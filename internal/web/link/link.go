@@ -88,6 +88,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /link/creditcard/3ds", h.challengeSubmit)
 	mux.HandleFunc("GET /link/creditcard/result", h.resultPage)
 	mux.HandleFunc("GET /link/creditcard/state", h.orderState)
+	mux.HandleFunc("GET /link/creditcard/authenticate", h.authenticatePage)
+	mux.HandleFunc("GET /link/creditcard/return", h.processorReturn)
 	mux.Handle("GET /link/static/", h.static())
 	mux.HandleFunc("GET /gateway/js/CPToken.js", h.script("CPToken.js"))
 	mux.HandleFunc("GET /gateway/js/EMV3DSAdapter.js", h.script("EMV3DSAdapter.js"))

@@ -266,7 +266,12 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Card, req.TDS = card, token.FlowResult(flow)
+	req.ReturnURL = processorReturnURL(r, o, lang) // a processor's own 3-D Secure comes back there
 	res, err := h.Pay.Charge(ctx, req)
+	if err == nil && res.RedirectURL != "" {
+		h.toProcessor(w, r, st, o, lang, card, md, res)
+		return
+	}
 	switch {
 	case err != nil:
 		h.cardFailed(r, st, card.PAN, wire.Code(payment.CodeOf(err)), now)

@@ -27,7 +27,7 @@ var staticFS embed.FS
 // pages holds one template set per page, each the layout plus its "content".
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"form", "challenge", "result", "error", "maintenance"} {
+	for _, name := range []string{"form", "challenge", "result", "error", "maintenance", "processor"} {
 		m[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
@@ -53,6 +53,7 @@ type view struct {
 	Challenge *challengeView
 	Result    *resultView
 	Problem   *problemView
+	Processor *processorView
 	Maint     *maintView
 	// FormTo is one more origin the page's form may lead to (CSP form-action also governs the
 	// redirect after a submission): the merchant's url on an /igateway/ authentication page.
@@ -110,6 +111,9 @@ type challengeView struct {
 	SandboxCode   string
 	Alert         *alert
 }
+
+// processorView sends the shopper to the processor's own authentication page.
+type processorView struct{ URL, Card, Total string }
 
 type resultView struct {
 	Heading, Gid, Card, Total string

@@ -217,6 +217,10 @@
     halfWidthField(el);
   });
 
+  // the processor's own 3-D Secure: go there at once (the link stays for a browser without script)
+  var go = document.getElementById('processor-go');
+  if (go && go.dataset.auto) { window.location.replace(go.href); }
+
   // the result page: the order is done, nothing is kept any more
   if (document.getElementById('result-title')) {
     var s2 = store();
