@@ -62,6 +62,14 @@ type Response struct {
 	RedirectURL string
 }
 
+// Returner is implemented by processors that authenticate the shopper on their own page
+// (Response.RedirectURL): once the shopper is back, Returned reads the outcome of the
+// authorisation ref made for r, without authorising again. An authentication the shopper did not
+// complete is ER901.
+type Returner interface {
+	Returned(ctx context.Context, ref string, r Request) (Response, error)
+}
+
 // ErrNetwork means the network could not be reached or did not answer: the result is unknown to
 // the merchant and is reported as ER042.
 var ErrNetwork = errors.New("card network unreachable")

@@ -281,3 +281,11 @@ func parseTrial(p *wire.Params, t *Terms, today Date) error {
 	}
 	return nil
 }
+
+// Preview reads and checks the plan parameters of a sign-up made at now, as SignUp will, and
+// returns the plan's terms (cycle, amounts, first charge date, trial, stop count) without creating
+// anything: the hosted page states them to the customer before the card is registered (the 2022
+// 特定商取引法 final-confirmation rules).
+func Preview(p *wire.Params, st *store.Store, now time.Time) (*store.AutoCharge, error) {
+	return parseSignUp(p, st, DateOf(now))
+}

@@ -4,6 +4,7 @@
 //	open ──claim──▶ busy ──paid──▶ paid                        (card: charged)
 //	  ▲               │ └──challenge──▶ challenge ──claim──▶ busy (3-D Secure)
 //	  └───release─────┘                    └──fail──▶ failed   (/igateway/ authentication failed)
+//	busy ──redirect──▶ redirect ──return──▶ busy              (3-D Secure at the processor)
 //	busy ──pending──▶ pending ──(the slip)──▶ paid | expired | cancelled   (convenience store, bank)
 //
 // Each step is a compare-and-set on the order's status, so of two submissions of one form exactly
@@ -29,6 +30,8 @@ const (
 	Challenge = store.LinkChallenge
 	Paid      = store.LinkPaid
 	Failed    = store.LinkFailed
+	// Redirect: the shopper authenticates at the processor's own page (Stripe's 3-D Secure).
+	Redirect = store.LinkRedirect
 	// Pending: a convenience-store slip or bank account was issued for the order (Gid); the money
 	// has not arrived yet.
 	Pending = "pending"
@@ -67,7 +70,8 @@ func (c *Orders) Claim(ctx context.Context, o *store.LinkOrder, stored bool) (bo
 		}
 		// a concurrent submission stored it first: take our turn through the row like any other
 	}
-	return c.DB.MoveLinkOrder(ctx, o.ID, []string{Open, Challenge}, Busy, now, nil, nil, nil, false)
+	// (a redirected order whose shopper came back to the form instead pays anew)
+	return c.DB.MoveLinkOrder(ctx, o.ID, []string{Open, Challenge, Redirect}, Busy, now, nil, nil, nil, false)
 }
 
 // ClaimChallenge takes a challenged order after its authentication, for the charge.
@@ -126,4 +130,35 @@ func (c *Orders) State(ctx context.Context, o *store.LinkOrder) (string, error) 
 // its pages).
 func Expired(o *store.LinkOrder, now time.Time) bool {
 	return o.Status != Paid && o.Status != Pending && !now.Before(o.ExpiresAt)
+}
+
+// PaidOf returns this browser's (binding) paid order of store aid with order number cod, or
+// store.ErrNotFound: a merchant's form submitted again after paying (back, reload) shows that
+// order's result rather than a new card form.
+func (c *Orders) PaidOf(ctx context.Context, aid, cod, binding string) (*store.LinkOrder, error) {
+	if cod == "" || binding == "" {
+		return nil, store.ErrNotFound
+	}
+	return c.DB.PaidLinkOrderOf(ctx, aid, cod, binding)
+}
+
+// Redirected parks a busy order while the shopper authenticates at the processor's own page (the
+// card held as tkn, the authorisation ref, the page u); the order is then in status Redirect.
+func (c *Orders) Redirected(ctx context.Context, id, tkn, ref, u string) error {
+	ok, err := c.DB.RedirectLinkOrder(ctx, id, tkn, ref, u, c.Clock.Now())
+	if err == nil && !ok {
+		err = errors.New("checkout: order not busy")
+	}
+	return err
+}
+
+// ClaimReturn takes a redirected order when its shopper is back from the processor, for reading
+// the outcome: of two returns (a reload), exactly one goes on.
+func (c *Orders) ClaimReturn(ctx context.Context, id string) (bool, error) {
+	return c.DB.MoveLinkOrder(ctx, id, []string{Redirect}, Busy, c.Clock.Now(), nil, nil, nil, false)
+}
+
+// Processor returns a redirected order's authorisation reference and authentication page.
+func (c *Orders) Processor(ctx context.Context, id string) (ref, u string, err error) {
+	return c.DB.LinkOrderProcessor(ctx, id)
 }

@@ -137,13 +137,22 @@ type ChargeRequest struct {
 	InTx func(tx *store.Tx, p *store.Payment) error
 	// ReturnURL is where a processor's own 3-D Secure authentication sends the shopper back
 	// (hosted pages); empty for server-to-server charges, which then cannot be authenticated.
+	// A charge the processor wants authenticated first is then not recorded: its Result carries
+	// the RedirectURL and the authorisation's Ref, and the charge is made again with Returned.
 	ReturnURL string
+	// Returned is the processor reference (Result.Ref) of an authorisation the shopper has just
+	// authenticated at the processor: the charge reads its outcome rather than authorising again.
+	Returned string
 }
 
 // Result is the outcome of a charge.
 type Result struct {
 	P        *store.Payment
 	Replayed bool // an earlier identical request's result, nothing charged now
+	// RedirectURL, when set, is the processor's page where the shopper must authenticate before
+	// anything is charged (ChargeRequest.ReturnURL); P is not recorded then, and Ref is the
+	// authorisation waiting for it.
+	RedirectURL, Ref string
 }
 
 // Total is am+tx+sf.
@@ -236,12 +245,23 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	case r.Job == "CHECK":
 		resp, err = s.Acq.Verify(ctx, areq)
+	case r.Returned != "":
+		rt, ok := s.Acq.(acquirer.Returner)
+		if !ok {
+			return nil, Errf("ER900", "this processor does not authenticate on its own page")
+		}
+		resp, err = rt.Returned(ctx, r.Returned, areq)
+		authorised = err == nil && resp.Approved
 	default:
 		resp, err = s.Acq.Authorize(ctx, areq)
 		authorised = err == nil && resp.Approved
 	}
 	pan = ""
 	switch {
+	case err == nil && !resp.Approved && resp.RedirectURL != "" && r.ReturnURL != "" && r.Returned == "" && !r.NoCharge:
+		// the processor authenticates the shopper on its own page first: nothing is charged
+		// or recorded yet (the hosted page sends the shopper there and comes back with Returned)
+		return &Result{P: p, RedirectURL: resp.RedirectURL, Ref: resp.Ref}, nil
 	case errors.Is(err, acquirer.ErrOutcomeUnknown):
 		// the processor may have charged: never a failure; the same cod retried gets the true
 		// answer (same idempotency key), and a reconciler voids a charge nobody records
@@ -284,6 +304,12 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 				if err := tx.SetCardProcessorRef(st.AID, id, resp.Stored); err != nil {
 					return err
 				}
+			}
+		}
+		// a held card charged after the processor's own authentication is kept there now
+		if card == nil && p.Rst == "1" && r.Returned != "" && r.CardID != 0 && resp.Stored != "" {
+			if err := tx.SetCardProcessorRef(st.AID, r.CardID, resp.Stored); err != nil {
+				return err
 			}
 		}
 		// A token's card learns its customer from the first successful charge that names them,

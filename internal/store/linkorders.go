@@ -126,3 +126,41 @@ func (db *DB) MoveLinkOrder(ctx context.Context, id string, from []string, to st
 	})
 	return ok, err
 }
+
+// PaidLinkOrderOf returns the newest paid order session of store aid with order number cod opened
+// by the browser whose binding digest is binding, or ErrNotFound.
+func (db *DB) PaidLinkOrderOf(ctx context.Context, aid, cod, binding string) (*LinkOrder, error) {
+	return scanLinkOrder(db.QueryRow(ctx, `SELECT `+linkOrderCols+` FROM link_orders
+		WHERE aid = ? AND cod = ? AND binding = ? AND status = ? ORDER BY created_at DESC LIMIT 1`, aid, cod, binding, LinkPaid))
+}
+
+// LinkRedirect is the status of an order whose shopper authenticates at the processor's own page.
+const LinkRedirect = "redirect"
+
+// RedirectLinkOrder parks a busy order while its shopper authenticates at the processor: the card
+// held as tkn, the authorisation's processor reference and the page to go to. False when the
+// order is not busy.
+func (db *DB) RedirectLinkOrder(ctx context.Context, id, tkn, ref, u string, now time.Time) (bool, error) {
+	var ok bool
+	err := db.Write(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(`UPDATE link_orders SET status = ?, token = ?, processor_ref = ?, processor_url = ?, updated_at = ?
+			WHERE id = ? AND expires_at > ? AND status = ?`, LinkRedirect, tkn, ref, u, NS(now), id, NS(now), LinkBusy)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
+// LinkOrderProcessor returns an order's processor reference and authentication page
+// (RedirectLinkOrder); empty when it has none.
+func (db *DB) LinkOrderProcessor(ctx context.Context, id string) (ref, u string, err error) {
+	err = db.QueryRow(ctx, `SELECT processor_ref, processor_url FROM link_orders WHERE id = ?`, id).Scan(&ref, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	return ref, u, classify(err)
+}

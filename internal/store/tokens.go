@@ -122,3 +122,23 @@ func (db *DB) PurgeTokens(ctx context.Context, cutoff time.Time) (int64, error) 
 	})
 	return n, err
 }
+
+// BumpTokenTDSTries counts one wrong code on an unused token's open challenge and returns the
+// count so far; false when the token is used, unknown or has no open challenge.
+func (t *Tx) BumpTokenTDSTries(tkn string) (int, bool, error) {
+	res, err := t.Exec(`UPDATE tokens SET tds_tries = tds_tries + 1 WHERE token = ? AND used_at = 0 AND tds_status = ?`, tkn, challengeStatus)
+	if err != nil {
+		return 0, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return 0, false, err
+	}
+	var tries int
+	if err := t.QueryRow(`SELECT tds_tries FROM tokens WHERE token = ?`, tkn).Scan(&tries); err != nil {
+		return 0, false, err
+	}
+	return tries, true, nil
+}
+
+// challengeStatus is token.TDSChallenge: a challenge waiting for the cardholder.
+const challengeStatus = "C"

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -481,4 +482,48 @@ func NewDigits(n int) string {
 		}
 	}
 	return string(out)
+}
+
+// ChallengeTries is how many codes a cardholder may type at one challenge on Kessai's own hosted
+// page before the authentication fails.
+const ChallengeTries = 3
+
+// WrongCode is Try's answer to a wrong code while attempts are left: the challenge stays open.
+type WrongCode struct{ Left int }
+
+func (e *WrongCode) Error() string {
+	return fmt.Sprintf("wrong authentication code, %d attempts left", e.Left)
+}
+
+// Try checks a challenge code typed on the hosted page. A wrong code leaves the challenge open
+// while attempts are left (*WrongCode); the ChallengeTries-th wrong code fails it (ER901), as
+// Complete does at once. A right code completes it.
+func (s *Service) Try(ctx context.Context, st *store.Store, tkn, code string) error {
+	if !ValidString(tkn) {
+		return wire.Errf(wire.ERTokenInvalid, "tkn", "not a token")
+	}
+	t, err := s.DB.GetToken(ctx, tkn)
+	if err := usable(t, err, st, s.Clock.Now()); err != nil {
+		return err
+	}
+	if t.TDSStatus != TDSChallenge || t.TDSChallenge == "" || subtle.ConstantTimeCompare([]byte(code), []byte(t.TDSChallenge)) == 1 {
+		return s.Complete(ctx, st, tkn, code, true)
+	}
+	var tries int
+	var ok bool
+	err = s.DB.Write(ctx, func(wtx *store.Tx) error {
+		var err error
+		tries, ok, err = wtx.BumpTokenTDSTries(tkn)
+		return err
+	})
+	if err != nil {
+		return &wire.Error{Code: wire.ER3DSError, Msg: "storage", Err: err}
+	}
+	if !ok {
+		return wire.Errf(wire.ER3DSError, "tkn", "challenge changed meanwhile")
+	}
+	if left := ChallengeTries - tries; left > 0 {
+		return &WrongCode{Left: left}
+	}
+	return s.Complete(ctx, st, tkn, code, true)
 }

@@ -372,6 +372,34 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 	return resp, nil
 }
 
+// Returned reads the intent a hosted-page charge left in requires_action once the shopper is back
+// from Stripe's authentication: succeeded or requires_capture is an approval, still
+// requires_action an authentication not completed (ER901), a failed authentication Stripe's
+// decline. The intent must be this charge's (its amount).
+func (a *Acquirer) Returned(ctx context.Context, netRef string, r acquirer.Request) (acquirer.Response, error) {
+	account, id := splitRef(netRef)
+	pi, err := a.retrieve(ctx, account, id)
+	if unknownErr(err) {
+		return acquirer.Response{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
+	}
+	if err != nil {
+		return a.failed(err)
+	}
+	if pi.Amount != r.Amount {
+		return acquirer.Response{}, fmt.Errorf("stripe: intent %s is for %d, not %d", pi.ID, pi.Amount, r.Amount)
+	}
+	resp := a.intent(account, pi, r.Sale)
+	if resp.RedirectURL != "" || pi.Status == stripe.PaymentIntentStatusRequiresAction {
+		resp.Code, resp.ProcessorCode, resp.RedirectURL = "ER901", "authentication_incomplete", ""
+	} else if !resp.Approved && pi.LastPaymentError != nil && pi.LastPaymentError.Code == "payment_intent_authentication_failure" {
+		resp.Code = "ER901"
+	}
+	if resp.Approved && r.Keep && pi.Customer != nil && pi.PaymentMethod != nil && pi.Customer.ID != "" {
+		resp.Stored = pi.Customer.ID + "/" + pi.PaymentMethod.ID
+	}
+	return resp, nil
+}
+
 // over reports whether an intent was cancelled or refunded.
 func over(pi *stripe.PaymentIntent) bool {
 	if pi.Status == stripe.PaymentIntentStatusCanceled {

@@ -169,7 +169,8 @@ func newMerchant(t *testing.T, e *env, aid string) *merchant {
 		type kv struct{ K, V string }
 		var fields []kv
 		q := r.URL.Query()
-		for _, k := range []string{"aid", "pt", "jb", "am", "tx", "sf", "cod", "inm", "em", "acting", "color", "lang"} {
+		for _, k := range []string{"aid", "pt", "jb", "am", "tx", "sf", "cod", "inm", "em", "acting", "color", "lang",
+			"actp", "acam", "actx", "acsf", "ac1", "ac3", "trtp", "tr1"} {
 			if v := q.Get(k); v != "" {
 				fields = append(fields, kv{k, v})
 			}

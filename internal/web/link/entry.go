@@ -3,15 +3,18 @@ package link
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"kessai/internal/checkout"
 	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/token"
+	"kessai/internal/vault"
 	"kessai/internal/web/gateway"
 	"kessai/internal/wire"
 )
@@ -161,7 +164,7 @@ func (h *Handler) entry() http.HandlerFunc {
 		st, err := h.storeFor(ctx, p)
 		if err != nil {
 			h.logRefusal(r, err)
-			h.problemErr(w, r, lang, err)
+			h.problemAt(w, r, st, p.Get("cod"), lang, err)
 			return
 		}
 		if p.Has(MailKeyParam) {
@@ -178,20 +181,31 @@ func (h *Handler) entry() http.HandlerFunc {
 				return
 			}
 		} else if !originAllowed(st, requestOrigin(r)) {
-			h.logRefusal(r, wire.Errf(wire.ERReferer, "referer", "origin not in the store's allow-list"))
-			h.problem(w, r, lang, wire.ERReferer, "", "")
+			err := wire.Errf(wire.ERReferer, "referer", "origin not in the store's allow-list")
+			h.logRefusal(r, err)
+			h.problemAt(w, r, st, "", lang, err)
 			return
 		}
 		if err := p.Recode(st.Encoding); err != nil {
 			h.logRefusal(r, err)
-			h.problemErr(w, r, lang, err)
+			h.problemAt(w, r, st, "", lang, err)
 			return
 		}
 		in, err := parseOrder(ctx, h.Pay.DB, h.autoCharger(), st, p)
 		if err != nil {
 			h.logRefusal(r, err)
-			h.problemErr(w, r, lang, err)
+			h.problemAt(w, r, st, p.Get("cod"), lang, err)
 			return
+		}
+		if c, err := r.Cookie(CookieName); err == nil && token.ValidString(c.Value) && in.Cod != "" {
+			// the same form sent again from this browser after it was paid (back, reload): the
+			// result, not a second card form
+			if paid, err := h.orders().PaidOf(ctx, st.AID, in.Cod, digest(c.Value)); err == nil &&
+				paid.Am == in.Am && paid.Tx == in.Tx && paid.Sf == in.Sf && paid.Jb == in.Jb && !checkout.Expired(paid, now) {
+				pageHeaders(w)
+				http.Redirect(w, r, pageURL("/link/creditcard/result", paid.ID, lang)+"&again=1", http.StatusSeeOther)
+				return
+			}
 		}
 		// The order is signed into the page, not stored: see signed.go.
 		o := &store.LinkOrder{ID: token.NewString(token.Len), AID: st.AID, Jb: in.Jb, Cod: in.Cod, Am: in.Am, Tx: in.Tx, Sf: in.Sf,
@@ -232,35 +246,104 @@ func (h *Handler) orderView(st *store.Store, o *store.LinkOrder, lang string) *o
 	if item == "" {
 		item = t["item_default"]
 	}
-	return &orderView{Store: st.Name, Item: item, Cod: o.Cod, Am: yen(lang, o.Am), Tx: yen(lang, o.Tx), Sf: yen(lang, o.Sf),
-		Total: yen(lang, o.Am+o.Tx+o.Sf), ShowTx: o.Tx != 0, ShowSf: o.Sf != 0, Check: o.Jb == wire.JobCheck}
+	ov := &orderView{Store: st.Name, Item: item, Cod: o.Cod, Am: yen(lang, o.Am), Tx: yen(lang, o.Tx), Sf: yen(lang, o.Sf),
+		Total: yen(lang, o.Am+o.Tx+o.Sf), TotalLabel: t["total"], ShowTx: o.Tx != 0, ShowSf: o.Sf != 0, Check: o.Jb == wire.JobCheck}
+	if o.Plan != "" {
+		ov.TotalLabel = t["today"] // the recurring charges are stated with the plan
+	}
+	return ov
 }
 
-// declineAlert explains a failed attempt and invites another card.
+// lastCancelled is the order's last outcome when the shopper cancelled 3-D Secure: not an error
+// code, and never sent anywhere; the form says the authentication was cancelled.
+const lastCancelled = "cancelled"
+
+// declineAlert explains a failed attempt: what happened and what to do, once, with its code.
 func declineAlert(lang, code string) *alert {
 	if code == "" {
 		return nil
 	}
 	t := texts[lang]
-	c := wire.Code(code)
-	text := c.Describe(lang)
-	if c == wire.ER3DSFailed || c == wire.ER3DSError {
-		text = t["tds_failed"] + " " + text
+	if code == lastCancelled {
+		return &alert{Title: t["tds_cancelled_title"], Text: t["tds_cancelled"]}
 	}
-	sep := "。"
-	if lang == "en" {
-		sep = ". "
-		if text != "" {
-			text = strings.ToUpper(text[:1]) + text[1:]
+	c := wire.Code(code)
+	a := &alert{Title: t["decline_title"], Text: shopperText(lang, c), Code: code, Note: t["order_kept"]}
+	if f := declineField(code); f != "" {
+		// the field says what to fix; the alert says the rest was kept
+		a.Note = t["order_kept"] + t["kept_note"]
+	}
+	return a
+}
+
+// declineField is the form field a declined attempt's code is about ("" for none): the shopper
+// fixes that field and keeps the others.
+func declineField(code string) string {
+	switch wire.Code(code) {
+	case wire.ERParamCVV:
+		return "cvv"
+	case wire.ERParamExpiry:
+		return "ed"
+	}
+	return ""
+}
+
+// brandClosedText says which brand a maintenance window refuses until when.
+func brandClosedText(lang, brand string, win *maintenance.Window) string {
+	return fmt.Sprintf(texts[lang]["brand_closed"], brandName(brand), untilText(lang, win))
+}
+
+// brandOrder is the order brands are shown in; brandNames their names for shoppers.
+var (
+	brandOrder = []string{vault.BrandVisa, vault.BrandMaster, vault.BrandJCB, vault.BrandAmex, vault.BrandDiners}
+	brandNames = map[string]string{vault.BrandVisa: "Visa", vault.BrandMaster: "Mastercard", vault.BrandJCB: "JCB",
+		vault.BrandAmex: "American Express", vault.BrandDiners: "Diners Club"}
+)
+
+func brandName(b string) string {
+	if n, ok := brandNames[b]; ok {
+		return n
+	}
+	return b
+}
+
+// untilText is a window's end for shoppers: 7月22日 04:30, or 22 Jul 04:30 JST.
+func untilText(lang string, win *maintenance.Window) string {
+	loc := jst
+	if win.Zone != "" {
+		if l, err := time.LoadLocation(win.Zone); err == nil {
+			loc = l
 		}
 	}
-	return &alert{Title: t["decline_title"], Text: text + sep + t["decline_retry"], Code: code}
+	e := win.End.In(loc)
+	if lang == "en" {
+		return e.Format("2 Jan 15:04 MST")
+	}
+	return fmt.Sprintf("%d月%d日 %s", int(e.Month()), e.Day(), e.Format("15:04"))
+}
+
+// halfWidth turns full-width digits (what a Japanese IME types) into ASCII ones.
+func halfWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '０' && r <= '９' {
+			return '0' + (r - '０')
+		}
+		return r
+	}, s)
 }
 
 func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store, o *store.LinkOrder, lang string, fs formState, now time.Time) {
 	t := texts[lang]
 	title, button := t["title_pay"], t["pay"]
-	if o.Jb == wire.JobCheck {
+	var plan *planView
+	switch {
+	case o.Plan != "":
+		title, button = t["title_register"], t["register"]
+		if o.Am+o.Tx+o.Sf > 0 {
+			button = t["register_pay"]
+		}
+		plan = previewPlan(st, o, lang, now)
+	case o.Jb == wire.JobCheck:
 		title, button = t["title_check"], t["check"]
 	}
 	jstNow := now.In(jst)
@@ -278,7 +361,36 @@ func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store,
 		}
 		f.Methods = options(methods(lang, md))
 	}
-	v := &view{Lang: lang, Title: title, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Form: f}
+	f.Plan = plan != nil
+	f.MsgBrand, f.MsgClosed = t["err_brand"], map[string]string{}
+	// the store's brands, and those a maintenance window limited to some brands refuses now
+	accepted := map[string]bool{}
+	for _, b := range st.Brands {
+		accepted[strings.ToUpper(strings.TrimSpace(b))] = true
+	}
+	var badges []brandBadge
+	var acc, closed []string
+	for _, b := range brandOrder {
+		if len(accepted) > 0 && !accepted[b] {
+			continue
+		}
+		bb := brandBadge{Brand: strings.ToLower(b), Name: brandName(b)}
+		acc = append(acc, strings.ToLower(b))
+		if win := h.refusing(now, maintenance.OpForJob(o.Jb), b, nil); win != nil {
+			bb.Closed = true
+			closed = append(closed, strings.ToLower(b))
+			msg := brandClosedText(lang, b, win)
+			f.BrandNotes = append(f.BrandNotes, msg)
+			f.MsgClosed[strings.ToLower(b)] = msg
+		}
+		badges = append(badges, bb)
+	}
+	if len(accepted) > 0 {
+		f.Accepted = strings.Join(acc, " ")
+	}
+	f.Closed = strings.Join(closed, " ")
+	v := &view{Lang: lang, Title: title, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Form: f,
+		Plan: plan, Brands: badges}
 	if fs.Signed != "" {
 		v.AltLangForm = &langForm{Session: o.ID, Signed: fs.Signed}
 	} else {
@@ -289,11 +401,32 @@ func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store,
 
 var jst = time.FixedZone("JST", 9*3600)
 
-// maintenancePage answers 503 with Retry-After and the window's customer message (wire.md §7).
+// maintenancePage answers 503 with Retry-After and the window's customer message (wire.md §7), in
+// the page's language with the other behind its switch, and a way back.
 func (h *Handler) maintenancePage(w http.ResponseWriter, r *http.Request, lang string, now time.Time, win *maintenance.Window) {
+	h.maintenancePageAt(w, r, nil, "", lang, now, win)
+}
+
+// maintenancePageAt is maintenancePage for a known store's order (cod): the way back is the
+// store's completion URL.
+func (h *Handler) maintenancePageAt(w http.ResponseWriter, r *http.Request, st *store.Store, cod, lang string, now time.Time, win *maintenance.Window) {
 	gateway.RetryAfter(w, now, win)
-	msg := h.customerMessage(r.Context(), win, lang)
-	lines := strings.Split(msg, "\n")
-	v := &view{Lang: lang, Title: texts[lang]["maint_title"], Maint: &maintView{Lines: lines, Code: maintenance.ErrorCode}}
+	back := backURL(st, cod, wire.ERMaintenance)
+	mv := h.maintView(r.Context(), win, lang, back)
+	mv.Primary = true
+	mv.Alt = h.maintView(r.Context(), win, otherLang(lang), back)
+	v := &view{Lang: lang, Title: texts[lang]["maint_title"], AltLang: otherLang(lang), AltLangURL: "#alt-" + otherLang(lang), Maint: mv}
+	if st != nil {
+		v.StoreName = st.Name
+	}
 	h.render(w, http.StatusServiceUnavailable, "maintenance", v)
+}
+
+func (h *Handler) maintView(ctx context.Context, win *maintenance.Window, lang, back string) *maintView {
+	msg := h.customerMessage(ctx, win, lang)
+	mv := &maintView{Lang: lang, Lines: strings.Split(msg, "\n"), BackURL: back, T: texts[lang]}
+	if !strings.Contains(msg, maintenance.ErrorCode) {
+		mv.Code = maintenance.ErrorCode // said once: the operator's wording may already name it
+	}
+	return mv
 }

@@ -3,6 +3,7 @@ package link
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -245,7 +246,18 @@ func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
 		h.maintenancePage(w, r, lang, now, win)
 		return
 	}
-	if err := h.Tokens.Complete(ctx, st, o.Token, strings.TrimSpace(p.Get("otp")), p.Get("action") == "authenticate"); err != nil {
+	if p.Get("action") == "authenticate" {
+		// a few attempts at the code, as on the hosted page; the last wrong one fails it
+		err = h.Tokens.Try(ctx, st, o.Token, halfWidth(strings.TrimSpace(p.Get("otp"))))
+		var wrong *token.WrongCode
+		if errors.As(err, &wrong) {
+			h.iGatewayChallenge(w, r, st, o, lang, &alert{Title: fmt.Sprintf(texts[lang]["tds_wrong"], wrong.Left)})
+			return
+		}
+	} else {
+		err = h.Tokens.Complete(ctx, st, o.Token, "", false)
+	}
+	if err != nil {
 		h.iGatewayFail(w, r, st, o, lang, string(wire.CodeOf(err)))
 		return
 	}

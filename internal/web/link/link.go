@@ -88,6 +88,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /link/creditcard/3ds", h.challengePage)
 	mux.HandleFunc("POST /link/creditcard/3ds", h.challengeSubmit)
 	mux.HandleFunc("GET /link/creditcard/result", h.resultPage)
+	mux.HandleFunc("GET /link/creditcard/state", h.orderState)
+	mux.HandleFunc("GET /link/creditcard/authenticate", h.authenticatePage)
+	mux.HandleFunc("GET /link/creditcard/return", h.processorReturn)
 	mux.Handle("GET /link/static/", h.static())
 	mux.HandleFunc("GET /gateway/js/CPToken.js", h.script("CPToken.js"))
 	mux.HandleFunc("GET /gateway/js/EMV3DSAdapter.js", h.script("EMV3DSAdapter.js"))
@@ -226,7 +229,7 @@ func stripDefaultPort(o string) string {
 }
 
 // storeFor runs the checks that come before a store's parameters: aid (ER050), the store
-// (ER004), suspension (ER998).
+// (ER004), suspension (ER998, with the store).
 func (h *Handler) storeFor(ctx context.Context, p *wire.Params) (*store.Store, error) {
 	aid, err := p.AID()
 	if err != nil {
@@ -240,7 +243,8 @@ func (h *Handler) storeFor(ctx context.Context, p *wire.Params) (*store.Store, e
 		return nil, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err}
 	}
 	if st.Suspended {
-		return nil, wire.Errf(wire.ERStoreSuspended, "aid", "store suspended")
+		// the store is returned with the refusal: its page leads back to the store
+		return st, wire.Errf(wire.ERStoreSuspended, "aid", "store suspended")
 	}
 	return st, nil
 }

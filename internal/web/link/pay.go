@@ -2,8 +2,10 @@ package link
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,7 +106,10 @@ func (h *Handler) orderPage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/link/creditcard/result", o.ID, lang)
 		return
 	}
-	fs := formState{Alert: declineAlert(lang, o.LastEc)}
+	fs := formState{Alert: declineAlert(lang, o.LastEc), Errors: map[string]string{}}
+	if f := declineField(o.LastEc); f != "" {
+		fs.Errors[f] = shopperText(lang, wire.Code(o.LastEc))
+	}
 	if o.Status == store.LinkBusy {
 		fs.Alert = &alert{Title: texts[lang]["busy"]}
 	}
@@ -222,9 +227,17 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		h.renderForm(w, http.StatusUnprocessableEntity, st, o, lang, fs, now)
 		return
 	}
-	if win := h.refusing(now, op, vault.Brand(card.PAN), r); win != nil {
-		h.maintenancePage(w, r, lang, now, win)
-		return
+	if brand := vault.Brand(card.PAN); brand != "" {
+		if win := h.refusing(now, op, brand, r); win != nil {
+			// a window limited to some brands: the shopper may pay with another card, so the
+			// form comes back with the order kept and what is closed until when
+			gateway.RetryAfter(w, now, win)
+			msg := brandClosedText(lang, brand, win)
+			fs.Errors["cn"] = msg
+			fs.Alert = &alert{Title: texts[lang]["brand_closed_title"], Text: msg, Code: maintenance.ErrorCode}
+			h.renderForm(w, http.StatusServiceUnavailable, st, o, lang, fs, now)
+			return
+		}
 	}
 	claimed, err := h.claim(r, o, stored, now)
 	if err != nil {
@@ -253,7 +266,12 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Card, req.TDS = card, token.FlowResult(flow)
+	req.ReturnURL = processorReturnURL(r, o, lang) // a processor's own 3-D Secure comes back there
 	res, err := h.Pay.Charge(ctx, req)
+	if err == nil && res.RedirectURL != "" {
+		h.toProcessor(w, r, st, o, lang, card, md, res)
+		return
+	}
 	switch {
 	case err != nil:
 		h.cardFailed(r, st, card.PAN, wire.Code(payment.CodeOf(err)), now)
@@ -434,8 +452,21 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tkn := o.Token
-	authenticate := p.Get("action") == "authenticate"
-	if err := h.Tokens.Complete(ctx, st, tkn, strings.TrimSpace(p.Get("otp")), authenticate); err != nil {
+	if p.Get("action") != "authenticate" {
+		// the shopper gave up: nothing was charged, the order stays open; the form says it
+		// was cancelled (not that authentication failed)
+		h.Tokens.Complete(ctx, st, tkn, "", false)
+		h.release(r, o, lastCancelled)
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		return
+	}
+	if err := h.Tokens.Try(ctx, st, tkn, halfWidth(strings.TrimSpace(p.Get("otp")))); err != nil {
+		var wrong *token.WrongCode
+		if errors.As(err, &wrong) {
+			t := texts[lang]
+			h.showChallenge(w, r, st, o, lang, &alert{Title: fmt.Sprintf(t["tds_wrong"], wrong.Left)})
+			return
+		}
 		h.release(r, o, string(wire.CodeOf(err)))
 		redirect(w, r, "/link/creditcard/order", o.ID, lang)
 		return
@@ -454,6 +485,30 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		md = t.Md
 	}
 	h.chargeToken(w, r, st, o, lang, tkn, md)
+}
+
+// orderState answers the card form's script, which asks when the page is shown again from the
+// browser's history: {"paid":true,"result":URL} once the order is paid, so a shopper who went back
+// after paying is sent to the result instead of a card form. Only the browser that opened the
+// order learns anything.
+func (h *Handler) orderState(w http.ResponseWriter, r *http.Request) {
+	apiHeaders(w)
+	w.Header().Set("Content-Type", "application/json")
+	q := r.URL.Query()
+	id := q.Get("o")
+	paid := false
+	if token.ValidString(id) {
+		if o, err := h.orders().Get(r.Context(), id); err == nil && boundTo(r, o) && o.Status == store.LinkPaid {
+			paid = true
+		}
+	}
+	if !paid {
+		io.WriteString(w, `{"paid":false}`)
+		return
+	}
+	u := pageURL("/link/creditcard/result", id, langOf(q.Get("lang"))) + "&again=1"
+	b, _ := json.Marshal(map[string]any{"paid": true, "result": u})
+	w.Write(b)
 }
 
 // langSwitch shows an order's card form in the other language. Before the first submission the
@@ -504,9 +559,11 @@ func (h *Handler) resultPage(w http.ResponseWriter, r *http.Request) {
 	case pm.Job == wire.JobAuth:
 		heading = t["result_auth"]
 	}
-	rv := &resultView{Heading: heading, Gid: pm.Gid, Card: maskedOf(pm), Total: yen(lang, pm.Ta), ReturnURL: ReturnURL(st.CompletionURL, pm)}
+	rv := &resultView{Heading: heading, Gid: pm.Gid, Card: maskedOf(pm), Total: yen(lang, pm.Ta), ReturnURL: ReturnURL(st.CompletionURL, pm),
+		Already: q.Get("again") == "1"}
 	v := &view{Lang: lang, Title: heading, StoreName: st.Name, AltLang: otherLang(lang),
-		AltLangURL: pageURL("/link/creditcard/result", o.ID, otherLang(lang)), Order: h.orderView(st, o, lang), Result: rv}
+		AltLangURL: pageURL("/link/creditcard/result", o.ID, otherLang(lang)), Order: h.orderView(st, o, lang), Result: rv,
+		Plan: h.resultPlan(r.Context(), st, pm, lang)}
 	h.render(w, http.StatusOK, "result", v)
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/store"
 	"kessai/internal/wire"
 )
 
@@ -26,8 +27,8 @@ var staticFS embed.FS
 // pages holds one template set per page, each the layout plus its "content".
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"form", "challenge", "result", "error", "maintenance"} {
-		m[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	for _, name := range []string{"form", "challenge", "result", "error", "maintenance", "processor"} {
+		m[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
 }()
@@ -46,10 +47,13 @@ type view struct {
 	AltLangForm *langForm
 
 	Order     *orderView
+	Plan      *planView
+	Brands    []brandBadge
 	Form      *formView
 	Challenge *challengeView
 	Result    *resultView
 	Problem   *problemView
+	Processor *processorView
 	Maint     *maintView
 	// FormTo is one more origin the page's form may lead to (CSP form-action also governs the
 	// redirect after a submission): the merchant's url on an /igateway/ authentication page.
@@ -61,6 +65,7 @@ type langForm struct{ Session, Signed string }
 type orderView struct {
 	Store, Item, Cod  string
 	Am, Tx, Sf, Total string
+	TotalLabel        string
 	ShowTx, ShowSf    bool
 	Check             bool
 }
@@ -70,7 +75,10 @@ type option struct {
 	Selected     bool
 }
 
-type alert struct{ Title, Text, Code string }
+type alert struct {
+	Title, Text, Code string
+	Note              string // a second line: what was kept, what to type again
+}
 
 type formView struct {
 	Session, CSRF string
@@ -83,6 +91,13 @@ type formView struct {
 	Methods       template.HTML
 	Button        string
 	NowYYMM       string
+	// Closed names the brands a maintenance window refuses now (JSON-free: "JCB AMEX"), and
+	// BrandNotes says which until when; Accepted the brands the store takes ("" all).
+	Closed, Accepted string
+	BrandNotes       []string
+	Plan             bool
+	MsgBrand         string
+	MsgClosed        map[string]string
 	// messages the page script shows for inline validation
 	MsgCNRequired, MsgCN, MsgExp, MsgHolder, MsgCVV string
 }
@@ -90,24 +105,48 @@ type formView struct {
 type challengeView struct {
 	// Action is where the challenge form posts ("" for the hosted page's /link/creditcard/3ds).
 	Action        string
+	Notice        *alert // a wrong code with attempts left
 	Session, CSRF string
 	Card, Total   string
 	SandboxCode   string
 	Alert         *alert
 }
 
+// processorView sends the shopper to the processor's own authentication page.
+type processorView struct{ URL, Card, Total string }
+
 type resultView struct {
 	Heading, Gid, Card, Total string
 	ReturnURL                 string
+	Already                   bool // reached again after paying (back, reload)
 }
 
+// problemView is an error page in one language; Alt is the same page in the other language,
+// shown by the page's language switch (an in-page #fragment: no script, no second request).
 type problemView struct {
-	Heading, Text, Code, CodeText, CodeTextOther, Hint string
+	Lang, Heading, Text, Code, Detail, Hint string
+	// BackURL is the store's completion URL with the refusal (rst=2, ec), "" when the store is
+	// unknown; the page script also offers the browser's back.
+	BackURL string
+	T       map[string]string
+	Primary bool
+	Alt     *problemView
 }
 
 type maintView struct {
-	Lines []string
-	Code  string
+	Lang    string
+	Lines   []string
+	Code    string // "" when the message already names it
+	BackURL string
+	T       map[string]string
+	Primary bool
+	Alt     *maintView
+}
+
+// brandBadge is one accepted brand's logo on the card form.
+type brandBadge struct {
+	Brand, Name string
+	Closed      bool
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -119,7 +158,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, v *view
 		v.T = texts[v.Lang]
 	}
 	if h.Sandbox && v.Form != nil {
-		v.TestCards = sandboxCards()
+		v.TestCards = sandboxCards()[v.Lang]
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -141,8 +180,13 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, v *view
 	w.Write(buf.Bytes())
 }
 
-// sandboxCards lists the sandbox's test cards, rendered once: the list never changes.
-var sandboxCards = sync.OnceValue(func() template.HTML {
+// sandboxCards lists the sandbox's test cards in each language, rendered once: the list never
+// changes.
+var sandboxCards = sync.OnceValue(func() map[string]template.HTML {
+	return map[string]template.HTML{"ja": sandboxCardList("ja"), "en": sandboxCardList("en")}
+})
+
+func sandboxCardList(lang string) template.HTML {
 	var b strings.Builder
 	for _, c := range acquirer.TestCards {
 		// grouped in fours as printed on cards, so no unbroken number ever appears in a page
@@ -156,11 +200,15 @@ var sandboxCards = sync.OnceValue(func() template.HTML {
 		b.WriteString(`<li><span class="mono">`)
 		b.WriteString(template.HTMLEscapeString(n.String()))
 		b.WriteString(`</span> — `)
-		b.WriteString(template.HTMLEscapeString(c.Outcome))
+		out := c.Outcome
+		if ja, ok := testCardOutcomesJA[out]; ok && lang == "ja" {
+			out = ja
+		}
+		b.WriteString(template.HTMLEscapeString(out))
 		b.WriteString("</li>")
 	}
 	return template.HTML(b.String())
-})
+}
 
 // options renders an option list. The values and labels are Kessai's own (digits and fixed texts),
 // escaped all the same; building them here rather than in the template keeps a page render cheap.
@@ -203,32 +251,101 @@ func yen(lang string, n int64) string {
 	return out + "円"
 }
 
-// problem renders an error page for a wire code: the code always, its meaning in both languages.
+// problem renders an error page for a wire code: the code once, what happened in the page's
+// language (the other language behind the page's switch), and a way back.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, lang string, code wire.Code, heading, text string) {
 	h.problemWith(w, r, statusOf(code), lang, code, heading, text)
 }
 
 // problemErr renders the error page for a refusal; a body over the limit answers 413.
 func (h *Handler) problemErr(w http.ResponseWriter, r *http.Request, lang string, err error) {
+	h.problemAt(w, r, nil, "", lang, err)
+}
+
+// problemAt is problemErr for a refusal of a known store's order (cod): the page leads back to
+// the store's completion URL.
+func (h *Handler) problemAt(w http.ResponseWriter, r *http.Request, st *store.Store, cod, lang string, err error) {
 	status := statusOf(wire.CodeOf(err))
 	if errors.Is(err, wire.ErrTooLarge) {
 		status = http.StatusRequestEntityTooLarge
 	}
-	h.problemWith(w, r, status, lang, wire.CodeOf(err), "", "")
+	h.problemPage(w, r, status, lang, wire.CodeOf(err), "", "", backURL(st, cod, wire.CodeOf(err)))
 }
 
 func (h *Handler) problemWith(w http.ResponseWriter, r *http.Request, status int, lang string, code wire.Code, heading, text string) {
-	other := "en"
-	if lang == "en" {
-		other = "ja"
-	}
+	h.problemPage(w, r, status, lang, code, heading, text, "")
+}
+
+// problemPage renders the error page. heading and text, when given, are in lang: the other
+// language's page then uses the same keys' text when they are Kessai's own (see problemText).
+func (h *Handler) problemPage(w http.ResponseWriter, r *http.Request, status int, lang string, code wire.Code, heading, text, back string) {
+	pv := problemFor(lang, code, heading, text, back)
+	pv.Primary = true
+	pv.Alt = problemFor(otherLang(lang), code, translate(lang, heading), translate(lang, text), back)
+	v := &view{Lang: lang, Title: pv.Heading, AltLang: otherLang(lang), AltLangURL: "#alt-" + otherLang(lang), Problem: pv}
+	h.render(w, status, "error", v)
+}
+
+func problemFor(lang string, code wire.Code, heading, text, back string) *problemView {
 	t := texts[lang]
 	if heading == "" {
 		heading = t["error_title"]
 	}
-	v := &view{Lang: lang, Title: heading, Problem: &problemView{Heading: heading, Text: text, Code: string(code),
-		CodeText: code.Describe(lang), CodeTextOther: code.Describe(other), Hint: t["error_back"]}}
-	h.render(w, status, "error", v)
+	// what happened in the shopper's words, and the code's own meaning (for the store, whom the
+	// shopper may tell) in the page's language without wire parameter names
+	detail := describe(lang, code)
+	if text == "" {
+		text = shopperText(lang, code)
+	}
+	if detail == text {
+		detail = ""
+	}
+	return &problemView{Lang: lang, Heading: heading, Text: text, Code: string(code), Detail: detail, Hint: t["error_back"],
+		BackURL: back, T: t}
+}
+
+// translate returns the other language's version of one of Kessai's fixed texts (a heading or a
+// text given to problem), "" when s is not one (the other language then says the code's meaning).
+func translate(lang, s string) string {
+	if s == "" {
+		return ""
+	}
+	other := texts[otherLang(lang)]
+	for k, v := range texts[lang] {
+		if v == s {
+			return other[k]
+		}
+	}
+	// a text with the payment method's name filled in (unavailable_text)
+	for _, k := range []string{"pt_cvs", "pt_bank", "pt_other"} {
+		if strings.Replace(texts[lang]["unavailable_text"], "%s", texts[lang][k], 1) == s {
+			return strings.Replace(other["unavailable_text"], "%s", other[k], 1)
+		}
+	}
+	return ""
+}
+
+// backURL is the way back to the store after a refusal: its completion URL with rst=2, the code
+// and the order number, as a failed payment's return would carry them; "" without a store or a
+// usable completion URL (the page then offers the browser's back only).
+func backURL(st *store.Store, cod string, code wire.Code) string {
+	if st == nil || st.CompletionURL == "" {
+		return ""
+	}
+	u, err := url.Parse(st.CompletionURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	q := url.Values{"rst": {"2"}, "ec": {string(code)}}
+	if cod != "" {
+		q.Set("cod", cod)
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + q.Encode()
+	} else {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // statusOf is the HTTP status an error page answers with; the body carries the ER code either way.

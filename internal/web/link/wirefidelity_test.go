@@ -2,6 +2,7 @@ package link_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -249,6 +250,16 @@ func TestIGatewayOutcomes(t *testing.T) {
 					t.Fatalf("no challenge: %d", a.status)
 				}
 				a = do(t, s2s, "POST", page, url.Values{"otp": {c.otp}, "action": {c.action}, "csrf": {csrf[1]}}, nil)
+				if c.action == "authenticate" {
+					// issue 15 item 4 (this test failed the first wrong code before): the page
+					// takes three codes; the first two wrong ones show the challenge again
+					for left := 2; left >= 1; left-- {
+						if a.status != 200 || !strings.Contains(a.body, fmt.Sprintf("（残り%d回）", left)) {
+							t.Fatalf("wrong code with %d attempts left: %d\n%.1000s", left, a.status, a.body)
+						}
+						a = do(t, s2s, "POST", page, url.Values{"otp": {c.otp}, "action": {c.action}, "csrf": {csrf[1]}}, nil)
+					}
+				}
 			}
 			back, _ := url.Parse(a.header.Get("Location"))
 			if a.status != http.StatusSeeOther || back == nil || !strings.HasPrefix(back.String(), ret+"?") {

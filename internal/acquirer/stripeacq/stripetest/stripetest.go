@@ -60,6 +60,7 @@ type Intent struct {
 	Amount, Captured         int64
 	Refunded                 int64
 	Manual                   bool
+	authFailed               bool
 }
 
 // Fault is what to do to one request: "" (nothing), "drop" (apply it, then cut the connection
@@ -112,6 +113,28 @@ func (p *Proxy) Intents() []Intent {
 		out = append(out, *p.intents[id])
 	}
 	return out
+}
+
+// Authenticate plays the shopper on Stripe's 3-D Secure page for an intent in requires_action:
+// passed, it is authorised (captured at once unless manual); failed, it is back to
+// requires_payment_method with Stripe's authentication failure. It reports whether the intent was
+// waiting for authentication.
+func (p *Proxy) Authenticate(id string, pass bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.intents[id]
+	if in == nil || in.Status != "requires_action" {
+		return false
+	}
+	switch {
+	case !pass:
+		in.Status, in.authFailed = "requires_payment_method", true
+	case in.Manual:
+		in.Status = "requires_capture"
+	default:
+		in.Status, in.Captured = "succeeded", in.Amount
+	}
+	return true
 }
 
 // Charged reports whether an intent holds money now (authorised or captured, not cancelled and
@@ -381,4 +404,8 @@ func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
 		o["next_action"] = nil
 	}
 	o["last_payment_error"] = nil
+	if in.authFailed && in.Status == "requires_payment_method" {
+		o["last_payment_error"] = map[string]any{"type": "card_error", "code": "payment_intent_authentication_failure",
+			"message": "The provided PaymentMethod has failed authentication."}
+	}
 }

@@ -105,6 +105,16 @@
     msg.style.color = '#c62828';
     var btn = el('button', { type: 'button', id: 'cptoken-submit' }, 'このカードを使う / Use this card');
     box.appendChild(msg); box.appendChild(btn);
+    // full-width digits (a Japanese IME) become ASCII ones as they are typed; nothing is dropped
+    [cn, ed, cvv].forEach(function (f) {
+      function fix() {
+        var v = f.value.replace(/[\uFF10-\uFF19\uFF0F]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFEE0); })
+          .replace(/\u3000/g, ' ').replace(/[\uFF0D\u2212\u30FC]/g, '-');
+        if (v !== f.value) { f.value = v; }
+      }
+      f.addEventListener('input', function (ev) { if (!ev.isComposing) { fix(); } });
+      f.addEventListener('compositionend', fix);
+    });
     btn.addEventListener('click', function () {
       var m = /^(\d{2})\s*\/?\s*(\d{2})$/.exec(ed.value.trim());
       btn.disabled = true;
