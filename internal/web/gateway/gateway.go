@@ -114,41 +114,52 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code wire.Code, e
 	writeBody(w, wire.ErrorBody(code))
 }
 
+// admit runs what every gateway request goes through before its job, in the contract's order:
+// the method (ER107), the parameters, maintenance (ER999; a window limited to some brands becomes a
+// brand gate checked once the card is known), the store's checks and its encoding. ok is false when
+// the refusal has been answered. gateway.aspx, its siblings and /igateway/gateway.aspx share it.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, k kind, accepted time.Time) (p *wire.Params, st *store.Store, gate brandGate, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		h.fail(w, r, wire.ERMethod, nil)
+		return nil, nil, nil, false
+	}
+	p, err := wire.Parse(r, MaxBody)
+	if err != nil {
+		h.fail(w, r, wire.CodeOf(err), err)
+		return nil, nil, nil, false
+	}
+	op := h.opFor(k, p)
+	// One index look-up on the hot path when no window is active. A window limited to some
+	// brands only refuses once the card's brand is known, unless another window (for every
+	// brand) is active too.
+	if win := h.Gate(accepted, op, "", r); win != nil {
+		if len(win.Scope.Brands) == 0 {
+			h.refuse(w, r, win)
+			return nil, nil, nil, false
+		}
+		if every := h.Gate(accepted, op, maintenance.EveryBrand, r); every != nil {
+			h.refuse(w, r, every)
+			return nil, nil, nil, false
+		}
+		gate = brandGate(func(brand string) *maintenance.Window { return h.Gate(accepted, op, brand, r) })
+	}
+	st, code, err := h.storeChecks(r, p, accepted)
+	if err != nil {
+		h.fail(w, r, code, err)
+		return nil, nil, nil, false
+	}
+	if err := p.Recode(st.Encoding); err != nil {
+		h.fail(w, r, wire.CodeOf(err), err)
+		return nil, nil, nil, false
+	}
+	return p, st, gate, true
+}
+
 func (h *Handler) serve(k kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		accepted := h.Clock.Now()
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			h.fail(w, r, wire.ERMethod, nil)
-			return
-		}
-		p, err := wire.Parse(r, MaxBody)
-		if err != nil {
-			h.fail(w, r, wire.CodeOf(err), err)
-			return
-		}
-		op := h.opFor(k, p)
-		// One index look-up on the hot path when no window is active. A window limited to some
-		// brands only refuses once the card's brand is known, unless another window (for every
-		// brand) is active too.
-		var gate brandGate
-		if win := h.Gate(accepted, op, "", r); win != nil {
-			if len(win.Scope.Brands) == 0 {
-				h.refuse(w, r, win)
-				return
-			}
-			if every := h.Gate(accepted, op, maintenance.EveryBrand, r); every != nil {
-				h.refuse(w, r, every)
-				return
-			}
-			gate = brandGate(func(brand string) *maintenance.Window { return h.Gate(accepted, op, brand, r) })
-		}
-		st, code, err := h.storeChecks(r, p, accepted)
-		if err != nil {
-			h.fail(w, r, code, err)
-			return
-		}
-		if err := p.Recode(st.Encoding); err != nil {
-			h.fail(w, r, wire.CodeOf(err), err)
+		p, st, gate, ok := h.admit(w, r, k, accepted)
+		if !ok {
 			return
 		}
 		ctx := r.Context()

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 
-	"kessai/internal/maintenance"
 	"kessai/internal/payment"
 	"kessai/internal/store"
 	"kessai/internal/wire"
@@ -31,35 +30,8 @@ type ThreeDSecure func(w http.ResponseWriter, r *http.Request, st *store.Store, 
 func (h *Handler) IGateway(tds ThreeDSecure) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		accepted := h.Clock.Now()
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			h.fail(w, r, wire.ERMethod, nil)
-			return
-		}
-		p, err := wire.Parse(r, MaxBody)
-		if err != nil {
-			h.fail(w, r, wire.CodeOf(err), err)
-			return
-		}
-		op := h.opFor(kindRaw, p)
-		var gate brandGate
-		if win := h.Gate(accepted, op, "", r); win != nil {
-			if len(win.Scope.Brands) == 0 {
-				h.refuse(w, r, win)
-				return
-			}
-			if every := h.Gate(accepted, op, maintenance.EveryBrand, r); every != nil {
-				h.refuse(w, r, every)
-				return
-			}
-			gate = brandGate(func(brand string) *maintenance.Window { return h.Gate(accepted, op, brand, r) })
-		}
-		st, code, err := h.storeChecks(r, p, accepted)
-		if err != nil {
-			h.fail(w, r, code, err)
-			return
-		}
-		if err := p.Recode(st.Encoding); err != nil {
-			h.fail(w, r, wire.CodeOf(err), err)
+		p, st, gate, ok := h.admit(w, r, kindRaw, accepted)
+		if !ok {
 			return
 		}
 		jb := strings.ToUpper(p.Get("jb"))
