@@ -2,80 +2,26 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
-	"mime"
-	"mime/quotedprintable"
-	"net"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-
-	smtp "github.com/emersion/go-smtp"
 
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
+	"kessai/internal/testenv/inbox"
 )
-
-type ncInbox struct {
-	mu   sync.Mutex
-	msgs []ncMsg
-}
-
-type ncMsg struct{ to, subject, body string }
-
-type ncBackend struct{ in *ncInbox }
-type ncSession struct {
-	in *ncInbox
-	to string
-}
-
-func (b ncBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &ncSession{in: b.in}, nil }
-func (s *ncSession) Reset()                                     {}
-func (s *ncSession) Logout() error                              { return nil }
-func (s *ncSession) Mail(string, *smtp.MailOptions) error       { return nil }
-func (s *ncSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
-func (s *ncSession) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	var body io.Reader = m.Body
-	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, body)
-	}
-	b, _ := io.ReadAll(body)
-	subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	s.in.mu.Lock()
-	s.in.msgs = append(s.in.msgs, ncMsg{to: s.to, subject: subj, body: string(b)})
-	s.in.mu.Unlock()
-	return nil
-}
 
 // TestNonCardShopperMail: a hosted convenience-store payment with em sends the shopper, through
 // the configured SMTP server, an e-mail with the payment number, the slip link, the deadline and
 // the chain's steps, in Japanese and English, once.
 func TestNonCardShopperMail(t *testing.T) {
-	in := &ncInbox{}
-	srv := smtp.NewServer(ncBackend{in})
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	in := inbox.New(t)
 	clk := clock.NewFixed(tue)
-	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: ln.Addr().String(), From: "kessai@example.jp"}})
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.Addr, From: "kessai@example.jp"}})
 	s.CreateStore(t, ncAid, "コンビニ商店", nil)
 	set := store.DefaultStoreMethods(ncAid)
 	set.Methods = []string{"card", "cvs", "bank"}
@@ -101,20 +47,16 @@ func TestNonCardShopperMail(t *testing.T) {
 		resp.Body.Close()
 	}
 	waitFor(t, "the shopper's e-mail", func() bool {
-		in.mu.Lock()
-		defer in.mu.Unlock()
-		return len(in.msgs) > 0
+		return len(in.All()) > 0
 	})
-	in.mu.Lock()
-	m := in.msgs[0]
-	n := len(in.msgs)
-	in.mu.Unlock()
-	if m.to != "hanako@example.jp" || !strings.Contains(m.subject, "コンビニ決済のご案内") {
-		t.Fatalf("mail to %q subject %q", m.to, m.subject)
+	all := in.All()
+	m, n := all[0], len(all)
+	if m.To != "hanako@example.jp" || !strings.Contains(m.Subject, "コンビニ決済のご案内") {
+		t.Fatalf("mail to %q subject %q", m.To, m.Subject)
 	}
 	for _, want := range []string{"ローソン", "受付番号", "Loppi", "お支払期限", "Reception number", "/link/slip/", "2026年3月24日"} {
-		if !strings.Contains(m.body, want) {
-			t.Fatalf("mail lacks %q:\n%s", want, m.body)
+		if !strings.Contains(m.Body, want) {
+			t.Fatalf("mail lacks %q:\n%s", want, m.Body)
 		}
 	}
 	if n != 1 {

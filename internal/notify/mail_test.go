@@ -2,18 +2,9 @@ package notify_test
 
 import (
 	"context"
-	"encoding/base64"
-	"io"
-	"mime"
-	"mime/quotedprintable"
-	"net"
-	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	smtp "github.com/emersion/go-smtp"
 
 	"kessai/internal/clock"
 	"kessai/internal/maintenance"
@@ -21,84 +12,14 @@ import (
 	"kessai/internal/schedule"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
+	"kessai/internal/testenv/inbox"
 )
 
-// inbox is a real SMTP server in the test process that records every message.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []msg
-	fail int // refuse this many messages first
-	addr string
-}
-
-type msg struct{ to, subject, body string }
-
-type backend struct{ in *inbox }
-type session struct {
-	in *inbox
-	to string
-}
-
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{in: b.in}, nil }
-func (s *session) Reset()                                     {}
-func (s *session) Logout() error                              { return nil }
-func (s *session) Mail(string, *smtp.MailOptions) error       { return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
-func (s *session) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	var body io.Reader = m.Body
-	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, body)
-	}
-	b, _ := io.ReadAll(body)
-	subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	s.in.mu.Lock()
-	defer s.in.mu.Unlock()
-	if s.in.fail > 0 {
-		s.in.fail--
-		return &smtp.SMTPError{Code: 451, Message: "try later"}
-	}
-	s.in.msgs = append(s.in.msgs, msg{to: s.to, subject: subj, body: string(b)})
-	return nil
-}
-
-func newInbox(t testing.TB, fail int) *inbox {
-	in := &inbox{fail: fail}
-	srv := smtp.NewServer(backend{in})
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return in
-}
-
-func (in *inbox) count(pred func(msg) bool) int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	n := 0
-	for _, m := range in.msgs {
-		if pred(m) {
-			n++
-		}
-	}
-	return n
-}
-
-func (in *inbox) waitFor(t testing.TB, what string, pred func(msg) bool) {
+// waitFor waits up to 5 s for a message that satisfies pred.
+func waitFor(t testing.TB, in *inbox.Inbox, what string, pred func(inbox.Mail) bool) {
 	t.Helper()
 	for i := 0; i < 200; i++ {
-		if in.count(pred) > 0 {
+		if in.Count(pred) > 0 {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
@@ -106,12 +27,15 @@ func (in *inbox) waitFor(t testing.TB, what string, pred func(msg) bool) {
 	t.Fatalf("no %s e-mail arrived", what)
 }
 
-func subj(s string) func(msg) bool { return func(m msg) bool { return strings.Contains(m.subject, s) } }
+func subj(s string) func(inbox.Mail) bool {
+	return func(m inbox.Mail) bool { return strings.Contains(m.Subject, s) }
+}
 
 func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
-	in := newInbox(t, 1) // the first delivery fails and must be retried
+	in := inbox.New(t)
+	in.FailNext(1) // the first delivery fails and must be retried
 	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
-	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.Addr, From: "ops@kessai.example"}})
 	s.CreateStore(t, "123456", "テスト商店", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
 	s.CreateStore(t, "234567", "No mail", nil)
 	ctx := context.Background()
@@ -121,7 +45,7 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := in.count(func(msg) bool { return true }); n != 0 {
+	if n := in.Count(func(inbox.Mail) bool { return true }); n != 0 {
 		t.Fatalf("%d e-mails for an unpublished draft", n)
 	}
 	if _, err := s.DB.ChangeWindow(ctx, ws[0].ID, maintenance.ChangePublished, "test", "", func(w *maintenance.Window) error {
@@ -132,7 +56,7 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // the first attempt is refused; its retry is due 5 s later in service time
 	clk.Advance(10 * time.Second)
-	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	waitFor(t, in, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
 	steps := []struct {
 		at, subject string
 	}{
@@ -145,27 +69,27 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 		ts, _ := time.Parse(time.RFC3339, st.at)
 		clk.Set(ts.Add(-time.Second))
 		time.Sleep(300 * time.Millisecond)
-		if in.count(subj(st.subject)) != 0 {
+		if in.Count(subj(st.subject)) != 0 {
 			t.Fatalf("%q mail arrived before %s", st.subject, st.at)
 		}
 		clk.Set(ts)
-		in.waitFor(t, st.subject, subj(st.subject))
+		waitFor(t, in, st.subject, subj(st.subject))
 	}
 	// a restart must not send anything again
 	cfg, key := s.Config, s.Key
 	s.Stop()
-	s2 := testenv.Start(t, testenv.Options{Clock: clk, Store: &cfg, VaultKey: key, SMTP: notify.SMTPConfig{Addr: in.addr}})
+	s2 := testenv.Start(t, testenv.Options{Clock: clk, Store: &cfg, VaultKey: key, SMTP: notify.SMTPConfig{Addr: in.Addr}})
 	time.Sleep(time.Second)
 	for _, x := range []string{"2020年 決済サーバ", "7日前", "1日前", "開始のお知らせ", "終了のお知らせ"} {
-		if n := in.count(subj(x)); n != 1 {
+		if n := in.Count(subj(x)); n != 1 {
 			t.Errorf("%q arrived %d times", x, n)
 		}
 	}
-	if n := in.count(func(m msg) bool { return m.to != "shop@example.jp" }); n != 0 {
+	if n := in.Count(func(m inbox.Mail) bool { return m.To != "shop@example.jp" }); n != 0 {
 		t.Errorf("%d e-mails to a store without a notification address", n)
 	}
-	if in.count(func(m msg) bool {
-		return strings.Contains(m.body, "ER999") && strings.Contains(m.body, "2020年07月22日")
+	if in.Count(func(m inbox.Mail) bool {
+		return strings.Contains(m.Body, "ER999") && strings.Contains(m.Body, "2020年07月22日")
 	}) == 0 {
 		t.Errorf("no e-mail names the window and ER999")
 	}
@@ -184,16 +108,16 @@ func TestMaintenanceMailAtTheRightSandboxTimesOnceEach(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	in.waitFor(t, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
+	waitFor(t, in, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
 }
 
 // TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded: the annual notice covers the windows
 // published with it (no separate mail for them); a window added to the year and published later
 // gets its own 追加 notice, once, and the annual notice is not sent again.
 func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
-	in := newInbox(t, 0)
+	in := inbox.New(t)
 	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
-	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.Addr, From: "ops@kessai.example"}})
 	s.CreateStore(t, "123456", "テスト商店", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
 	ctx := context.Background()
 	publish := func(date string) {
@@ -211,22 +135,22 @@ func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
 		}
 	}
 	publish("2020-07-22")
-	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	waitFor(t, in, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
 	time.Sleep(500 * time.Millisecond)
-	if n := in.count(subj("追加")); n != 0 {
+	if n := in.Count(subj("追加")); n != 0 {
 		t.Fatalf("%d 追加 mails for a window the annual notice announced", n)
 	}
 	publish("2020-08-19")
-	in.waitFor(t, "追加 notice", subj("メンテナンス追加のお知らせ"))
+	waitFor(t, in, "追加 notice", subj("メンテナンス追加のお知らせ"))
 	time.Sleep(500 * time.Millisecond)
-	if n := in.count(subj("メンテナンス追加のお知らせ")); n != 1 {
+	if n := in.Count(subj("メンテナンス追加のお知らせ")); n != 1 {
 		t.Fatalf("%d 追加 mails, want 1", n)
 	}
-	if n := in.count(subj("2020年 決済サーバ定期メンテナンス")); n != 1 {
+	if n := in.Count(subj("2020年 決済サーバ定期メンテナンス")); n != 1 {
 		t.Fatalf("the annual notice went out %d times", n)
 	}
-	if in.count(func(m msg) bool {
-		return strings.Contains(m.subject, "追加") && strings.Contains(m.body, "2020年08月19日")
+	if in.Count(func(m inbox.Mail) bool {
+		return strings.Contains(m.Subject, "追加") && strings.Contains(m.Body, "2020年08月19日")
 	}) != 1 {
 		t.Fatalf("the 追加 mail does not name the added window")
 	}
@@ -237,9 +161,9 @@ func TestWindowPublishedAfterTheAnnualNoticeIsMailedAsAdded(t *testing.T) {
 // own with the window's date; a store whose address is entered after events happened receives only
 // what is still ahead; the letter has one addressee form; a brand-limited scope is named in words.
 func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
-	in := newInbox(t, 0)
+	in := inbox.New(t)
 	clk := clock.NewFixed(time.Date(2020, 7, 1, 12, 0, 0, 0, time.UTC))
-	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "ops@kessai.example"}})
+	s := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.Addr, From: "ops@kessai.example"}})
 	s.CreateStore(t, "123456", "デモストア", func(st *store.Store) { st.NotifyEmail = "shop@example.jp" })
 	ctx := context.Background()
 	var ws []maintenance.Window
@@ -255,16 +179,16 @@ func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
 	if _, err := schedule.PublishYear(ctx, s.DB, 2020, maintenance.ChangeText{}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	in.waitFor(t, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
+	waitFor(t, in, "annual notice", subj("2020年 決済サーバ定期メンテナンス"))
 	if _, err := schedule.Move(ctx, s.DB, ws[1].ID, "2020-08-20", "", "", maintenance.ChangeText{MessageJA: "祝日のため", Note: "INTERNAL"}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := schedule.Cancel(ctx, s.DB, ws[0].ID, maintenance.ChangeText{}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	in.waitFor(t, "move", subj("メンテナンス日程変更のお知らせ（2020年08月19日(水)）"))
-	in.waitFor(t, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
-	if n := in.count(func(m msg) bool { return strings.Contains(m.body, "INTERNAL") }); n != 0 {
+	waitFor(t, in, "move", subj("メンテナンス日程変更のお知らせ（2020年08月19日(水)）"))
+	waitFor(t, in, "cancellation", subj("メンテナンス中止のお知らせ（2020年07月22日(水)）"))
+	if n := in.Count(func(m inbox.Mail) bool { return strings.Contains(m.Body, "INTERNAL") }); n != 0 {
 		t.Errorf("%d mails carry the internal note", n)
 	}
 	// a second store gets its address now: nothing of the past arrives (the pause keeps the
@@ -272,9 +196,9 @@ func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	s.CreateStore(t, "234567", "新しい店", func(st *store.Store) { st.NotifyEmail = "new@example.jp" })
 	clk.Set(time.Date(2020, 9, 15, 3, 0, 0, 0, jstZone)) // the JCB window's 1-day reminder is due
-	in.waitFor(t, "reminder to the new address", func(m msg) bool { return m.to == "new@example.jp" && strings.Contains(m.subject, "1日前") })
+	waitFor(t, in, "reminder to the new address", func(m inbox.Mail) bool { return m.To == "new@example.jp" && strings.Contains(m.Subject, "1日前") })
 	time.Sleep(500 * time.Millisecond)
-	if n := in.count(func(m msg) bool { return m.to == "new@example.jp" && !strings.Contains(m.subject, "1日前") }); n != 0 {
+	if n := in.Count(func(m inbox.Mail) bool { return m.To == "new@example.jp" && !strings.Contains(m.Subject, "1日前") }); n != 0 {
 		t.Errorf("a newly entered address received %d past mails", n)
 	}
 	// a progress update is mailed only when the operator asks (--mail)
@@ -285,25 +209,23 @@ func TestMaintenanceMailBodiesSubjectsAndNewAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	in.waitFor(t, "update", subj("メンテナンス状況のお知らせ（対応中）"))
+	waitFor(t, in, "update", subj("メンテナンス状況のお知らせ（対応中）"))
 	clk.Set(time.Date(2020, 9, 16, 4, 30, 0, 0, jstZone))
-	end := func(m msg) bool {
-		return m.to == "shop@example.jp" && strings.Contains(m.subject, "メンテナンス終了のお知らせ（2020年09月16日(水)）")
+	end := func(m inbox.Mail) bool {
+		return m.To == "shop@example.jp" && strings.Contains(m.Subject, "メンテナンス終了のお知らせ（2020年09月16日(水)）")
 	}
-	in.waitFor(t, "end", end)
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	waitFor(t, in, "end", end)
 	subjects := map[string]int{}
-	for _, m := range in.msgs {
-		subjects[m.to+" "+m.subject]++
-		if (strings.Contains(m.body, "デモストア 様") || strings.Contains(m.body, "新しい店 様")) && strings.Contains(m.body, "加盟店各位") {
-			t.Errorf("%q addresses the store twice (様 and 加盟店各位)", m.subject)
+	for _, m := range in.All() {
+		subjects[m.To+" "+m.Subject]++
+		if (strings.Contains(m.Body, "デモストア 様") || strings.Contains(m.Body, "新しい店 様")) && strings.Contains(m.Body, "加盟店各位") {
+			t.Errorf("%q addresses the store twice (様 and 加盟店各位)", m.Subject)
 		}
-		if strings.Contains(m.subject, "終了のお知らせ") && (strings.Contains(m.body, "実施いたします") || !strings.Contains(m.body, "終了いたしました")) {
-			t.Errorf("the end mail is not an end letter:\n%s", m.body)
+		if strings.Contains(m.Subject, "終了のお知らせ") && (strings.Contains(m.Body, "実施いたします") || !strings.Contains(m.Body, "終了いたしました")) {
+			t.Errorf("the end mail is not an end letter:\n%s", m.Body)
 		}
-		if strings.Contains(m.body, "2020年09月16日") && strings.Contains(m.subject, "1日前") && !strings.Contains(m.body, "JCBカードの決済のみ") {
-			t.Errorf("the JCB-only window is not named in words:\n%s", m.body)
+		if strings.Contains(m.Body, "2020年09月16日") && strings.Contains(m.Subject, "1日前") && !strings.Contains(m.Body, "JCBカードの決済のみ") {
+			t.Errorf("the JCB-only window is not named in words:\n%s", m.Body)
 		}
 	}
 	for k, n := range subjects {

@@ -2,96 +2,28 @@ package console_test
 
 import (
 	"context"
-	"encoding/base64"
 	"html"
 	"io"
-	"mime"
-	"mime/quotedprintable"
-	"net"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	smtp "github.com/emersion/go-smtp"
 
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
+	"kessai/internal/testenv/inbox"
 )
-
-// inbox is a real SMTP server in the test process that keeps every message.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []inMsg
-	addr string
-}
-
-type inMsg struct{ to, subject, body string }
-
-type smtpBackend struct{ in *inbox }
-type smtpSession struct {
-	in *inbox
-	to string
-}
-
-func (b smtpBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{in: b.in}, nil }
-func (s *smtpSession) Reset()                                     {}
-func (s *smtpSession) Logout() error                              { return nil }
-func (s *smtpSession) Mail(string, *smtp.MailOptions) error       { return nil }
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
-func (s *smtpSession) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	var body io.Reader = m.Body
-	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, body)
-	}
-	b, _ := io.ReadAll(body)
-	subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	s.in.mu.Lock()
-	defer s.in.mu.Unlock()
-	s.in.msgs = append(s.in.msgs, inMsg{to: s.to, subject: subj, body: string(b)})
-	return nil
-}
-
-func newInbox(t testing.TB) *inbox {
-	in := &inbox{}
-	srv := smtp.NewServer(smtpBackend{in})
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return in
-}
-
-func (in *inbox) all() []inMsg {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return append([]inMsg(nil), in.msgs...)
-}
 
 // linkEnv is a server with SMTP, published kickback sources, a store with a source-URL
 // allow-list and a product, its admin and a viewer.
-func linkEnv(t *testing.T) (*env, *inbox) {
-	in := newInbox(t)
+func linkEnv(t *testing.T) (*env, *inbox.Inbox) {
+	in := inbox.New(t)
 	clk := clock.NewFixed(time.Now().Truncate(time.Second))
-	srv := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.addr, From: "kessai@example.jp"},
+	srv := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: in.Addr, From: "kessai@example.jp"},
 		KickbackSources: []string{"203.0.113.7", "198.51.100.0/28"}})
 	e := &env{t: t, srv: srv, clock: clk}
 	srv.CreateStore(t, aidA, "テスト商店", func(st *store.Store) { st.AllowOrigins = []string{"https://shop.example.jp"} })
@@ -161,13 +93,13 @@ func TestMailLinkPage(t *testing.T) {
 	if p.status != 200 || m == nil || !strings.Contains(p.body, `id="link-sent"`) {
 		t.Fatalf("send: %d\n%.2000s", p.status, p.body)
 	}
-	msgs := in.all()
-	if len(msgs) != 1 || msgs[0].to != "hanako@example.com" || !strings.Contains(msgs[0].subject, "テスト商店") {
+	msgs := in.All()
+	if len(msgs) != 1 || msgs[0].To != "hanako@example.com" || !strings.Contains(msgs[0].Subject, "テスト商店") {
 		t.Fatalf("mails %+v", msgs)
 	}
 	link := html.UnescapeString(m[1])
-	if !strings.Contains(msgs[0].body, link) || !strings.Contains(msgs[0].body, "Please open it") {
-		t.Fatalf("mail body %q lacks the link %q", msgs[0].body, link)
+	if !strings.Contains(msgs[0].Body, link) || !strings.Contains(msgs[0].Body, "Please open it") {
+		t.Fatalf("mail body %q lacks the link %q", msgs[0].Body, link)
 	}
 	if code, _ := open(t, link); code != 200 {
 		t.Fatalf("mailed link opened %d", code)
@@ -185,7 +117,7 @@ func TestMailLinkPage(t *testing.T) {
 			t.Fatalf("%s: %d", field, p.status)
 		}
 	}
-	if n := len(in.all()); n != 1 {
+	if n := len(in.All()); n != 1 {
 		t.Fatalf("%d mails after refused forms", n)
 	}
 

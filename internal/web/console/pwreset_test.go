@@ -2,79 +2,29 @@ package console_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	smtp "github.com/emersion/go-smtp"
 
 	"kessai/internal/auth"
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/store"
 	"kessai/internal/testenv"
+	"kessai/internal/testenv/inbox"
 )
-
-// mailbox is a real SMTP server in the test process (as the maintenance mail tests use).
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []string
-	to   []string
-}
-
-type mbBackend struct{ m *mailbox }
-type mbSession struct {
-	m  *mailbox
-	to string
-}
-
-func (b mbBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &mbSession{m: b.m}, nil }
-func (s *mbSession) Reset()                                     {}
-func (s *mbSession) Logout() error                              { return nil }
-func (s *mbSession) Mail(string, *smtp.MailOptions) error       { return nil }
-func (s *mbSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
-func (s *mbSession) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(m.Body)
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.msgs = append(s.m.msgs, string(b))
-	s.m.to = append(s.m.to, s.to)
-	return nil
-}
-
-func newMailbox(t *testing.T) (*mailbox, string) {
-	m := &mailbox{}
-	srv := smtp.NewServer(mbBackend{m})
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return m, ln.Addr().String()
-}
 
 // TestPasswordResetByEmailAndByOperator (issue 15 item 11): a user who set a reset address asks for
 // a link on the sign-in page and gets it through the configured SMTP relay; the link sets a new
 // password once (the old one stops working, sessions end); an unknown account gets the same answer
 // and no mail; an operator issues a link for a user with no address, with a required reason.
 func TestPasswordResetByEmailAndByOperator(t *testing.T) {
-	box, addr := newMailbox(t)
+	box := inbox.New(t)
 	clk := clock.NewFixed(time.Now().Truncate(time.Second))
-	srv := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: addr, From: "noreply@kessai.example"}})
+	srv := testenv.Start(t, testenv.Options{Clock: clk, SMTP: notify.SMTPConfig{Addr: box.Addr, From: "noreply@kessai.example"}})
 	e := &env{t: t, srv: srv, clock: clk}
 	srv.CreateStore(t, aidA, "テスト商店", nil)
 	e.addUser(aidA, "owner", store.RoleAdmin)
@@ -107,16 +57,14 @@ func TestPasswordResetByEmailAndByOperator(t *testing.T) {
 		strings.Count(unknown.body, "forgot-sent") != strings.Count(known.body, "forgot-sent") {
 		t.Fatalf("answers differ or fail: %d %d", unknown.status, known.status)
 	}
-	box.mu.Lock()
-	msgs, to := append([]string{}, box.msgs...), append([]string{}, box.to...)
-	box.mu.Unlock()
-	if len(msgs) != 1 || to[0] != "owner@example.jp" {
-		t.Fatalf("reset mails: %d to %v", len(msgs), to)
+	msgs := box.All() // bodies decoded from their transfer encoding
+	if len(msgs) != 1 || msgs[0].To != "owner@example.jp" {
+		t.Fatalf("reset mails: %d %v", len(msgs), msgs)
 	}
-	body := strings.ReplaceAll(strings.ReplaceAll(msgs[0], "=\r\n", ""), "=3D", "=")
+	body := msgs[0].Body
 	m := regexp.MustCompile(`/console/password/reset\?t=([A-Za-z0-9_-]+)`).FindStringSubmatch(body)
 	if m == nil {
-		t.Fatalf("no link in the mail:\n%s", msgs[0])
+		t.Fatalf("no link in the mail:\n%s", msgs[0].Body)
 	}
 	link := "/console/password/reset?t=" + m[1]
 	if p := a.get(link); p.status != 200 || !strings.Contains(p.body, `id="reset-form"`) {
