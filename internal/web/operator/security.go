@@ -21,27 +21,37 @@ func (h *Handler) registerSecurity(m *http.ServeMux) {
 	m.HandleFunc("POST /operator/stores/{aid}/users/{id}/password-reset", h.signedIn(h.resetUserPassword))
 }
 
+// storeUser finds the store and the panel user named by the path ({aid}, {id}) of an operator's
+// action on a user; nil user when the answer (404, or unavailable) has been written.
+func (h *Handler) storeUser(w http.ResponseWriter, r *http.Request, who *ui.Who) (*store.Store, *store.User) {
+	st := h.loadStore(w, r, who)
+	if st == nil {
+		return nil, nil
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
+		return nil, nil
+	}
+	u, err := h.DB.UserByID(r.Context(), st.AID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
+		return nil, nil
+	}
+	if err != nil {
+		h.unavailable(w, r, who, err)
+		return nil, nil
+	}
+	return st, u
+}
+
 // resetUserPassword issues a one-time password-reset link for a panel user who forgot the
 // password (issue 15 item 11) and shows it once, for the operator to pass on after checking who
 // asks; the link works for an hour, once, and ends the user's sessions when used. The reason goes
 // to the audit log.
 func (h *Handler) resetUserPassword(w http.ResponseWriter, r *http.Request, who *ui.Who) {
-	st := h.loadStore(w, r, who)
-	if st == nil {
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
-		return
-	}
-	u, err := h.DB.UserByID(r.Context(), st.AID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
-		return
-	}
-	if err != nil {
-		h.unavailable(w, r, who, err)
+	st, u := h.storeUser(w, r, who)
+	if u == nil {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
@@ -83,22 +93,8 @@ func (h *Handler) security(w http.ResponseWriter, r *http.Request, who *ui.Who) 
 // codes): the user is signed out everywhere and sets up a new one at the next sign-in if the
 // policy requires it. The audit entry names the operator, the user and the reason given.
 func (h *Handler) resetUserMFA(w http.ResponseWriter, r *http.Request, who *ui.Who) {
-	st := h.loadStore(w, r, who)
-	if st == nil {
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
-		return
-	}
-	u, err := h.DB.UserByID(r.Context(), st.AID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, who, http.StatusNotFound, "ユーザーが見つかりません。", "No such user.")
-		return
-	}
-	if err != nil {
-		h.unavailable(w, r, who, err)
+	st, u := h.storeUser(w, r, who)
+	if u == nil {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
