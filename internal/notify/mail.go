@@ -134,11 +134,15 @@ type due struct {
 func (m *Mailer) Schedule(ctx context.Context) error {
 	m.defaults()
 	now := m.Clock.Now()
-	ws, err := m.DB.Windows(ctx)
+	// changes first, then windows: a change and its window's new state commit together, so every
+	// change read here has its window's state in the later read. The other order could see a
+	// publication whose window still reads as a draft (PostgreSQL, read committed): the annual
+	// notice would go out without that window, and the next pass would mail it as 追加.
+	chs, err := m.DB.Changes(ctx)
 	if err != nil {
 		return err
 	}
-	chs, err := m.DB.Changes(ctx)
+	ws, err := m.DB.Windows(ctx)
 	if err != nil {
 		return err
 	}
