@@ -231,7 +231,20 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	}
 	var resp acquirer.Response
 	authorised := false // an authorisation now holds at the network: voided if the payment is not recorded
+	verify := r.NoCharge || r.Job == "CHECK" // no money: a zero-amount verification, never voided
 	switch {
+	case r.Returned != "":
+		// back from the processor's own authentication: read the authorisation (or, for a
+		// zero-yen sign-up or CHECK, the verification) made before, never make another
+		rt, ok := s.Acq.(acquirer.Returner)
+		if !ok {
+			return nil, Errf("ER900", "this processor does not authenticate on its own page")
+		}
+		resp, err = rt.Returned(ctx, r.Returned, areq)
+		authorised = err == nil && resp.Approved && !verify
+		if err == nil && resp.Approved && r.NoCharge {
+			p.Status = store.StatusRegistered
+		}
 	case r.NoCharge && r.Card == nil:
 		// a stored card registered again (a token, one-touch): it was checked when it was stored
 		resp = acquirer.Response{Approved: true}
@@ -245,22 +258,16 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	case r.Job == "CHECK":
 		resp, err = s.Acq.Verify(ctx, areq)
-	case r.Returned != "":
-		rt, ok := s.Acq.(acquirer.Returner)
-		if !ok {
-			return nil, Errf("ER900", "this processor does not authenticate on its own page")
-		}
-		resp, err = rt.Returned(ctx, r.Returned, areq)
-		authorised = err == nil && resp.Approved
 	default:
 		resp, err = s.Acq.Authorize(ctx, areq)
 		authorised = err == nil && resp.Approved
 	}
 	pan = ""
 	switch {
-	case err == nil && !resp.Approved && resp.RedirectURL != "" && r.ReturnURL != "" && r.Returned == "" && !r.NoCharge:
-		// the processor authenticates the shopper on its own page first: nothing is charged
-		// or recorded yet (the hosted page sends the shopper there and comes back with Returned)
+	case err == nil && !resp.Approved && resp.RedirectURL != "" && r.ReturnURL != "" && r.Returned == "":
+		// the processor authenticates the shopper on its own page first (a charge, or a zero-yen
+		// verification): nothing is charged or recorded yet (the hosted page sends the shopper
+		// there and comes back with Returned)
 		return &Result{P: p, RedirectURL: resp.RedirectURL, Ref: resp.Ref}, nil
 	case errors.Is(err, acquirer.ErrOutcomeUnknown):
 		// the processor may have charged: never a failure; the same cod retried gets the true

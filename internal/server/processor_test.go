@@ -134,6 +134,25 @@ func TestStripeServerIsRealAndKeepsTheKeyOutOfTheLog(t *testing.T) {
 	if tds := charge(t, srv.URL, "p-3", stripetest.ThreeDSCard, "CAPTURE"); tds[3] != "ER900" {
 		t.Errorf("server-to-server charge needing 3-D Secure: %v, want ER900", tds)
 	}
+	// a zero-yen verification needing 3-D Secure, server to server: nobody to send to Stripe's
+	// page, so ER900 (a CHECK, and an auto-charge sign-up of 0 yen), nothing registered
+	f := url.Values{"aid": {stripeID}, "jb": {"CHECK"}, "rt": {"1"}, "cod": {"p-4"}, "am": {"0"}, "tx": {"0"}, "sf": {"0"}, "cn": {stripetest.ThreeDSCard},
+		"ed": {time.Now().AddDate(2, 0, 0).Format("0601")}, "cvv": {"123"}}
+	if chk := post(t, srv.URL+"/gateway/gateway.aspx", f); len(chk) < 4 || chk[1] != "2" || chk[3] != "ER900" {
+		t.Errorf("server-to-server CHECK needing 3-D Secure: %v, want ER900", chk)
+	}
+	f.Set("jb", "CAPTURE")
+	f.Set("cod", "p-5")
+	f.Set("actp", "4")
+	f.Set("acam", "980")
+	if su := post(t, srv.URL+"/gateway/gateway.aspx", f); len(su) < 4 || su[1] != "2" || su[3] != "ER900" {
+		t.Errorf("server-to-server zero-yen sign-up needing 3-D Secure: %v, want ER900", su)
+	}
+	var plans int
+	srv.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM autocharges WHERE aid = ?`, stripeID).Scan(&plans)
+	if plans != 0 {
+		t.Errorf("a sign-up refused ER900 left %d plans", plans)
+	}
 	if strings.Contains(log.String(), testKey) || strings.Contains(log.String(), "4242424242424242") {
 		t.Fatal("the Stripe secret key or a card number reached the log")
 	}

@@ -354,13 +354,14 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 	}
 	if pi.LastResponse != nil && pi.LastResponse.Header.Get("Idempotent-Replayed") == "true" && gen < 5 {
 		// Stripe answered from its idempotency cache: the intent may have been cancelled or
-		// refunded since (a reconciler voided an outcome-unknown charge). Such an intent is over;
-		// the retried order is a new charge under the next key.
+		// refunded since (a reconciler voided an outcome-unknown charge), or its 3-D Secure
+		// authentication failed (back to requires_payment_method: it holds nothing). Such an
+		// intent is over; the retried order is a new charge under the next key.
 		cur, err := a.retrieve(ctx, r.Account, pi.ID)
 		if err != nil {
 			return acquirer.Response{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
 		}
-		if over(cur) {
+		if over(cur) || cur.Status == stripe.PaymentIntentStatusRequiresPaymentMethod {
 			return a.authorize(ctx, r, gen+1)
 		}
 		pi = cur
@@ -376,8 +377,15 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 // from Stripe's authentication: succeeded or requires_capture is an approval, still
 // requires_action an authentication not completed (ER901), a failed authentication Stripe's
 // decline. The intent must be this charge's (its amount).
+//
+// A SetupIntent (seti_…: a zero-yen CHECK or auto-charge sign-up) is read the same way: succeeded
+// is a verified card (kept at Stripe: its Customer and PaymentMethod), still requires_action or a
+// failed authentication ER901. It must be this store's (its metadata key).
 func (a *Acquirer) Returned(ctx context.Context, netRef string, r acquirer.Request) (acquirer.Response, error) {
 	account, id := splitRef(netRef)
+	if strings.HasPrefix(id, "seti_") {
+		return a.returnedSetup(ctx, account, id, r)
+	}
 	pi, err := a.retrieve(ctx, account, id)
 	if unknownErr(err) {
 		return acquirer.Response{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
@@ -398,6 +406,66 @@ func (a *Acquirer) Returned(ctx context.Context, netRef string, r acquirer.Reque
 		resp.Stored = pi.Customer.ID + "/" + pi.PaymentMethod.ID
 	}
 	return resp, nil
+}
+
+// returnedSetup reads a SetupIntent the shopper authenticated (or not) at Stripe. Nothing is
+// charged by it, so an answer lost on the way is a network error to retry (ER042), as in Verify.
+func (a *Acquirer) returnedSetup(ctx context.Context, account, id string, r acquirer.Request) (acquirer.Response, error) {
+	si, err := a.retrieveSetup(ctx, account, id)
+	if unknownErr(err) {
+		return acquirer.Response{ProcessorCode: "timeout"}, fmt.Errorf("%w: %s", acquirer.ErrNetwork, describe(err))
+	}
+	if err != nil {
+		return a.failed(err)
+	}
+	// the verification was made for this store's order: its key starts with the store's ID
+	if store, _, _ := strings.Cut(r.Key, "/"); !strings.HasPrefix(si.Metadata[MetaKey], store+"/") {
+		return acquirer.Response{}, fmt.Errorf("stripe: setup intent %s was not made for store %s", si.ID, store)
+	}
+	resp := a.setup(account, si, "")
+	switch {
+	case si.Status == stripe.SetupIntentStatusRequiresAction:
+		resp.Code, resp.ProcessorCode, resp.RedirectURL = "ER901", "authentication_incomplete", ""
+	case !resp.Approved && si.LastSetupError != nil && si.LastSetupError.Code == "setup_intent_authentication_failure":
+		resp.Code = "ER901"
+	}
+	if resp.Approved && r.Keep && si.Customer != nil && si.PaymentMethod != nil && si.Customer.ID != "" {
+		resp.Stored = si.Customer.ID + "/" + si.PaymentMethod.ID
+	}
+	return resp, nil
+}
+
+func (a *Acquirer) retrieveSetup(ctx context.Context, account, id string) (*stripe.SetupIntent, error) {
+	p := &stripe.SetupIntentRetrieveParams{}
+	params(&p.Params, account, "")
+	var si *stripe.SetupIntent
+	err := a.do(ctx, func(ctx context.Context) error {
+		var err error
+		si, err = a.c.V1SetupIntents.Retrieve(ctx, id, p)
+		return err
+	})
+	return si, err
+}
+
+// setup turns a SetupIntent into the acquirer's answer (customer/pm: the card kept at Stripe, "" for
+// none).
+func (a *Acquirer) setup(account string, si *stripe.SetupIntent, stored string) acquirer.Response {
+	resp := acquirer.Response{Ref: ref(account, si.ID)}
+	switch si.Status {
+	case stripe.SetupIntentStatusSucceeded:
+		resp.Approved, resp.ApprovalCode, resp.Stored = true, approval(si.ID), stored
+	case stripe.SetupIntentStatusRequiresAction:
+		resp.Code, resp.ProcessorCode = "ER900", "requires_action"
+		if na := si.NextAction; na != nil && na.RedirectToURL != nil {
+			resp.RedirectURL = na.RedirectToURL.URL
+		}
+	default:
+		resp.Code, resp.ProcessorCode = "ER030", string(si.Status)
+		if e := si.LastSetupError; e != nil {
+			resp.Code, resp.ProcessorCode = declineCode(string(e.Code), string(e.DeclineCode)), processorCode(string(e.Code), string(e.DeclineCode))
+		}
+	}
+	return resp
 }
 
 // over reports whether an intent was cancelled or refunded.
@@ -502,7 +570,15 @@ func (a *Acquirer) Resolve(ctx context.Context, r string) (string, bool, error) 
 // Verify checks a card without charging: a SetupIntent, confirmed (CHECK; a card registered for
 // later off-session charges keeps its Customer and PaymentMethod at Stripe).
 func (a *Acquirer) Verify(ctx context.Context, r acquirer.Request) (acquirer.Response, error) {
-	customer, pm, err := a.paymentMethod(ctx, r, r.Key)
+	return a.verify(ctx, r, 0)
+}
+
+func (a *Acquirer) verify(ctx context.Context, r acquirer.Request, gen int) (acquirer.Response, error) {
+	key := r.Key
+	if gen > 0 {
+		key = r.Key + "#" + strconv.Itoa(gen)
+	}
+	customer, pm, err := a.paymentMethod(ctx, r, key)
 	if err != nil {
 		return a.failed(err)
 	}
@@ -514,7 +590,7 @@ func (a *Acquirer) Verify(ctx context.Context, r acquirer.Request) (acquirer.Res
 	if r.ReturnURL != "" {
 		p.ReturnURL = stripe.String(r.ReturnURL)
 	}
-	params(&p.Params, r.Account, IdempotencyKey(r.Key, "setup_intent"))
+	params(&p.Params, r.Account, IdempotencyKey(key, "setup_intent"))
 	var si *stripe.SetupIntent
 	err = a.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -531,25 +607,29 @@ func (a *Acquirer) Verify(ctx context.Context, r acquirer.Request) (acquirer.Res
 		}
 		return a.failed(err)
 	}
-	resp := acquirer.Response{Ref: ref(r.Account, si.ID)}
-	switch si.Status {
-	case stripe.SetupIntentStatusSucceeded:
-		resp.Approved, resp.ApprovalCode = true, approval(si.ID)
-		if customer != "" {
-			resp.Stored = customer + "/" + pm
+	if si.LastResponse != nil && si.LastResponse.Header.Get("Idempotent-Replayed") == "true" && gen < 5 {
+		// Stripe answered from its idempotency cache (the shopper tries the same order again):
+		// a verification whose authentication failed since, or that was cancelled, is over;
+		// the new attempt is a new SetupIntent under the next key. One still waiting for the
+		// shopper is sent to again.
+		cur, err := a.retrieveSetup(ctx, r.Account, si.ID)
+		if err != nil {
+			return acquirer.Response{ProcessorCode: "timeout"}, fmt.Errorf("%w: %s", acquirer.ErrNetwork, describe(err))
 		}
-	case stripe.SetupIntentStatusRequiresAction:
-		resp.Code, resp.ProcessorCode = "ER900", "requires_action"
-		if na := si.NextAction; na != nil && na.RedirectToURL != nil {
-			resp.RedirectURL = na.RedirectToURL.URL
+		if cur.Status == stripe.SetupIntentStatusRequiresPaymentMethod || cur.Status == stripe.SetupIntentStatusCanceled {
+			return a.verify(ctx, r, gen+1)
 		}
-	default:
-		resp.Code, resp.ProcessorCode = "ER030", string(si.Status)
-		if e := si.LastSetupError; e != nil {
-			resp.Code, resp.ProcessorCode = declineCode(string(e.Code), string(e.DeclineCode)), processorCode(string(e.Code), string(e.DeclineCode))
+		if cur.Status != stripe.SetupIntentStatusRequiresAction {
+			si = cur
 		}
 	}
-	return resp, nil
+	stored := ""
+	if customer != "" {
+		stored = customer + "/" + pm
+	}
+	// requires_action with a redirect (a ReturnURL was given: the hosted page) sends the shopper
+	// to Stripe's authentication; without one (server to server) it is ER900
+	return a.setup(r.Account, si, stored), nil
 }
 
 // opKey is the idempotency key of a follow-up: the caller's (acquirer.WithOpKey) or one derived

@@ -187,6 +187,35 @@ func TestStripeDeclinesMapped(t *testing.T) {
 	}
 	last := posts(px.Calls(), "/v1/payment_intents")
 	want(t, last[len(last)-1], "return_url", "https://kessai.example/link/stripe/return")
+
+	// a zero-amount verification (SetupIntent) Stripe wants authenticated: server to server
+	// (no return URL) it is ER900 with nowhere to send anyone; on a hosted page, Stripe's page
+	// (the proxy rewrites stripe-mock's fixture into the requires_action Stripe answers)
+	chk, err := a.Verify(context.Background(), acquirer.Request{Key: "129001/v-3ds/CHECK:0:0:0", PAN: stripetest.ThreeDSCard, Exp: "3012"})
+	if err != nil || chk.Approved || chk.Code != "ER900" || chk.RedirectURL != "" {
+		t.Fatalf("server-to-server verification needing 3-D Secure: %+v %v", chk, err)
+	}
+	chk, err = a.Verify(context.Background(), acquirer.Request{Key: "129001/v-3ds-hosted/CHECK:0:0:0", PAN: stripetest.ThreeDSCard, Exp: "3012",
+		Keep: true, ReturnURL: "https://kessai.example/link/creditcard/return?o=x"})
+	if err != nil || chk.Approved || chk.Code != "ER900" || !strings.HasPrefix(chk.RedirectURL, "https://hooks.stripe.com/") || !strings.HasPrefix(chk.Ref, "seti_") {
+		t.Fatalf("hosted-page verification needing 3-D Secure: %+v %v", chk, err)
+	}
+	si := posts(px.Calls(), "/v1/setup_intents")
+	want(t, si[len(si)-1], "return_url", "https://kessai.example/link/creditcard/return?o=x")
+	req := acquirer.Request{Key: "129001/v-3ds-hosted/CHECK:0:0:0", Keep: true}
+	if back, err := a.Returned(context.Background(), chk.Ref, req); err != nil || back.Approved || back.Code != "ER901" {
+		t.Fatalf("back before authenticating: %+v %v, want ER901", back, err)
+	}
+	if back, err := a.Returned(context.Background(), chk.Ref, acquirer.Request{Key: "999999/v-3ds-hosted/CHECK:0:0:0"}); err == nil || back.Approved {
+		t.Fatalf("another store's return read this store's SetupIntent: %+v %v", back, err)
+	}
+	px.Authenticate(chk.Ref, true)
+	back, err := a.Returned(context.Background(), chk.Ref, req)
+	setups := px.Setups()
+	kept := setups[len(setups)-1]
+	if err != nil || !back.Approved || back.Stored != kept.Customer+"/"+kept.PaymentMethod || !strings.HasPrefix(back.Stored, "cus_") {
+		t.Fatalf("back after authenticating: %+v %v (kept %+v)", back, err, kept)
+	}
 }
 
 // One operation keeps its Idempotency-Key on every retry, whatever the fault: an answer cut after

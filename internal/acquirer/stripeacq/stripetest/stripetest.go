@@ -63,6 +63,13 @@ type Intent struct {
 	authFailed               bool
 }
 
+// Setup is the proxy's book entry for one SetupIntent (a zero-amount verification).
+type Setup struct {
+	ID, Status, Key, Account string
+	Customer, PaymentMethod  string
+	authFailed               bool
+}
+
 // Fault is what to do to one request: "" (nothing), "drop" (apply it, then cut the connection
 // without an answer), "delay" (apply it, answer after Delay), "500" (apply it, answer 500),
 // "500-before" (answer 500 without applying it).
@@ -81,6 +88,8 @@ type Proxy struct {
 	calls   []Call
 	intents map[string]*Intent
 	order   []string
+	setups  map[string]*Setup
+	sorder  []string
 	pms     map[string]string // pm ID -> card number
 	replay  map[string][]byte // idempotency key -> first answer
 	replayS map[string]int
@@ -89,7 +98,7 @@ type Proxy struct {
 
 // Start runs a proxy in front of the stripe-mock at mock.
 func Start(t testing.TB, mock string) *Proxy {
-	p := &Proxy{mock: mock, Delay: 2 * time.Second, intents: map[string]*Intent{}, pms: map[string]string{},
+	p := &Proxy{mock: mock, Delay: 2 * time.Second, intents: map[string]*Intent{}, setups: map[string]*Setup{}, pms: map[string]string{},
 		replay: map[string][]byte{}, replayS: map[string]int{}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	p.URL = p.srv.URL
@@ -115,13 +124,36 @@ func (p *Proxy) Intents() []Intent {
 	return out
 }
 
+// Setups returns the book's SetupIntents in creation order.
+func (p *Proxy) Setups() []Setup {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Setup
+	for _, id := range p.sorder {
+		out = append(out, *p.setups[id])
+	}
+	return out
+}
+
 // Authenticate plays the shopper on Stripe's 3-D Secure page for an intent in requires_action:
 // passed, it is authorised (captured at once unless manual); failed, it is back to
-// requires_payment_method with Stripe's authentication failure. It reports whether the intent was
-// waiting for authentication.
+// requires_payment_method with Stripe's authentication failure. A SetupIntent (seti_…) passed
+// is succeeded; failed, back to requires_payment_method with setup_intent_authentication_failure.
+// It reports whether the intent was waiting for authentication.
 func (p *Proxy) Authenticate(id string, pass bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if si := p.setups[id]; si != nil {
+		if si.Status != "requires_action" {
+			return false
+		}
+		if pass {
+			si.Status = "succeeded"
+		} else {
+			si.Status, si.authFailed = "requires_payment_method", true
+		}
+		return true
+	}
 	in := p.intents[id]
 	if in == nil || in.Status != "requires_action" {
 		return false
@@ -150,6 +182,8 @@ func (i Intent) Charged() bool {
 }
 
 var piPath = regexp.MustCompile(`^/v1/payment_intents/([^/]+)(/capture|/cancel|/confirm)?$`)
+
+var siPath = regexp.MustCompile(`^/v1/setup_intents/([^/]+)$`)
 
 // declines maps test card numbers to Stripe's card errors (code, decline_code).
 var declines = map[string][2]string{
@@ -294,12 +328,36 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 		o["id"] = fmt.Sprintf("cus_test_%d", p.n)
 	case method == "POST" && path == "/v1/setup_intents":
 		p.n++
-		o["id"] = fmt.Sprintf("seti_test_%d", p.n)
-		o["status"] = "succeeded"
-		if d, ok := declines[p.pms[form.Get("payment_method")]]; ok {
+		si := &Setup{ID: fmt.Sprintf("seti_test_%d", p.n), Key: form.Get("metadata[kessai_key]"), Account: c.Account,
+			Customer: form.Get("customer"), PaymentMethod: form.Get("payment_method"), Status: "succeeded"}
+		card := p.pms[si.PaymentMethod]
+		if d, ok := declines[card]; ok {
 			b, _ := json.Marshal(cardError(d[0], d[1], ""))
 			return 402, b
 		}
+		p.setups[si.ID] = si
+		p.sorder = append(p.sorder, si.ID)
+		// stripe-mock answers a fixture (status requires_payment_method, a placeholder
+		// next_action); the proxy rewrites it the way Stripe answers a confirmed SetupIntent. A
+		// card that needs 3-D Secure is requires_action: with a return_url, a redirect_to_url to
+		// Stripe's authentication page; without one (server to server), use_stripe_sdk — a step
+		// only Stripe's own client-side code can take.
+		if card == ThreeDSCard {
+			si.Status = "requires_action"
+			if ru := form.Get("return_url"); ru != "" {
+				o["next_action"] = map[string]any{"type": "redirect_to_url",
+					"redirect_to_url": map[string]any{"url": "https://hooks.stripe.com/3d_secure_2/hosted?setup_intent=" + si.ID, "return_url": ru}}
+			} else {
+				o["next_action"] = map[string]any{"type": "use_stripe_sdk", "use_stripe_sdk": map[string]any{}}
+			}
+		}
+		p.setupJSON(o, si)
+	case method == "GET" && siPath.MatchString(path):
+		si := p.setups[siPath.FindStringSubmatch(path)[1]]
+		if si == nil {
+			return 200, mock
+		}
+		p.setupJSON(o, si)
 	case method == "POST" && path == "/v1/payment_intents":
 		p.n++
 		in := &Intent{ID: fmt.Sprintf("pi_test_%d", p.n), Key: form.Get("metadata[kessai_key]"), Account: c.Account,
@@ -407,5 +465,31 @@ func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
 	if in.authFailed && in.Status == "requires_payment_method" {
 		o["last_payment_error"] = map[string]any{"type": "card_error", "code": "payment_intent_authentication_failure",
 			"message": "The provided PaymentMethod has failed authentication."}
+	}
+}
+
+func (p *Proxy) setupJSON(o map[string]any, si *Setup) {
+	o["id"], o["status"], o["usage"] = si.ID, si.Status, "off_session"
+	o["metadata"] = map[string]any{"kessai_key": si.Key}
+	o["customer"], o["payment_method"] = nil, nil
+	if si.Customer != "" {
+		o["customer"] = si.Customer
+	}
+	if si.PaymentMethod != "" {
+		o["payment_method"] = si.PaymentMethod
+	}
+	na, _ := o["next_action"].(map[string]any)
+	switch {
+	case si.Status != "requires_action":
+		o["next_action"] = nil
+	case na == nil || na["type"] != "redirect_to_url" && na["type"] != "use_stripe_sdk":
+		// a retrieve of an intent still waiting: the mock's placeholder becomes the redirect again
+		o["next_action"] = map[string]any{"type": "redirect_to_url",
+			"redirect_to_url": map[string]any{"url": "https://hooks.stripe.com/3d_secure_2/hosted?setup_intent=" + si.ID}}
+	}
+	o["last_setup_error"] = nil
+	if si.authFailed && si.Status == "requires_payment_method" {
+		o["last_setup_error"] = map[string]any{"type": "invalid_request_error", "code": "setup_intent_authentication_failure",
+			"message": "The latest attempt to set up the payment method has failed because authentication failed."}
 	}
 }
