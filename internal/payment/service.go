@@ -230,7 +230,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		return nil, err
 	}
 	var resp acquirer.Response
-	authorised := false // an authorisation now holds at the network: voided if the payment is not recorded
+	authorised := false                      // an authorisation now holds at the network: voided if the payment is not recorded
 	verify := r.NoCharge || r.Job == "CHECK" // no money: a zero-amount verification, never voided
 	switch {
 	case r.Returned != "":
