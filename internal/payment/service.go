@@ -230,8 +230,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		return nil, err
 	}
 	var resp acquirer.Response
-	authorised := false                      // an authorisation now holds at the network: voided if the payment is not recorded
-	verify := r.NoCharge || r.Job == "CHECK" // no money: a zero-amount verification, never voided
+	authorised := false // an authorisation now holds at the network: voided if the payment is not recorded
+	// a zero-amount verification holds no money: nothing to void
+	verify := r.NoCharge || r.Job == "CHECK"
 	switch {
 	case r.Returned != "":
 		// back from the processor's own authentication: read the authorisation (or, for a
