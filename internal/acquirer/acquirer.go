@@ -81,10 +81,11 @@ var ErrNetwork = errors.New("card network unreachable")
 var ErrOutcomeUnknown = errors.New("acquirer outcome unknown")
 
 // Resolver is implemented by acquirers that can find, after the fact, what a request whose answer
-// was lost did: Resolve returns the reference of the authorisation made under the idempotency key
-// carried by ref (see KeyRef), found=false when the processor has none.
+// was lost did: Resolve returns the references of the authorisations made under the idempotency
+// key carried by ref (see KeyRef) — none when the processor has none; more than one when the
+// order was charged again after an earlier charge under the key was voided.
 type Resolver interface {
-	Resolve(ctx context.Context, ref string) (netRef string, found bool, err error)
+	Resolve(ctx context.Context, ref string) (netRefs []string, err error)
 }
 
 // KeyRef names an authorisation by the idempotency key it was requested under, for a Resolver
@@ -480,9 +481,9 @@ func (w *Watch) Refund(ctx context.Context, ref string, amount int64) error {
 }
 
 // Resolve passes through to the wrapped acquirer when it is a Resolver.
-func (w *Watch) Resolve(ctx context.Context, ref string) (string, bool, error) {
+func (w *Watch) Resolve(ctx context.Context, ref string) ([]string, error) {
 	if r, ok := w.Acquirer.(Resolver); ok {
 		return r.Resolve(ctx, ref)
 	}
-	return ref, true, nil
+	return []string{ref}, nil
 }

@@ -97,8 +97,13 @@ func refundKey(ctx context.Context, p *store.Payment) context.Context {
 }
 
 // voidOne performs one queued void. An outcome-unknown charge (a key reference) is first looked up
-// at the processor: not there (after ResolveWindow) → nothing to void; recorded by a payment (the
-// merchant's retry finished it) → nothing to void; else voided.
+// at the processor: not there (after ResolveWindow) → nothing to void. Each charge found under the
+// key is then claimed, against the merchant's retry of the same cod that may be recording it at
+// this moment (Charge claims the same reference before it records it): the first claim holds, on
+// one instance or several sharing the database. A charge the retry claimed (or that a payment
+// already records) is left alone; one the reconciler claimed is voided — and the retry, having
+// lost, answers ER990 rather than record it. So each charge ends recorded by one payment or voided,
+// never both, never neither.
 func (s *Service) voidOne(ctx context.Context, v *store.Void) error {
 	if _, _, ok := acquirer.ParseKeyRef(v.NetRef); !ok {
 		return s.Acq.Void(ctx, v.NetRef)
@@ -107,21 +112,44 @@ func (s *Service) voidOne(ctx context.Context, v *store.Void) error {
 	if !ok {
 		return nil // this acquirer never reports an unknown outcome
 	}
-	ref, found, err := res.Resolve(ctx, v.NetRef)
+	refs, err := res.Resolve(ctx, v.NetRef)
 	if err != nil {
 		return err
 	}
-	if !found {
+	if len(refs) == 0 {
 		if time.Since(v.CreatedAt) < ResolveWindow {
 			return errors.New("not found at the processor yet: looking again")
 		}
 		return nil
 	}
+	for _, ref := range refs {
+		if err := s.settleUnknown(ctx, v, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleUnknown claims one charge found under an outcome-unknown key and voids it unless a
+// payment records it (or is about to: its claim came first).
+func (s *Service) settleUnknown(ctx context.Context, v *store.Void, ref string) error {
 	if p, err := s.DB.PaymentByNetRef(ctx, ref); err == nil && p.Rst == "1" {
 		s.Log.Info("outcome-unknown charge is recorded: nothing to void", "aid", v.AID, "gid", p.Gid)
 		return nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	won := ""
+	if err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		won, err = tx.ClaimUnknown(ref, store.ClaimVoid, v.Gid, time.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	if won != store.ClaimVoid {
+		s.Log.Info("outcome-unknown charge claimed by the merchant's retry: nothing to void", "aid", v.AID, "gid", v.Gid)
+		return nil
 	}
 	s.Log.Warn("outcome-unknown charge not recorded: voiding it", "aid", v.AID, "gid", v.Gid)
 	return s.Acq.Void(acquirer.WithOpKey(ctx, v.Gid+"/reconcile"), ref)

@@ -298,7 +298,28 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	}
 
+	// A charge made under a key whose answer was once lost (ER990) may be the reconciler's to
+	// void at this very moment: recording it must win its claim first (see voidOne).
+	unknownRef := ""
+	if authorised && s.real() && p.Rst == "1" {
+		unknownRef = acquirer.KeyRef(areq.Account, areq.Key)
+	}
 	write := func(tx *store.Tx) error {
+		if unknownRef != "" {
+			queued, err := tx.UnknownQueued(unknownRef)
+			if err != nil {
+				return err
+			}
+			if queued {
+				won, err := tx.ClaimUnknown(p.NetRef, store.ClaimRecorded, p.Gid, now)
+				if err != nil {
+					return err
+				}
+				if won != store.ClaimRecorded {
+					return errBeingVoided
+				}
+			}
+		}
 		// A card is kept only when the network took it: a declined number is not stored (less
 		// card data at rest), and one-touch, which charges a customer's newest card, can never
 		// pick a card that was refused.
@@ -370,6 +391,12 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 	}
 	switch {
+	case errors.Is(err, errBeingVoided):
+		// the reconciler has taken this charge to void it (its answer was lost, and it was not
+		// recorded in time): not recorded, not a failure either; the same cod retried once the
+		// void is through charges anew under the next key
+		s.Log.Warn("retried charge is being voided by the reconciler: answered ER990", "aid", st.AID, "gid", p.Gid)
+		return nil, Errf(CodeOutcomeUnknown, "the processor's answer was lost and the charge is being voided: retry with the same cod")
 	case errors.Is(err, errReplay):
 		return s.replayed(ctx, st, r.Cod, p, fp, authorised)
 	case errors.Is(err, errStillUnknown):
@@ -399,6 +426,8 @@ var SettleWait = 8 * time.Second
 
 var errStillUnknown = errors.New("outcome still unknown")
 
+var errBeingVoided = errors.New("the charge is claimed by the reconciler")
+
 // settle writes the payment again until the database answers: nil (recorded now — the first
 // commit had not happened), errReplay (a unique key is taken: the first commit happened, or
 // another request won), or errStillUnknown after SettleWait. The unique keys on gid and (store,
@@ -412,7 +441,7 @@ func (s *Service) settle(ctx context.Context, write func(*store.Tx) error) error
 		wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		err := s.DB.Write(wctx, write)
 		cancel()
-		if err == nil || errors.Is(err, errReplay) {
+		if err == nil || errors.Is(err, errReplay) || errors.Is(err, errBeingVoided) {
 			return err
 		}
 	}
@@ -438,6 +467,9 @@ func (s *Service) adopt(st *store.Store, cod string, p *store.Payment, fp string
 				return
 			case errors.Is(err, errReplay):
 				s.replayed(ctx, st, cod, p, fp, authorised)
+				return
+			case errors.Is(err, errBeingVoided):
+				s.Log.Warn("payment answered outcome-unknown is the reconciler's to void: not recorded", "aid", st.AID, "gid", p.Gid)
 				return
 			}
 		}

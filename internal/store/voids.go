@@ -113,3 +113,31 @@ func (db *DB) ReleaseFollowUp(ctx context.Context, gid string) error {
 		return err
 	})
 }
+
+// Claim outcomes of an outcome-unknown charge (unknown_outcome_claims).
+const (
+	ClaimRecorded = "recorded" // a payment records the charge
+	ClaimVoid     = "void"     // the reconciler voids it
+)
+
+// UnknownQueued reports whether a reconciliation was ever queued for keyRef (an outcome-unknown
+// charge's acquirer.KeyRef), pending or done: a payment recording a charge made under that key
+// must then claim it first (ClaimUnknown).
+func (t *Tx) UnknownQueued(keyRef string) (bool, error) {
+	var n int
+	err := t.QueryRow(`SELECT COUNT(*) FROM acquirer_voids WHERE net_ref = ?`, keyRef).Scan(&n)
+	return n > 0, err
+}
+
+// ClaimUnknown claims the processor reference netRef of an outcome-unknown charge for outcome
+// (ClaimRecorded or ClaimVoid) and returns the outcome that holds: the first claim's. Two claims
+// racing on PostgreSQL serialise on the primary key (the second waits for the first to commit).
+func (t *Tx) ClaimUnknown(netRef, outcome, gid string, at time.Time) (string, error) {
+	if _, err := t.Exec(`INSERT INTO unknown_outcome_claims(net_ref, outcome, gid, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT (net_ref) DO NOTHING`,
+		netRef, outcome, gid, NS(at)); err != nil {
+		return "", err
+	}
+	var won string
+	err := t.QueryRow(`SELECT outcome FROM unknown_outcome_claims WHERE net_ref = ?`, netRef).Scan(&won)
+	return won, err
+}

@@ -342,12 +342,14 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 	})
 	if unknownErr(err) {
 		// the answer never came: the intent may exist; its metadata names it
+		// (an earlier intent of the order voided since is over: never the answer)
 		found, lerr := a.lookup(ctx, r.Account, r.Key)
-		if lerr != nil || found == nil {
+		cur := live(found)
+		if lerr != nil || cur == nil {
 			a.cfg.Log.Warn("stripe payment intent outcome unknown", "err", describe(err))
 			return acquirer.Response{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
 		}
-		pi, err = found, nil
+		pi, err = cur, nil
 	}
 	if err != nil {
 		return a.failed(err)
@@ -533,38 +535,57 @@ func (a *Acquirer) retrieve(ctx context.Context, account, id string) (*stripe.Pa
 	return pi, err
 }
 
-// lookup finds the PaymentIntent made under Kessai's request key, by metadata; nil when none.
-func (a *Acquirer) lookup(ctx context.Context, account, key string) (*stripe.PaymentIntent, error) {
+// lookup finds the PaymentIntents made under Kessai's request key, by metadata, newest first
+// (more than one when the order was charged again after a void); none when there are none.
+func (a *Acquirer) lookup(ctx context.Context, account, key string) ([]*stripe.PaymentIntent, error) {
 	p := &stripe.PaymentIntentSearchParams{}
 	p.Query = fmt.Sprintf("metadata['%s']:'%s'", MetaKey, strings.ReplaceAll(key, "'", "\\'"))
 	p.Single = true
+	p.Limit = stripe.Int64(100)
+	p.AddExpand("data.latest_charge")
 	if account != "" {
 		p.SetStripeAccount(account)
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallTimeout)
 	defer cancel()
+	var out []*stripe.PaymentIntent
 	for pi, err := range a.c.V1PaymentIntents.Search(cctx, p) {
 		if err != nil {
 			return nil, err
 		}
 		if pi.Metadata[MetaKey] == key { // exactly ours (search is a text match)
-			return pi, nil
+			out = append(out, pi)
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
-// Resolve finds the intent made under the key of a KeyRef (acquirer.Resolver).
-func (a *Acquirer) Resolve(ctx context.Context, r string) (string, bool, error) {
+// live is the first intent found that is not over (cancelled or refunded): the order's current
+// charge; nil when there is none.
+func live(found []*stripe.PaymentIntent) *stripe.PaymentIntent {
+	for _, pi := range found {
+		if !over(pi) {
+			return pi
+		}
+	}
+	return nil
+}
+
+// Resolve finds the intents made under the key of a KeyRef (acquirer.Resolver).
+func (a *Acquirer) Resolve(ctx context.Context, r string) ([]string, error) {
 	account, key, ok := acquirer.ParseKeyRef(r)
 	if !ok {
-		return r, true, nil
+		return []string{r}, nil
 	}
-	pi, err := a.lookup(ctx, account, key)
-	if err != nil || pi == nil {
-		return "", false, err
+	found, err := a.lookup(ctx, account, key)
+	if err != nil {
+		return nil, err
 	}
-	return ref(account, pi.ID), true, nil
+	refs := make([]string, len(found))
+	for i, pi := range found {
+		refs[i] = ref(account, pi.ID)
+	}
+	return refs, nil
 }
 
 // Verify checks a card without charging: a SetupIntent, confirmed (CHECK; a card registered for
@@ -673,14 +694,16 @@ func (a *Acquirer) followErr(op string, err error) error {
 // captured after (an unwanted sale). Voiding twice is fine.
 func (a *Acquirer) Void(ctx context.Context, netRef string) error {
 	if _, _, ok := acquirer.ParseKeyRef(netRef); ok {
-		r, found, err := a.Resolve(ctx, netRef)
+		refs, err := a.Resolve(ctx, netRef)
 		if err != nil {
 			return a.followErr("void lookup", err)
 		}
-		if !found {
-			return nil
+		for _, r := range refs {
+			if err := a.Void(ctx, r); err != nil {
+				return err
+			}
 		}
-		netRef = r
+		return nil
 	}
 	account, id := splitRef(netRef)
 	if strings.HasPrefix(id, "seti_") {

@@ -81,8 +81,12 @@ type Proxy struct {
 	mock  string
 	srv   *httptest.Server
 	Delay time.Duration
-	// Inject decides a fault per request (nil: none).
+	// Inject decides a fault per request (nil: none). It runs before the request takes effect and
+	// may block, holding the request back.
 	Inject func(c Call) Fault
+	// Answered, when set, runs once the request has taken effect and before its answer is sent;
+	// it may block, holding the answer back (a reader that has seen a state, not yet acted on it).
+	Answered func(c Call)
 
 	mu      sync.Mutex
 	calls   []Call
@@ -257,6 +261,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			p.replay[c.Key], p.replayS[c.Key] = out, status
 			p.mu.Unlock()
 		}
+	}
+	if p.Answered != nil {
+		p.Answered(c)
 	}
 	switch fault {
 	case "drop":
