@@ -88,7 +88,7 @@ func describeAcquirer(c server.AcquirerConfig) string {
 	switch c.Name {
 	case "stripe":
 		mode := "live key"
-		if strings.HasPrefix(c.Stripe.Key, "sk_test_") || strings.HasPrefix(c.Stripe.Key, "rk_test_") {
+		if stripeacq.TestMode(c.Stripe.Key) {
 			mode = "test-mode key"
 		}
 		base := c.Stripe.APIBase

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/acquirer/stripeacq"
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/server"
@@ -125,7 +126,11 @@ func banner(w io.Writer, s *server.Server, base string, demo *server.Demo, cfg s
 	}
 	fmt.Fprintf(w, "Kessai 決済 — %s\n", mode)
 	if !s.Sandbox {
-		fmt.Fprintf(w, "  processor: %s — LIVE: real cards are charged\n", describeAcquirer(cfg.Acquirer))
+		live := "LIVE: real cards are charged"
+		if cfg.Acquirer.Name == "stripe" && stripeacq.TestMode(cfg.Acquirer.Stripe.Key) {
+			live = "LIVE processor in Stripe test mode: only Stripe's test cards, no money moves"
+		}
+		fmt.Fprintf(w, "  processor: %s — %s\n", describeAcquirer(cfg.Acquirer), live)
 	}
 	fmt.Fprintf(w, "  storage:   %s (%s)\n", s.DB.Dialect, s.DB.Where)
 	fmt.Fprintf(w, "  %s\n", s.KeyNote)

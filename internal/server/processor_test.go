@@ -113,6 +113,20 @@ func TestStripeServerIsRealAndKeepsTheKeyOutOfTheLog(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("sandbox API with a real acquirer: %d, want 404", resp.StatusCode)
 	}
+	// no page calls itself a test environment (the marks every sandbox page carries)
+	for _, path := range []string{"/", "/maintenance", "/console/", "/console/login", "/operator/", "/operator/login", "/link/creditcard?aid=" + stripeID + "&jb=CAPTURE&am=100&tx=0&sf=0&cod=page-1"} {
+		resp, err := testenv.Client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, mark := range []string{"テスト環境", "SANDBOX", `class="testmark"`, `class="test-mark"`, `class="sandbox"`, "Test environment"} {
+			if strings.Contains(string(b), mark) {
+				t.Errorf("GET %s (%d) with a real acquirer shows %q", path, resp.StatusCode, mark)
+			}
+		}
+	}
 	ok := charge(t, srv.URL, "p-1", "4242424242424242", "CAPTURE")
 	if ok[1] != "1" || charged(px) != 1 {
 		t.Fatalf("CAPTURE: %v (charges %d)", ok, charged(px))

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kessai/internal/acquirer"
+	"kessai/internal/acquirer/stripeacq"
 	"kessai/internal/api"
 	"kessai/internal/auth"
 	"kessai/internal/clock"
@@ -227,12 +228,21 @@ func openVault(ctx context.Context, db *store.DB, cfg Config) (*vault.KeyRing, s
 	case cfg.VaultKeyEnv != "" || cfg.VaultKeyFile != "":
 		kr, err = vault.LoadKeyRing(cfg.VaultKeyEnv, cfg.VaultKeyFile)
 		note = "vault key from " + map[bool]string{true: "KESSAI_VAULT_KEY", false: cfg.VaultKeyFile}[cfg.VaultKeyEnv != ""]
+	case cfg.Acquirer.Name == "stripe" && !stripeacq.TestMode(cfg.Acquirer.Stripe.Key):
+		// real money: card data under a key generated next to the database is not protected
+		// by it; the operator provides the key (a secret store, a file apart from the data)
+		return nil, "", errors.New("--acquirer stripe with a live key needs the card-data key: set KESSAI_VAULT_KEY (32 random bytes, standard base64) or --vault-key-file; a key generated in the data directory is for the sandbox and Stripe test mode only")
 	case db.Dialect == store.SQLite:
 		var created bool
 		kr, created, err = vault.LoadOrCreate(cfg.DataDir, "")
 		note = "vault key from " + cfg.DataDir + "/" + vault.KeyFileName
-		if created {
+		switch {
+		case created && cfg.Acquirer.Name == "stripe":
+			note = "Stripe test mode: generated a new vault key in " + cfg.DataDir + "/" + vault.KeyFileName + " (a live key refuses to start without KESSAI_VAULT_KEY or --vault-key-file)"
+		case created:
 			note = "SANDBOX: generated a new vault key in " + cfg.DataDir + "/" + vault.KeyFileName + " (set KESSAI_VAULT_KEY in production)"
+		case cfg.Acquirer.Name == "stripe":
+			note += " (Stripe test mode; a live key needs KESSAI_VAULT_KEY or --vault-key-file)"
 		}
 	default:
 		return nil, "", errors.New("PostgreSQL needs the shared vault key: set KESSAI_VAULT_KEY (32 random bytes, standard base64) or --vault-key-file")

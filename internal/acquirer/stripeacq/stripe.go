@@ -40,6 +40,12 @@ type Config struct {
 	Log        *slog.Logger
 }
 
+// TestMode reports whether key is a Stripe test-mode key (sk_test_…, rk_test_…): Stripe moves no
+// money for it and refuses real card numbers.
+func TestMode(key string) bool {
+	return strings.HasPrefix(key, "sk_test_") || strings.HasPrefix(key, "rk_test_")
+}
+
 // Acquirer is the Stripe connector.
 type Acquirer struct {
 	c   *stripe.Client
