@@ -89,7 +89,7 @@ func TestServeStripe(t *testing.T) {
 	cancel()
 	<-done
 	banner := stdout.String()
-	for _, want := range []string{"PRODUCTION", "processor: Stripe (http://127.0.0.1:9, live key", "LIVE", "two-step sign-in: required"} {
+	for _, want := range []string{"PRODUCTION", "processor: Stripe (http://127.0.0.1:9, live key", "acquirer health: off", "LIVE: real cards are charged", "two-step sign-in: required"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}

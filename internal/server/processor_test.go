@@ -284,6 +284,18 @@ func TestStripeFaultsNeverChargeTwiceNorLoseACharge(t *testing.T) {
 		}
 	}
 
+	// 2b. a decline body (a 402 card_declined however good the card): a decline, never a
+	// success, nothing held; the same cod again gets Stripe's remembered decline under the same key
+	setFault("d-1", "decline")
+	n := len(px.Intents())
+	if r := charge(t, srv.URL, "d-1", "4242424242424242", "CAPTURE"); len(r) < 4 || r[1] != "2" || r[3] != "ER030" || len(px.Intents()) != n {
+		t.Fatalf("a decline body: %v (intents %d → %d)", r, n, len(px.Intents()))
+	}
+	setFault("d-1", "")
+	if r := charge(t, srv.URL, "d-1", "4242424242424242", "CAPTURE"); len(r) < 4 || r[1] != "2" || len(px.Intents()) != n {
+		t.Fatalf("the same cod after a decline: %v (intents %d → %d)", r, n, len(px.Intents()))
+	}
+
 	// 3. ER990 and no retry: the reconciler finds the charge by metadata and voids it
 	payment.ReconcileGrace = 0
 	mu.Lock()
@@ -327,6 +339,10 @@ func TestStripeFaultsNeverChargeTwiceNorLoseACharge(t *testing.T) {
 		if c.Method == "POST" && c.Key == "" {
 			t.Errorf("POST %s without an Idempotency-Key", c.Path)
 		}
+	}
+	// acquirer health is off by default: all these failures opened no emergency window
+	if w := srv.Maint.Active(time.Now()); w != nil {
+		t.Errorf("an emergency window opened with acquirer health off (the default): %+v", w)
 	}
 	// one operation, one key: every create of one cod's intent carried the same key
 	keys := map[string]map[string]bool{}

@@ -72,7 +72,8 @@ type Setup struct {
 
 // Fault is what to do to one request: "" (nothing), "drop" (apply it, then cut the connection
 // without an answer), "delay" (apply it, answer after Delay), "500" (apply it, answer 500),
-// "500-before" (answer 500 without applying it).
+// "500-before" (answer 500 without applying it), "decline" (answer Stripe's card_declined body
+// without charging anything; remembered under the request's Idempotency-Key, as Stripe does).
 type Fault string
 
 // Proxy is the fake Stripe in front of stripe-mock.
@@ -221,6 +222,19 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if fault == "500-before" {
 		record(500, false)
 		writeJSON(w, 500, map[string]any{"error": map[string]any{"type": "api_error", "message": "injected before the request took effect"}})
+		return
+	}
+	if fault == "decline" {
+		b, _ := json.Marshal(cardError("card_declined", "generic_decline", ""))
+		p.mu.Lock()
+		if c.Key != "" && r.Method == "POST" {
+			if _, seen := p.replay[c.Key]; !seen {
+				p.replay[c.Key], p.replayS[c.Key] = b, 402
+			}
+		}
+		p.mu.Unlock()
+		record(402, false)
+		writeAnswer(w, 402, b, false)
 		return
 	}
 	// Stripe's idempotency: a key seen before answers its first answer, and does nothing again
