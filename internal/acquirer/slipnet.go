@@ -80,7 +80,9 @@ func (Sandbox) OpenSlip(ctx context.Context, r SlipRequest) (SlipAnswer, error) 
 
 // CloseSlip: the sandbox's slips settle in Kessai (the test values, the CLI, the panel's sandbox
 // buttons), nothing arrives elsewhere.
-func (Sandbox) CloseSlip(ctx context.Context, ref string) (SlipStatus, error) { return SlipStatus{}, nil }
+func (Sandbox) CloseSlip(ctx context.Context, ref string) (SlipStatus, error) {
+	return SlipStatus{}, nil
+}
 
 // OpenSlip passes through to the wrapped acquirer's slip network, counting calls without an answer.
 func (w *Watch) OpenSlip(ctx context.Context, r SlipRequest) (SlipAnswer, error) {
