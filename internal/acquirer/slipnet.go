@@ -103,3 +103,17 @@ func (w *Watch) CloseSlip(ctx context.Context, ref string) (SlipStatus, error) {
 	st, err := n.CloseSlip(ctx, ref)
 	return st, w.note(err)
 }
+
+// ChainReacher is implemented by slip networks that reach only some convenience-store chains
+// (Stripe's konbini): hosted pages offer only those, and an order for another is refused (ER160).
+type ChainReacher interface {
+	Reaches(cv string) bool
+}
+
+// Reaches tells whether the wrapped acquirer's slip network reaches chain cv.
+func (w *Watch) Reaches(cv string) bool {
+	if r, ok := w.Acquirer.(ChainReacher); ok {
+		return r.Reaches(cv)
+	}
+	return true
+}

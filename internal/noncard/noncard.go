@@ -66,6 +66,15 @@ func (s *Service) net() acquirer.SlipNetwork {
 	return s.Net
 }
 
+// Reaches tells whether the slip network reaches convenience-store chain cv (Stripe's konbini
+// reaches four of the wire's chains; the sandbox all).
+func (s *Service) Reaches(cv string) bool {
+	if r, ok := s.net().(acquirer.ChainReacher); ok {
+		return r.Reaches(cv)
+	}
+	return true
+}
+
 // Real reports whether slips are issued by a real processor (not the sandbox).
 func (s *Service) Real() bool { return s.Net != nil && s.Net.Name() != "sandbox" }
 

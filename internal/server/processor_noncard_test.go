@@ -239,6 +239,9 @@ func TestStripeKonbini(t *testing.T) {
 		}
 	})
 	t.Run("refusals in the wire's codes", func(t *testing.T) {
+		if srv.NonCard.Reaches("010") || !srv.NonCard.Reaches("020") {
+			t.Errorf("hosted pages would offer the wrong chains: Seven-Eleven %v, Lawson %v", srv.NonCard.Reaches("010"), srv.NonCard.Reaches("020"))
+		}
 		if b := string(ncPost(t, srv.URL+"/gateway/cvs2.aspx", cvsOrder("k-711", "010"))); b != "ER:ER160" {
 			t.Errorf("Seven-Eleven is not reached by Stripe's konbini: %q", b)
 		}

@@ -24,8 +24,8 @@ import (
 // chains are not offered through Stripe.
 var konbiniStores = map[string]string{"020": "lawson", "030": "familymart", "080": "ministop", "760": "seicomart"}
 
-// KonbiniChains lists the cv codes Stripe's konbini reaches.
-func KonbiniChains() []string { return []string{"020", "030", "080", "760"} }
+// Reaches tells whether Stripe's konbini reaches chain cv (acquirer.ChainReacher).
+func (*Acquirer) Reaches(cv string) bool { _, ok := konbiniStores[cv]; return ok }
 
 var confirmationRe = regexp.MustCompile(`^[0-9]{10,11}$`)
 
