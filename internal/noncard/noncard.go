@@ -7,6 +7,7 @@
 package noncard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -93,6 +94,15 @@ func errf(code wire.Code, field, format string, a ...any) error {
 // ErrNoChange reports a notification that changed nothing: the slip is already past the state it
 // would move from (a duplicate, late or out-of-order notice).
 var ErrNoChange = errors.New("noncard: nothing changed")
+
+// ErrFurtherTransfer reports money that arrived for a bank transfer already paid (a second
+// transfer to its virtual account, or the rest of a short payment): it is added to what the
+// payment received and recorded on its timeline (TransferAgain) for the person who settles it; no
+// kickback goes out (the merchant had its BAN_SAL).
+var ErrFurtherTransfer = errors.New("noncard: money arrived for a payment already paid: recorded on the payment")
+
+// TransferAgain is the timeline step of a further transfer to an already-paid virtual account.
+const TransferAgain = "BAN_SAL_AGAIN"
 
 // ErrDeadline reports money offered for a slip whose deadline has passed: the chain or bank
 // refuses it, and the slip is expired.
@@ -452,6 +462,9 @@ type applyOpts struct {
 	// event, when set, is the processor's event ID, recorded in the same transaction: a
 	// duplicate delivery applies nothing.
 	event, eventKind string
+	// cumulative: a Transfer's amount is all that arrived so far (Stripe's amount received),
+	// not one transfer's.
+	cumulative bool
 }
 
 var errDuplicate = errors.New("noncard: duplicate processor event")
@@ -481,9 +494,9 @@ func (s *Service) apply(ctx context.Context, aid, gid string, kind Kind, amount 
 	}
 	noticeAt := s.NoticeAt(set, sl0.Method, now)
 	var out *Outcome
-	var deadline bool
+	var deadline, further bool
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		out, deadline = nil, false
+		out, deadline, further = nil, false, false
 		if o.event != "" {
 			fresh, err := tx.RecordProcessorEvent(o.event, o.eventKind, "applied", now)
 			if err != nil {
@@ -508,6 +521,24 @@ func (s *Service) apply(ctx context.Context, aid, gid string, kind Kind, amount 
 			return err
 		}
 		from, to := tr.from, tr.to
+		if kind == Transfer && sl.State == store.SlipPaid {
+			// money for a transfer already paid: kept on the payment, never lost
+			extra := amount
+			if o.cumulative {
+				extra = amount - sl.Received
+			}
+			out = &Outcome{Slip: sl, P: p, From: sl.State, To: sl.State}
+			if extra <= 0 {
+				return ErrNoChange // an earlier report of money already counted
+			}
+			sl.Received += extra
+			moved, err := tx.MoveSlip(sl, store.SlipPaid, sl.Received, now)
+			if err != nil || !moved {
+				return cmp.Or(err, ErrNoChange)
+			}
+			p.Captured, further = sl.Received, true
+			return tx.AddEvent(store.Event{Gid: sl.Gid, At: now, Kind: TransferAgain, From: store.SlipPaid, To: store.SlipPaid, Amount: extra, Actor: actor})
+		}
 		if sl.State != from {
 			out = &Outcome{Slip: sl, P: p, From: sl.State, To: sl.State}
 			return ErrNoChange
@@ -584,6 +615,9 @@ func (s *Service) apply(ctx context.Context, aid, gid string, kind Kind, amount 
 			return nil, err
 		}
 		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
+	}
+	if further {
+		return out, ErrFurtherTransfer
 	}
 	if out.Notified && s.Pay != nil {
 		s.Pay.Nudge()
@@ -755,11 +789,13 @@ func (s *Service) ApplyProcessorEvent(ctx context.Context, ev acquirer.Event) (s
 		}
 		return s.recordEvent(ctx, ev, outcome)
 	}
-	_, err := s.apply(ctx, "", p.Gid, kind, amount, s.net().Name()+":"+ev.Kind, applyOpts{late: true, event: ev.ID, eventKind: ev.Kind})
+	_, err := s.apply(ctx, "", p.Gid, kind, amount, s.net().Name()+":"+ev.Kind, applyOpts{late: true, event: ev.ID, eventKind: ev.Kind, cumulative: true})
 	var we *wire.Error
 	switch {
 	case err == nil:
 		return "applied", nil
+	case errors.Is(err, ErrFurtherTransfer):
+		return "recorded", nil
 	case errors.Is(err, errDuplicate):
 		return "duplicate", nil
 	case errors.Is(err, ErrNoChange):

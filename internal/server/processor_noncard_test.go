@@ -323,6 +323,24 @@ func TestStripeBankTransfer(t *testing.T) {
 			t.Fatalf("short arrival %v", h)
 		}
 	})
+	t.Run("the rest arrives after the short notice: recorded on the payment, no second BAN_SAL", func(t *testing.T) {
+		px.Fund(in.ID, 3500)
+		if out := deliver(t, srv.URL, "evt_b1_rest", "payment_intent.succeeded", px.Object(in.ID)); !strings.Contains(out, `"recorded"`) {
+			t.Fatalf("succeeded after partially_funded: %s", out)
+		}
+		sl, _ := srv.DB.GetSlip(ctx, col[0])
+		if sl.State != store.SlipPaid || sl.Received != 5500 || sl.Mf != "2" {
+			t.Fatalf("slip %s received %d mf %s", sl.State, sl.Received, sl.Mf)
+		}
+		evs, _ := srv.DB.Events(ctx, col[0])
+		if last := evs[len(evs)-1]; last.Kind != noncard.TransferAgain || last.Amount != 3500 {
+			t.Fatalf("timeline %+v", evs)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n, _ := rcv.count(noncard.ApBankArrived, "b-1"); n != 1 {
+			t.Fatalf("BAN_SAL delivered %d times", n)
+		}
+	})
 	col2, in2 := issue("b-2")
 	t.Run("arrived in full: BAN_SAL mf=1 once; an older partial event after it changes nothing", func(t *testing.T) {
 		px.Fund(in2.ID, 1500)
