@@ -159,6 +159,9 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case errors.Is(err, noncard.ErrDeadline):
 		fmt.Fprintf(stdout, "%s: the deadline had passed: refused, the payment is now expired\n", gid)
 		return nil
+	case errors.Is(err, noncard.ErrFurtherTransfer):
+		fmt.Fprintf(stdout, "%s: already paid: %d more recorded on the payment (received %d of %d), no kickback\n", gid, amt, out.Slip.Received, out.Slip.Billed)
+		return nil
 	case err != nil:
 		return err
 	}

@@ -426,7 +426,20 @@ type Event struct {
 	// refunded or voided; "" for an event that moves nothing.
 	State              string
 	Captured, Refunded int64
+	// Method is "" for a card payment, "cvs" or "bank" for a convenience-store or bank-transfer
+	// payment (wire.md §8): such an event moves the payment's slip, and State is then one of
+	// SlipPaid, SlipPartlyFunded, SlipExpired (or "" for an event that moves nothing).
+	Method string
+	// Received is what arrived for a slip so far (bank transfer).
+	Received int64
 }
+
+// The states a processor event shows for a convenience-store or bank-transfer slip.
+const (
+	SlipPaid         = "paid"             // paid in full (konbini paid, transfer complete)
+	SlipPartlyFunded = "partially_funded" // part of a bank transfer arrived
+	SlipExpired      = "expired"          // expired or cancelled at the processor
+)
 
 // Watch wraps an acquirer and counts consecutive operations that ended without an answer
 // (ErrNetwork, ErrOutcomeUnknown); at Threshold it calls Trip once (Kessai opens an emergency

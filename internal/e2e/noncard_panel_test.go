@@ -75,6 +75,18 @@ func TestNonCardPanel(t *testing.T) {
 		}
 		return false
 	})
+	// the shopper then transfers the missing 1,000 yen to the paid account: not dropped, but
+	// added to what arrived and shown on the payment's timeline (no second BAN_SAL: the merchant
+	// had its notice)
+	if r := b.post("/console/slips/"+bgid+"/sandbox-transfer", url.Values{"csrf": {tok}, "amount": {"1000"}}); r.Status != 303 {
+		t.Fatalf("second transfer: %d %s", r.Status, r.Body)
+	}
+	if sl, _ := e.s.DB.GetSlip(ctx, bgid); sl.Received != 5000 || sl.Mf != "2" {
+		t.Fatalf("after the second transfer: received %d mf %s", sl.Received, sl.Mf)
+	}
+	if page := b.get("/console/payments/" + bgid).Body; !strings.Contains(page, "追加入金（入金済の口座へ）") {
+		t.Fatal("the second transfer is not on the payment's timeline")
+	}
 	b.post("/console/slips/"+bgid+"/note", url.Values{"csrf": {tok}, "note": {"差額1,000円は次回請求"}})
 	if sl, _ := e.s.DB.GetSlip(ctx, bgid); sl.Note != "差額1,000円は次回請求" {
 		t.Fatalf("note %q", sl.Note)

@@ -324,12 +324,18 @@ func TestNonCardLaterNotices(t *testing.T) {
 		if h.Get("gid") != g || h.Get("mf") != tc.mf || h.Get("nk") != itoa64(tc.amount) || h.Get("nkd") != "20260310" || h.Get("memo") != "b1" {
 			t.Fatalf("BAN_SAL %s: %v", tc.cod, h)
 		}
-		if _, err := sb.Apply(ctx, "", g, noncard.Transfer, tc.amount, "t"); !errors.Is(err, noncard.ErrNoChange) {
+		// a second transfer to the paid account is not dropped: added to what arrived and kept on
+		// the payment's timeline, with no second BAN_SAL (asserted below) and mf as notified
+		if _, err := sb.Apply(ctx, "", g, noncard.Transfer, tc.amount, "t"); !errors.Is(err, noncard.ErrFurtherTransfer) {
 			t.Fatalf("second transfer: %v", err)
 		}
 		sl, _ := e.srv.DB.GetSlip(ctx, g)
-		if sl.Received != tc.amount || sl.Billed != 5500 || sl.Mf != tc.mf {
+		if sl.Received != 2*tc.amount || sl.Billed != 5500 || sl.Mf != tc.mf || sl.State != store.SlipPaid {
 			t.Fatalf("slip %+v", sl)
+		}
+		evs, _ := e.srv.DB.Events(ctx, g)
+		if last := evs[len(evs)-1]; last.Kind != noncard.TransferAgain || last.Amount != tc.amount || last.From != store.SlipPaid || last.To != store.SlipPaid {
+			t.Fatalf("second transfer not on the timeline: %+v", evs)
 		}
 	}
 	e.settle()

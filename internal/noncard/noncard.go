@@ -7,12 +7,14 @@
 package noncard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"kessai/internal/acquirer"
@@ -48,8 +50,41 @@ type Service struct {
 	Maint *maintenance.Index
 	// Sandbox enables the documented test values that settle by themselves.
 	Sandbox bool
-	Log     *slog.Logger
+	// Net issues the payment numbers and virtual accounts: nil or the sandbox's simulated chains
+	// and bank, or a processor's (Stripe's konbini and JP bank transfer), whose webhooks then
+	// move the slips (ApplyProcessorEvent).
+	Net acquirer.SlipNetwork
+	Log *slog.Logger
+
+	retry sync.Map // gid -> time.Time: a processor slip whose deadline close failed, tried again then
 }
+
+// net is the slip network in use.
+func (s *Service) net() acquirer.SlipNetwork {
+	if s.Net == nil {
+		return acquirer.Sandbox{}
+	}
+	return s.Net
+}
+
+// Reaches tells whether the slip network reaches convenience-store chain cv (Stripe's konbini
+// reaches four of the wire's chains; the sandbox all).
+func (s *Service) Reaches(cv string) bool {
+	if r, ok := s.net().(acquirer.ChainReacher); ok {
+		return r.Reaches(cv)
+	}
+	return true
+}
+
+// Real reports whether slips are issued by a real processor (not the sandbox).
+func (s *Service) Real() bool { return s.Net != nil && s.Net.Name() != "sandbox" }
+
+// ProcessorGrace is how long after a processor slip's deadline Kessai waits for the processor's
+// own word (its expiry webhook, or a payment made in the last minute) before it asks itself.
+var ProcessorGrace = 10 * time.Minute
+
+// RetryClose is how long a processor slip whose close failed waits before the next try.
+var RetryClose = time.Minute
 
 // Error is a refusal in wire terms.
 func errf(code wire.Code, field, format string, a ...any) error {
@@ -59,6 +94,15 @@ func errf(code wire.Code, field, format string, a ...any) error {
 // ErrNoChange reports a notification that changed nothing: the slip is already past the state it
 // would move from (a duplicate, late or out-of-order notice).
 var ErrNoChange = errors.New("noncard: nothing changed")
+
+// ErrFurtherTransfer reports money that arrived for a bank transfer already paid (a second
+// transfer to its virtual account, or the rest of a short payment): it is added to what the
+// payment received and recorded on its timeline (TransferAgain) for the person who settles it; no
+// kickback goes out (the merchant had its BAN_SAL).
+var ErrFurtherTransfer = errors.New("noncard: money arrived for a payment already paid: recorded on the payment")
+
+// TransferAgain is the timeline step of a further transfer to an already-paid virtual account.
+const TransferAgain = "BAN_SAL_AGAIN"
 
 // ErrDeadline reports money offered for a slip whose deadline has passed: the chain or bank
 // refuses it, and the slip is expired.
@@ -154,6 +198,15 @@ func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
 		return nil, err
 	}
 	fp := fingerprint(r.Method, r.Am, r.Tx, r.Sf)
+	if s.Real() && r.Cod != "" {
+		// a repeat is answered from the database before the processor is asked again (its
+		// idempotency keys expire; Kessai's order numbers do not)
+		if w, err := s.DB.SuccessfulByCod(ctx, st.AID, r.Cod); err == nil {
+			return s.replay(ctx, r, w, fp)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: nothing was issued, retry with the same cod")
+		}
+	}
 	p := &store.Payment{Gid: gid, AID: st.AID, Cod: r.Cod, Job: "CAPTURE", Status: store.SlipPending, Rst: wire.RstSuccess,
 		Am: r.Am, Tx: r.Tx, Sf: r.Sf, Ta: r.Total(), Md: "10", Em: r.Em, Pn: r.Pn, Inm: r.Inm, Free: r.Free, Source: r.Source,
 		Fingerprint: fp, AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now}
@@ -163,19 +216,32 @@ func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
 	switch r.Method {
 	case store.MethodCVS:
 		p.Ap = ApSlipIssued
-		ch, _ := acquirer.ChainByCode(r.Chain)
-		sl.Chain, sl.PayNo = r.Chain, acquirer.SlipNumber(r.Chain, gid)
-		if !ch.NoSlip {
-			sl.SlipURL = strings.TrimRight(r.BaseURL, "/") + SlipPath(gid, sl.ViewKey)
-		}
-		sl.Deadline = Deadline(now, r.Settings.CVSDays)
+		sl.Chain, sl.Deadline = r.Chain, Deadline(now, r.Settings.CVSDays)
 	case store.MethodBank:
 		p.Ap = ApBankIssued
-		acct := acquirer.OpenAccount(gid)
-		sl.PayNo, sl.Bank = acct.Reference(), acct.String()
 		sl.Deadline = Deadline(now, r.Settings.BankDays)
 	default:
 		return nil, errf(wire.ERNotContracted, "pt", "unknown method %q", r.Method)
+	}
+	ans, err := s.open(ctx, r, gid, fp, sl.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	p.NetRef, sl.PayNo = ans.Ref, ans.PayNo
+	if !ans.Deadline.IsZero() {
+		sl.Deadline = ans.Deadline
+	}
+	switch r.Method {
+	case store.MethodCVS:
+		ch, _ := acquirer.ChainByCode(r.Chain)
+		switch {
+		case ans.SlipURL != "":
+			sl.SlipURL = ans.SlipURL // the processor's voucher
+		case !ch.NoSlip:
+			sl.SlipURL = strings.TrimRight(r.BaseURL, "/") + SlipPath(gid, sl.ViewKey)
+		}
+	case store.MethodBank:
+		sl.Bank = ans.Bank.String()
 	}
 	if s.Sandbox {
 		if amt, ok := acquirer.AutoSettle(r.Method, r.Pn, p.Ta); ok {
@@ -206,18 +272,7 @@ func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
 		if err != nil {
 			return nil, wire.Errf(wire.ERInternal, "", "storage unavailable")
 		}
-		if w.Fingerprint != fp {
-			return nil, errf(wire.ERParamCod, "cod", "order number %s was already used with another method or amounts", r.Cod)
-		}
-		ws, err := s.DB.GetSlip(ctx, w.Gid)
-		if err != nil {
-			return nil, wire.Errf(wire.ERInternal, "", "slip of %s unavailable", w.Gid)
-		}
-		if ws.State == store.SlipExpired || ws.State == store.SlipCancelled {
-			// the order number's payment is over: a new slip needs a new order number
-			return nil, errf(wire.ERParamCod, "cod", "order number %s belongs to a payment that is %s", r.Cod, ws.State)
-		}
-		return &Issued{P: w, S: ws, Replayed: true}, nil
+		return s.replay(ctx, r, w, fp)
 	}
 	if err != nil {
 		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: nothing was issued, retry with the same cod")
@@ -226,6 +281,60 @@ func (s *Service) Issue(ctx context.Context, r *IssueRequest) (*Issued, error) {
 		s.Pay.Nudge()
 	}
 	return &Issued{P: p, S: sl}, nil
+}
+
+// replay answers a repeat of an order with the slip of its first payment w: ER054 when the method
+// or amounts differ, or when that payment is over.
+func (s *Service) replay(ctx context.Context, r *IssueRequest, w *store.Payment, fp string) (*Issued, error) {
+	if w.Fingerprint != fp {
+		return nil, errf(wire.ERParamCod, "cod", "order number %s was already used with another method or amounts", r.Cod)
+	}
+	ws, err := s.DB.GetSlip(ctx, w.Gid)
+	if err != nil {
+		return nil, wire.Errf(wire.ERInternal, "", "slip of %s unavailable", w.Gid)
+	}
+	if ws.State == store.SlipExpired || ws.State == store.SlipCancelled {
+		// the order number's payment is over: a new slip needs a new order number
+		return nil, errf(wire.ERParamCod, "cod", "order number %s belongs to a payment that is %s", r.Cod, ws.State)
+	}
+	return &Issued{P: w, S: ws, Replayed: true}, nil
+}
+
+// open asks the slip network for the payment number or account of a new payment. Its
+// idempotency key is the order's (store, cod, method, amounts), so a retry of the order gets the
+// same slip at the processor. A processor's answer that never came is ER990 (nothing reached the
+// shopper; the retry of the same cod gets the slip under the same key); its refusal ER042.
+func (s *Service) open(ctx context.Context, r *IssueRequest, gid, fp string, deadline time.Time) (acquirer.SlipAnswer, error) {
+	req := acquirer.SlipRequest{Key: r.Store.AID + "/" + r.Cod + "/" + fp, Method: r.Method, Gid: gid, Chain: r.Chain,
+		Amount: r.Total(), Name: r.Kana, Email: r.Em, Phone: r.Pn, Deadline: deadline, Description: r.Inm}
+	if r.Cod == "" {
+		req.Key = r.Store.AID + "/gid:" + gid + "/" + fp // no order number: this payment's own
+	}
+	if s.Real() {
+		acct, err := s.Pay.StoreAccount(ctx, r.Store.AID)
+		if err != nil {
+			return acquirer.SlipAnswer{}, wire.Errf(wire.Code(payment.CodeOf(err)), "", "%v", err)
+		}
+		req.Account = acct
+	}
+	ans, err := s.net().OpenSlip(ctx, req)
+	switch {
+	case err == nil:
+		return ans, nil
+	case errors.Is(err, acquirer.ErrOutcomeUnknown):
+		if s.Log != nil {
+			s.Log.Warn("slip outcome unknown at the processor: answered ER990", "aid", r.Store.AID, "method", r.Method, "err", err)
+		}
+		return ans, wire.Errf(wire.EROutcomeUnknown, "", "the processor's answer was lost: send the same order again")
+	case errors.Is(err, acquirer.ErrUnsupported) && r.Method == store.MethodCVS:
+		return ans, errf(wire.ERChain, "cv", "chain %s is not offered by %s", r.Chain, s.net().Name())
+	case errors.Is(err, acquirer.ErrNeedsEmail):
+		return ans, errf(wire.ERParamEmail, "em", "%s needs the shopper's e-mail address for this payment", s.net().Name())
+	}
+	if s.Log != nil {
+		s.Log.Warn("slip refused by the processor", "aid", r.Store.AID, "method", r.Method, "err", err)
+	}
+	return ans, wire.Errf(wire.ERNetwork, "", "the payment network refused the slip: %v", err)
 }
 
 // SlipPath is the shopper's printable result page of a slip: the key makes it unguessable.
@@ -312,6 +421,55 @@ var transitions = map[Kind]struct{ method, from, to string }{
 // offered after the deadline expires the slip instead: ErrDeadline. aid, when not "", limits
 // the slip to that store.
 func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount int64, actor string) (*Outcome, error) {
+	if kind == Cancel && s.Real() {
+		// the merchant cancels an unpaid slip: closed at the processor first, so that no money
+		// arrives to a cancelled payment (and one paid meanwhile is recorded paid instead)
+		if sl, err := s.DB.GetSlip(ctx, gid); err == nil && sl.State == store.SlipPending && (aid == "" || sl.AID == aid) {
+			p, err := s.DB.GetPayment(ctx, sl.AID, gid)
+			if err != nil {
+				return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
+			}
+			if p.NetRef != "" {
+				st, err := s.net().CloseSlip(ctx, p.NetRef)
+				if err != nil {
+					return nil, wire.Errf(wire.ERNetwork, "", "the processor did not close the slip: %v", err)
+				}
+				if k, amt, moves := arrived(sl.Method, st); moves {
+					return s.apply(ctx, aid, gid, k, amt, s.net().Name()+":cancel", applyOpts{late: true})
+				}
+			}
+		}
+	}
+	return s.apply(ctx, aid, gid, kind, amount, actor, applyOpts{})
+}
+
+// arrived is the transition a processor's slip status calls for: paid (or part of a transfer
+// arrived), or none.
+func arrived(method string, st acquirer.SlipStatus) (Kind, int64, bool) {
+	switch {
+	case method == store.MethodCVS && st.Paid:
+		return Paid, 0, true
+	case method == store.MethodBank && (st.Paid || st.Received > 0):
+		return Transfer, st.Received, true
+	}
+	return "", 0, false
+}
+
+// applyOpts are the variations of a transition.
+type applyOpts struct {
+	// late: money reported by the processor counts even after the deadline (it took it).
+	late bool
+	// event, when set, is the processor's event ID, recorded in the same transaction: a
+	// duplicate delivery applies nothing.
+	event, eventKind string
+	// cumulative: a Transfer's amount is all that arrived so far (Stripe's amount received),
+	// not one transfer's.
+	cumulative bool
+}
+
+var errDuplicate = errors.New("noncard: duplicate processor event")
+
+func (s *Service) apply(ctx context.Context, aid, gid string, kind Kind, amount int64, actor string, o applyOpts) (*Outcome, error) {
 	tr, ok := transitions[kind]
 	if !ok {
 		return nil, errors.New("noncard: unknown event " + string(kind))
@@ -336,9 +494,18 @@ func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount 
 	}
 	noticeAt := s.NoticeAt(set, sl0.Method, now)
 	var out *Outcome
-	var deadline bool
+	var deadline, further bool
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		out, deadline = nil, false
+		out, deadline, further = nil, false, false
+		if o.event != "" {
+			fresh, err := tx.RecordProcessorEvent(o.event, o.eventKind, "applied", now)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return errDuplicate
+			}
+		}
 		sl, err := tx.GetSlip(gid)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && aid != "" && sl.AID != aid) {
 			return errf(wire.ERParamTID, "gid", "no convenience-store or bank payment %s", gid)
@@ -354,11 +521,29 @@ func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount 
 			return err
 		}
 		from, to := tr.from, tr.to
+		if kind == Transfer && sl.State == store.SlipPaid {
+			// money for a transfer already paid: kept on the payment, never lost
+			extra := amount
+			if o.cumulative {
+				extra = amount - sl.Received
+			}
+			out = &Outcome{Slip: sl, P: p, From: sl.State, To: sl.State}
+			if extra <= 0 {
+				return ErrNoChange // an earlier report of money already counted
+			}
+			sl.Received += extra
+			moved, err := tx.MoveSlip(sl, store.SlipPaid, sl.Received, now)
+			if err != nil || !moved {
+				return cmp.Or(err, ErrNoChange)
+			}
+			p.Captured, further = sl.Received, true
+			return tx.AddEvent(store.Event{Gid: sl.Gid, At: now, Kind: TransferAgain, From: store.SlipPaid, To: store.SlipPaid, Amount: extra, Actor: actor})
+		}
 		if sl.State != from {
 			out = &Outcome{Slip: sl, P: p, From: sl.State, To: sl.State}
 			return ErrNoChange
 		}
-		if (kind == Paid || kind == Transfer) && now.After(sl.Deadline) {
+		if (kind == Paid || kind == Transfer) && now.After(sl.Deadline) && !o.late {
 			kind, to, deadline = Expire, store.SlipExpired, true
 		}
 		captured := p.Captured
@@ -421,8 +606,8 @@ func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount 
 		return tx.InsertKickback(&store.Kickback{AID: sl.AID, Gid: sl.Gid, Kind: "result", URL: st.ResultURL,
 			Query: Query(p, sl, ap, st.KickbackEncoding), NextAt: at, CreatedAt: now})
 	})
-	if errors.Is(err, ErrNoChange) {
-		return out, ErrNoChange
+	if errors.Is(err, ErrNoChange) || errors.Is(err, errDuplicate) {
+		return out, err
 	}
 	if err != nil {
 		var we *wire.Error
@@ -430,6 +615,9 @@ func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount 
 			return nil, err
 		}
 		return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
+	}
+	if further {
+		return out, ErrFurtherTransfer
 	}
 	if out.Notified && s.Pay != nil {
 		s.Pay.Nudge()
@@ -498,7 +686,11 @@ func (s *Service) DuePass(ctx context.Context) int {
 	n := 0
 	for {
 		now := s.Clock.Now()
-		due, err := s.DB.DueSlips(ctx, now, 200)
+		cut := now
+		if s.Real() {
+			cut = now.Add(-ProcessorGrace) // the processor's own expiry comes first
+		}
+		due, err := s.DB.DueSlips(ctx, cut, 200)
 		if err != nil {
 			if ctx.Err() == nil && s.Log != nil {
 				s.Log.Warn("slip deadline pass failed", "err", err)
@@ -507,6 +699,14 @@ func (s *Service) DuePass(ctx context.Context) int {
 		}
 		moved := 0
 		for _, sl := range due {
+			if s.Real() {
+				if done, ok := s.closeAtProcessor(ctx, sl, now); ok {
+					if done {
+						moved++
+					}
+					continue
+				}
+			}
 			kind, amount := Expire, int64(0)
 			if !sl.SettleAt.IsZero() && !sl.SettleAt.After(now) && !now.After(sl.Deadline) {
 				kind, amount = Paid, sl.SettleAmount
@@ -523,4 +723,103 @@ func (s *Service) DuePass(ctx context.Context) int {
 			return n
 		}
 	}
+}
+
+// closeAtProcessor settles a processor slip whose deadline (and ProcessorGrace) passed without
+// the processor's word: what arrived there is recorded (paid, or a short transfer), else the slip
+// is closed there and expired here. ok is false for a slip the processor never issued (Kessai
+// expires it itself); done reports a slip moved.
+func (s *Service) closeAtProcessor(ctx context.Context, sl *store.Slip, now time.Time) (done, ok bool) {
+	if at, wait := s.retry.Load(sl.Gid); wait && now.Before(at.(time.Time)) {
+		return false, true
+	}
+	p, err := s.DB.GetPayment(ctx, sl.AID, sl.Gid)
+	if err != nil || p.NetRef == "" {
+		return false, err != nil
+	}
+	st, err := s.net().CloseSlip(ctx, p.NetRef)
+	if err != nil {
+		s.retry.Store(sl.Gid, now.Add(RetryClose))
+		if s.Log != nil {
+			s.Log.Warn("slip past its deadline not closed at the processor: trying again", "gid", sl.Gid, "err", err)
+		}
+		return false, true
+	}
+	s.retry.Delete(sl.Gid)
+	kind, amount, moves := arrived(sl.Method, st)
+	if !moves {
+		kind, amount = Expire, 0
+	}
+	_, err = s.apply(ctx, "", sl.Gid, kind, amount, s.net().Name()+":deadline", applyOpts{late: true})
+	return err == nil, true
+}
+
+// ApplyProcessorEvent applies a processor's webhook about a convenience-store or bank-transfer
+// payment (ev.Method set) once, through the same transitions as every other notice: paid → CPL,
+// money arrived (in full or in part) → BAN_SAL with mf/nk/nkd, expired or cancelled there → the
+// expiry (and its opt-in notice). The event's ID is recorded in the transition's transaction, so
+// a duplicate delivery changes nothing, and a slip never moves backwards: an event arriving after
+// a later one is recorded and changes nothing. It reports what it did: applied, not-forward,
+// duplicate, no-payment or ignored.
+func (s *Service) ApplyProcessorEvent(ctx context.Context, ev acquirer.Event) (string, error) {
+	var p *store.Payment
+	if ev.Ref != "" {
+		var err error
+		if p, err = s.DB.PaymentByNetRef(ctx, ev.Ref); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	}
+	var kind Kind
+	var amount int64
+	switch ev.State {
+	case acquirer.SlipPaid:
+		kind = Paid
+		if ev.Method == store.MethodBank {
+			kind, amount = Transfer, ev.Received
+		}
+	case acquirer.SlipPartlyFunded:
+		kind, amount = Transfer, ev.Received
+	case acquirer.SlipExpired:
+		kind = Expire
+	}
+	if p == nil || kind == "" {
+		outcome := "ignored"
+		if p == nil && ev.State != "" {
+			outcome = "no-payment"
+		}
+		return s.recordEvent(ctx, ev, outcome)
+	}
+	_, err := s.apply(ctx, "", p.Gid, kind, amount, s.net().Name()+":"+ev.Kind, applyOpts{late: true, event: ev.ID, eventKind: ev.Kind, cumulative: true})
+	var we *wire.Error
+	switch {
+	case err == nil:
+		return "applied", nil
+	case errors.Is(err, ErrFurtherTransfer):
+		return "recorded", nil
+	case errors.Is(err, errDuplicate):
+		return "duplicate", nil
+	case errors.Is(err, ErrNoChange):
+		return s.recordEvent(ctx, ev, "not-forward")
+	case errors.As(err, &we) && we.Code == wire.ERParamTID:
+		return s.recordEvent(ctx, ev, "ignored") // not a slip, or another method's event
+	}
+	return "", err
+}
+
+// recordEvent records an event that moved nothing, so a repeat is known as a duplicate.
+func (s *Service) recordEvent(ctx context.Context, ev acquirer.Event, outcome string) (string, error) {
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		fresh, err := tx.RecordProcessorEvent(ev.ID, ev.Kind, outcome, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return errDuplicate
+		}
+		return nil
+	})
+	if errors.Is(err, errDuplicate) {
+		return "duplicate", nil
+	}
+	return outcome, err
 }

@@ -234,3 +234,20 @@ func (s *Service) ApplyEvent(ctx context.Context, ev acquirer.Event) (string, er
 }
 
 var errDuplicate = errors.New("duplicate event")
+
+// StoreAccount is a store's account at the server's processor for calls made outside the card
+// jobs (convenience-store and bank slips): "" in the sandbox or for the platform's own account;
+// ER042 when the store is set to an acquirer this server does not run (never issued elsewhere).
+func (s *Service) StoreAccount(ctx context.Context, aid string) (string, error) {
+	if !s.real() {
+		return "", nil
+	}
+	a, err := s.storeAcquirer(ctx, aid)
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if a.Acquirer != "" && a.Acquirer != s.Acq.Name() {
+		return "", Errf("ER042", "store %s is set to the %s acquirer, which this server does not run (%s)", aid, a.Acquirer, s.Acq.Name())
+	}
+	return a.Account, nil
+}

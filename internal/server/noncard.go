@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"kessai/internal/acquirer"
 	"kessai/internal/maintenance"
 	"kessai/internal/noncard"
 	"kessai/internal/store"
@@ -33,6 +34,9 @@ func (s *Server) GateMethod(t time.Time, op maintenance.Op, method string, r *ht
 // registerNonCard mounts the convenience-store and bank-transfer endpoints (wire.md §8).
 func (s *Server) registerNonCard() {
 	s.NonCard = &noncard.Service{DB: s.DB, Pay: s.Pay, Clock: s.Cfg.Clock, Maint: s.Maint, Sandbox: s.Sandbox, Log: s.Log}
+	if n, ok := s.Pay.Acq.(acquirer.SlipNetwork); ok {
+		s.NonCard.Net = n // the server's processor issues the slips too (Stripe: konbini, JP bank transfer)
+	}
 	nc := &gateway.NonCard{H: s.gateway, Svc: s.NonCard, Gate: s.GateMethod}
 	nc.Register(s.mux)
 }

@@ -109,7 +109,13 @@ func (s *Server) registerWebhooks() {
 			http.Error(w, "malformed event", http.StatusBadRequest)
 			return
 		}
-		outcome, err := s.Pay.ApplyEvent(r.Context(), ev)
+		var outcome string
+		if ev.Method != "" {
+			// a convenience-store or bank-transfer payment: its slip moves (noncard)
+			outcome, err = s.NonCard.ApplyProcessorEvent(r.Context(), ev)
+		} else {
+			outcome, err = s.Pay.ApplyEvent(r.Context(), ev)
+		}
 		if err != nil {
 			// not recorded: Stripe delivers it again
 			http.Error(w, "storage unavailable", http.StatusServiceUnavailable)

@@ -91,6 +91,9 @@ type Options struct {
 	// RefusePrivateKickbacks makes the sandbox refuse kickbacks to internal addresses, as
 	// production does.
 	RefusePrivateKickbacks bool
+	// AllowPrivateKickbacks is serve --allow-private-kickbacks: with a real acquirer, kickbacks to
+	// a receiver on this machine.
+	AllowPrivateKickbacks bool
 	// KickbackSources are the published kickback source addresses (serve --kickback-source).
 	KickbackSources []string
 	// RequireMFA is kessai serve --require-mfa.
@@ -127,7 +130,7 @@ func Start(t testing.TB, o Options) *Srv {
 	log := slog.New(server.NewRedactingHandler(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Config{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, Clock: o.Clock, VaultKeyEnv: o.VaultKey,
-		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, KickbackSources: o.KickbackSources, RequireMFA: o.RequireMFA, Acquirer: o.Acquirer, Log: log})
+		SandboxClock: o.Clock != nil, OperatorAllow: o.OperatorAllow, SMTP: o.SMTP, MailPoll: 100 * time.Millisecond, ReadHeaderTimeout: o.ReadHeaderTimeout, ReadTimeout: o.ReadTimeout, TrustedProxy: o.TrustedProxy, RefusePrivateKickbacks: o.RefusePrivateKickbacks, AllowPrivateKickbacks: o.AllowPrivateKickbacks, KickbackSources: o.KickbackSources, RequireMFA: o.RequireMFA, Acquirer: o.Acquirer, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

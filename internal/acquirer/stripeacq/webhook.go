@@ -33,12 +33,18 @@ func ParseEvent(payload []byte, sigHeader, secret string) (acquirer.Event, error
 		return out, nil
 	}
 	switch ev.Type {
-	case "payment_intent.succeeded", "payment_intent.amount_capturable_updated", "payment_intent.canceled":
+	case "payment_intent.succeeded", "payment_intent.amount_capturable_updated", "payment_intent.canceled",
+		"payment_intent.partially_funded", "payment_intent.payment_failed":
 		var pi stripe.PaymentIntent
 		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil {
 			return out, fmt.Errorf("payment intent: %w", err)
 		}
 		out.Ref = ref(ev.Account, pi.ID)
+		if m := slipMethod(&pi); m != "" {
+			out.Method = m
+			slipEvent(&out, string(ev.Type), &pi)
+			return out, nil
+		}
 		switch ev.Type {
 		case "payment_intent.succeeded":
 			out.State, out.Captured = "captured", pi.AmountReceived
@@ -67,4 +73,37 @@ func ParseEvent(payload []byte, sigHeader, secret string) (acquirer.Event, error
 		}
 	}
 	return out, nil
+}
+
+// slipMethod tells a convenience-store (konbini) or bank-transfer (customer_balance) intent from a
+// card one: "cvs", "bank" or "".
+func slipMethod(pi *stripe.PaymentIntent) string {
+	for _, t := range pi.PaymentMethodTypes {
+		switch t {
+		case "konbini":
+			return "cvs"
+		case "customer_balance":
+			return "bank"
+		}
+	}
+	return ""
+}
+
+// slipEvent maps a konbini or bank-transfer intent's event to the slip state it shows: succeeded →
+// paid (with what arrived); partially_funded → part of a transfer arrived; payment_failed (a
+// konbini voucher that expired unpaid) and canceled → expired. Anything else moves nothing.
+func slipEvent(out *acquirer.Event, typ string, pi *stripe.PaymentIntent) {
+	switch typ {
+	case "payment_intent.succeeded":
+		out.State, out.Received = acquirer.SlipPaid, pi.AmountReceived
+		if out.Received == 0 {
+			out.Received = pi.Amount
+		}
+	case "payment_intent.partially_funded":
+		if got := received(pi); got > 0 && out.Method == "bank" {
+			out.State, out.Received = acquirer.SlipPartlyFunded, got
+		}
+	case "payment_intent.payment_failed", "payment_intent.canceled":
+		out.State = acquirer.SlipExpired
+	}
 }

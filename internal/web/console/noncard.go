@@ -148,6 +148,8 @@ func (h *Handler) slipAction(w http.ResponseWriter, r *http.Request, who *ui.Who
 	}
 	_, err = h.NonCard.Apply(r.Context(), who.Account.AID, pay.Gid, kind, amount, actor)
 	switch {
+	case errors.Is(err, noncard.ErrFurtherTransfer):
+		// recorded on the timeline: the payment was paid before
 	case errors.Is(err, noncard.ErrNoChange):
 		h.renderPayment(w, r, who, pay, http.StatusConflict, ui.L(lang, "この状態では実行できません（変更はありません）。", "Not possible in this state (nothing changed)."))
 		return

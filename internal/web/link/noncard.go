@@ -191,10 +191,10 @@ func (h *Handler) methodChoices(r *http.Request, set *store.StoreMethods, want, 
 	return out, nil
 }
 
-func chainChoices(set *store.StoreMethods, sel, lang string) []ncChain {
+func chainChoices(set *store.StoreMethods, svc *noncard.Service, sel, lang string) []ncChain {
 	var out []ncChain
 	for _, c := range acquirer.Chains {
-		if !set.ChainEnabled(c.Code) {
+		if !set.ChainEnabled(c.Code) || (svc != nil && !svc.Reaches(c.Code)) {
 			continue
 		}
 		name := c.NameJa
@@ -271,7 +271,7 @@ func (h *Handler) nonCardEntry(w http.ResponseWriter, r *http.Request, p *wire.P
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	o.CSRF = h.csrfFor(o.ID)
 	v := &ncView{Lang: lang, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Session: o.ID,
-		CSRF: o.CSRF, Signed: h.seal(o), Methods: methods, Chains: chainChoices(req.Settings, p.Get("cv"), lang), Kana: req.Kana,
+		CSRF: o.CSRF, Signed: h.seal(o), Methods: methods, Chains: chainChoices(req.Settings, h.nc.Svc, p.Get("cv"), lang), Kana: req.Kana,
 		Errors: map[string]string{}}
 	v.Title = ncTexts[lang]["title"]
 	h.ncRender(w, http.StatusOK, "noncard", v)
@@ -322,7 +322,7 @@ func (h *Handler) nonCardForm(w http.ResponseWriter, r *http.Request, issue bool
 		return
 	}
 	v := &ncView{Lang: lang, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Session: o.ID, CSRF: o.CSRF,
-		Signed: r.PostFormValue("d"), Methods: methods, Chains: chainChoices(set, cv, lang), Kana: kana, Errors: map[string]string{}}
+		Signed: r.PostFormValue("d"), Methods: methods, Chains: chainChoices(set, h.nc.Svc, cv, lang), Kana: kana, Errors: map[string]string{}}
 	v.Title = ncTexts[lang]["title"]
 	if !issue {
 		h.ncRender(w, http.StatusOK, "noncard", v)

@@ -17,6 +17,7 @@ func init() {
 		"job.CVS_CAN":                   {"コンビニ入金取消", "Cancelled by the chain (CVS_CAN)"},
 		"job.BAN_SAL":                   {"銀行入金", "Money arrived (BAN_SAL)"},
 		"job.EXPIRE":                    {"支払期限切れ", "Deadline passed"},
+		"job.BAN_SAL_AGAIN":             {"追加入金（入金済の口座へ）", "Further money arrived (already paid)"},
 		"mf.1":                          {"一致", "exact"},
 		"mf.2":                          {"過少", "short (過少)"},
 		"mf.3":                          {"過剰", "over (過剰)"},

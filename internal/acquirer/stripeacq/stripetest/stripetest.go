@@ -61,6 +61,14 @@ type Intent struct {
 	Refunded                 int64
 	Manual                   bool
 	authFailed               bool
+	// Method is the intent's payment method type: card, konbini or customer_balance.
+	Method string
+	// Funded is what arrived for a customer_balance intent so far.
+	Funded int64
+	// ExpiresAt and Confirmation are the konbini options the intent was made with.
+	ExpiresAt              int64
+	Confirmation, Customer string
+	slipN                  int
 }
 
 // Setup is the proxy's book entry for one SetupIntent (a zero-amount verification).
@@ -386,6 +394,21 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 		fmt.Sscan(form.Get("amount"), &in.Amount)
 		p.intents[in.ID] = in
 		p.order = append(p.order, in.ID)
+		in.Method = form.Get("payment_method_types[0]")
+		if in.Method == "konbini" || in.Method == "customer_balance" {
+			// stripe-mock accepted the request's shape but answers a fixture without the
+			// konbini voucher or the bank account (next_action {"type":"type"}): the proxy
+			// answers what Stripe documents for a confirmed konbini / JP bank transfer intent,
+			// with numbers of its own (see slipAction), so every mapped field can be checked.
+			in.Status, in.slipN, in.Customer = "requires_action", p.n, form.Get("customer")
+			fmt.Sscan(form.Get("payment_method_options[konbini][expires_at]"), &in.ExpiresAt)
+			in.Confirmation = form.Get("payment_method_options[konbini][confirmation_number]")
+			if in.Confirmation == "" {
+				in.Confirmation = "11111111111"
+			}
+			p.intentJSON(o, in)
+			break
+		}
 		card := p.pms[form.Get("payment_method")]
 		if d, ok := declines[card]; ok {
 			in.Status = "requires_payment_method"
@@ -482,6 +505,17 @@ func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
 	if in.Status != "requires_action" {
 		o["next_action"] = nil
 	}
+	if in.Method == "konbini" || in.Method == "customer_balance" {
+		o["payment_method_types"] = []string{in.Method}
+		o["latest_charge"] = nil
+		o["amount_received"] = in.Captured
+		if in.Customer != "" {
+			o["customer"] = in.Customer
+		}
+		if in.Status == "requires_action" {
+			o["next_action"] = slipAction(in)
+		}
+	}
 	o["last_payment_error"] = nil
 	if in.authFailed && in.Status == "requires_payment_method" {
 		o["last_payment_error"] = map[string]any{"type": "card_error", "code": "payment_intent_authentication_failure",
@@ -513,4 +547,89 @@ func (p *Proxy) setupJSON(o map[string]any, si *Setup) {
 		o["last_setup_error"] = map[string]any{"type": "invalid_request_error", "code": "setup_intent_authentication_failure",
 			"message": "The latest attempt to set up the payment method has failed because authentication failed."}
 	}
+}
+
+// Slip test values: what the proxy answers for a confirmed konbini or JP bank transfer intent.
+const (
+	BankCode   = "0001"
+	BankName   = "みずほ銀行"
+	BranchName = "ストライプ支店"
+	// Holder has a "." as zengin names may: the wire's bank string separates its fields with ".".
+	Holder = "ｽﾄﾗｲﾌﾟ.ｼﾞﾔﾊﾟﾝ(ｶ"
+)
+
+// PaymentCode is the konbini payment code the proxy gives intent n at a store (lawson,
+// familymart, ministop, seicomart).
+func PaymentCode(store string, n int) string {
+	off := map[string]int{"lawson": 1, "familymart": 2, "ministop": 3, "seicomart": 4}[store]
+	return fmt.Sprintf("%d%010d", off, 5000000+n)
+}
+
+// Branch and Account are the zengin branch code and account number of intent n.
+func Branch(n int) string  { return fmt.Sprintf("9%02d", n%100) }
+func Account(n int) string { return fmt.Sprintf("%07d", 1200000+n) }
+
+// VoucherURL is the hosted voucher of intent id.
+func VoucherURL(id string) string { return "https://payment.stripe.com/konbini/voucher/test_" + id }
+
+// SlipN is the number the proxy derived an intent's slip values from.
+func (i Intent) SlipN() int { return i.slipN }
+
+func slipAction(in *Intent) map[string]any {
+	if in.Method == "konbini" {
+		stores := map[string]any{}
+		for _, st := range []string{"familymart", "lawson", "ministop", "seicomart"} {
+			stores[st] = map[string]any{"confirmation_number": in.Confirmation, "payment_code": PaymentCode(st, in.slipN)}
+		}
+		return map[string]any{"type": "konbini_display_details", "konbini_display_details": map[string]any{
+			"expires_at": in.ExpiresAt, "hosted_voucher_url": VoucherURL(in.ID), "stores": stores}}
+	}
+	return map[string]any{"type": "display_bank_transfer_instructions", "display_bank_transfer_instructions": map[string]any{
+		"amount_remaining": in.Amount - in.Funded, "currency": "jpy", "type": "jp_bank_transfer", "reference": nil,
+		"hosted_instructions_url": "https://payment.stripe.com/payment/test_" + in.ID + "/instructions",
+		"financial_addresses": []any{map[string]any{"type": "zengin", "supported_networks": []string{"zengin"},
+			"zengin": map[string]any{"bank_code": BankCode, "bank_name": BankName, "branch_code": Branch(in.slipN),
+				"branch_name": BranchName, "account_type": "futsu", "account_number": Account(in.slipN), "account_holder_name": Holder}}}}}
+}
+
+// Fund plays a bank transfer of amount arriving for a customer_balance intent: in part, the intent
+// waits for the rest (partially funded); in full, it succeeds.
+func (p *Proxy) Fund(id string, amount int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.intents[id]
+	if in == nil || in.Method != "customer_balance" || in.Status != "requires_action" {
+		return false
+	}
+	in.Funded += amount
+	if in.Funded >= in.Amount {
+		in.Status, in.Captured = "succeeded", in.Amount
+	}
+	return true
+}
+
+// PayKonbini plays the shopper paying a konbini voucher at the store.
+func (p *Proxy) PayKonbini(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.intents[id]
+	if in == nil || in.Method != "konbini" || in.Status != "requires_action" {
+		return false
+	}
+	in.Status, in.Captured = "succeeded", in.Amount
+	return true
+}
+
+// Object is the intent as Stripe shows it now (the data.object of its webhook events).
+func (p *Proxy) Object(id string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.intents[id]
+	if in == nil {
+		return "null"
+	}
+	o := map[string]any{"object": "payment_intent", "currency": "jpy"}
+	p.intentJSON(o, in)
+	b, _ := json.Marshal(o)
+	return string(b)
 }
