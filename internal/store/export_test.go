@@ -14,3 +14,6 @@ func RunBatch(db *DB, fns ...func(*Tx) error) []error {
 	}
 	return out
 }
+
+// BatchesAlone is how many batches were written as one statement without a transaction.
+func BatchesAlone(db *DB) int64 { return db.batchesAlone.Load() }

@@ -249,7 +249,7 @@ func (db *DB) GetCard(ctx context.Context, aid string, id int64) (*Card, error) 
 
 // CardByCustomer finds the newest card a store's customer (e-mail + phone) used.
 func (db *DB) CardByCustomer(ctx context.Context, aid, em, pn string) (*Card, error) {
-	c, err := scanCard(db.QueryRow(ctx, `SELECT `+cardCols+` FROM cards WHERE aid = ? AND em = ? AND pn = ? AND (em <> '' OR pn <> '') ORDER BY id DESC LIMIT 1`, aid, em, pn))
+	c, err := scanCard(db.QueryRow(ctx, `SELECT `+cardCols+` FROM cards WHERE aid = ? AND em = ? AND pn = ? AND (em <> '' OR pn <> '') ORDER BY created_at DESC, id DESC LIMIT 1`, aid, em, pn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
