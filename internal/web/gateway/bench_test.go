@@ -4,8 +4,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -46,13 +48,23 @@ func BenchmarkCaptureCPU(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := cpuTime()
+	var mu sync.Mutex
+	durs := make([]time.Duration, 0, b.N)
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		defer func() {
+			mu.Lock()
+			durs = append(durs, mine...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
+			t0 := time.Now()
 			r := httptest.NewRequest("POST", "/gateway/gateway.aspx", strings.NewReader(form()))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			r.RemoteAddr = "127.0.0.1:1234"
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
+			mine = append(mine, time.Since(t0))
 			if body := w.Body.String(); !strings.HasPrefix(body, "") || strings.Count(body, ",") < 13 || strings.Split(body, ",")[1] != "1" {
 				b.Fatalf("CAPTURE answered %q", body)
 			}
@@ -60,4 +72,8 @@ func BenchmarkCaptureCPU(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+	slices.Sort(durs)
+	if len(durs) > 0 {
+		b.ReportMetric(float64(durs[len(durs)*99/100])/1e6, "p99-ms")
+	}
 }
