@@ -102,6 +102,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	gcPercent, memLimit := server.TuneGC()
+	log.Debug("garbage collector", "gogc", gcPercent, "memory_limit_bytes", memLimit)
 	banner(stdout, s, base, demo, cfg)
 	log.Info("kessai serving", "addr", ln.Addr().String(), "sandbox", s.Sandbox, "storage", s.DB.Dialect, "where", s.DB.Where)
 	if s.Sandbox {

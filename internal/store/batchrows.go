@@ -1,8 +1,14 @@
 package store
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Multi-row statements for a group commit (issue 18).
@@ -27,7 +33,6 @@ type rowBuffer struct {
 	// card IDs reserved in this transaction: SQLite counts from its counter, PostgreSQL takes
 	// values of the sequence, as many as the batch has operations, in one round trip
 	nextCard int64
-	pgIDs    []int64
 	reserve  int // the batch's size
 }
 
@@ -48,41 +53,22 @@ func getRowBuffer(n int) *rowBuffer {
 func putRowBuffer(b *rowBuffer) {
 	clear(b.cards[:cap(b.cards)])
 	clear(b.payments[:cap(b.payments)])
-	b.cards, b.payments, b.pgIDs, b.nextCard, b.reserve = b.cards[:0], b.payments[:0], b.pgIDs[:0], 0, 0
+	b.cards, b.payments, b.nextCard, b.reserve = b.cards[:0], b.payments[:0], 0, 0
 	rowBuffers.Put(b)
 }
 
 func (b *rowBuffer) empty() bool { return len(b.cards) == 0 && len(b.payments) == 0 }
 
-// cardID reserves the next card ID inside t's transaction.
+// cardID reserves the next card ID. SQLite counts from its AUTOINCREMENT counter inside the
+// transaction (the only writer). PostgreSQL takes values of the sequence from a cache that is
+// refilled pcardIDBlock values at a time, outside the transaction: one round trip for many
+// batches, and a batch that only buffers rows needs no transaction at all (groupCommitter.try).
+// Values left in the cache when the process stops are skipped, like any gap of a sequence; card
+// IDs are therefore unique but not in time order across instances (CardByCustomer orders by time).
 func (t *Tx) cardID() (int64, error) {
 	b := t.rows
 	if t.db.Dialect == Postgres {
-		if len(b.pgIDs) == 0 {
-			// one round trip for the batch's cards (unused values are skipped, like any gap)
-			rows, err := t.query(`SELECT nextval(pg_get_serial_sequence('cards', 'id')) FROM generate_series(1, ?)`, max(b.reserve, 1))
-			if err != nil {
-				return 0, err
-			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return 0, err
-				}
-				b.pgIDs = append(b.pgIDs, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return 0, err
-			}
-			if len(b.pgIDs) == 0 {
-				return 0, errNoIDs
-			}
-		}
-		id := b.pgIDs[0]
-		b.pgIDs = b.pgIDs[1:]
-		return id, nil
+		return t.db.cardIDs.next(t.db)
 	}
 	if b.nextCard == 0 {
 		// the only writer: the AUTOINCREMENT counter is the highest ID ever used
@@ -97,11 +83,106 @@ func (t *Tx) cardID() (int64, error) {
 	return id, nil
 }
 
+// pgCardIDBlock is how many card IDs a PostgreSQL instance takes from the sequence at a time.
+const pgCardIDBlock = 512
+
+// idCache hands out values of the cards' sequence taken in blocks (PostgreSQL).
+type idCache struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (c *idCache) next(db *DB) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ids) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rows, err := db.W.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('cards', 'id')) FROM generate_series(1, $1)`, pgCardIDBlock)
+		if err != nil {
+			return 0, err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			c.ids = append(c.ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		if len(c.ids) == 0 {
+			return 0, errNoIDs
+		}
+	}
+	id := c.ids[0]
+	c.ids = c.ids[1:]
+	return id, nil
+}
+
 type errString string
 
 func (e errString) Error() string { return string(e) }
 
 const errNoIDs = errString("store: the card sequence returned no value")
+
+// oneStatement reports whether flush writes the buffered rows with one statement (PostgreSQL:
+// at most maxRowsPerInsert cards and payments, written together).
+func (b *rowBuffer) oneStatement() bool {
+	return !b.empty() && len(b.cards) <= maxRowsPerInsert && len(b.payments) <= maxRowsPerInsert
+}
+
+// flushAlone writes the buffered rows — the whole of a batch that opened no transaction — with
+// one statement on its own, which PostgreSQL makes atomic. A refused row (a taken order number)
+// wrote nothing: errOpFailed, so the batch runs again one savepoint per operation. An error that
+// is not the server's answer (the connection died after the statement was sent) may hide a
+// commit: errCommitLost.
+func (t *Tx) flushAlone(ctx context.Context) error {
+	b := t.rows
+	cards, payments := b.cards, b.payments
+	var q string
+	var args []any
+	switch {
+	case len(cards) > 0 && len(payments) > 0:
+		q = t.db.Q(pgCardsAndPayments(len(cards), len(payments)))
+		args = make([]any, 0, len(cards)*13+len(payments)*31)
+		args = appendCardArgs(args, cards)
+		for i := range payments {
+			args = appendPaymentArgs(args, &payments[i])
+		}
+	case len(cards) > 0:
+		q = t.db.Q(t.multiRow(cardsTable, len(cards)))
+		args = appendCardArgs(make([]any, 0, len(cards)*13), cards)
+	default:
+		q = t.db.Q(t.multiRow(paymentsTable, len(payments)))
+		args = make([]any, 0, len(payments)*31)
+		for i := range payments {
+			args = appendPaymentArgs(args, &payments[i])
+		}
+	}
+	var err error
+	if st, perr := t.db.prepared(&t.db.wStmts, t.db.W, q); perr == nil {
+		_, err = st.ExecContext(ctx, args...)
+	} else {
+		_, err = t.db.W.ExecContext(ctx, q, args...)
+	}
+	b.cards, b.payments = b.cards[:0], b.payments[:0]
+	if err == nil {
+		t.db.batchesAlone.Add(1)
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if retryable(err) {
+			return err
+		}
+		return errOpFailed // refused by the server: nothing was written
+	}
+	return fmt.Errorf("%w: %w", errCommitLost, err)
+}
 
 // flush writes the buffered rows: cards first (a payment names its card), then payments.
 func (t *Tx) flush() error {

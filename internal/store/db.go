@@ -41,6 +41,10 @@ type DB struct {
 	pending   map[string]bool
 	rStmts    sync.Map                    // query -> *sql.Stmt prepared on R
 	clk       atomic.Pointer[clock.Clock] // clock.go
+	cardIDs   idCache                     // PostgreSQL: card IDs taken from the sequence in blocks (batchrows.go)
+	// batchesAlone counts group-commit batches written as one statement without a transaction
+	// (PostgreSQL, batchrows.go), for tests and the metrics
+	batchesAlone atomic.Int64
 }
 
 func (db *DB) prepared(m *sync.Map, pool *sql.DB, q string) (*sql.Stmt, error) {
@@ -233,7 +237,34 @@ type Tx struct {
 	// rows, when set (the optimistic pass of a group commit), buffers InsertCard and
 	// InsertPayment for multi-row statements (batchrows.go)
 	rows *rowBuffer
+	// begin, when set, opens the transaction (Tx) at the first statement that needs it
+	// (PostgreSQL's optimistic pass of a group commit; see groupCommitter.try)
+	begin    func() (*sql.Tx, error)
+	beginErr error
 }
+
+// open begins the transaction if it is still deferred.
+func (t *Tx) open() error {
+	if t.Tx != nil {
+		return nil
+	}
+	if t.beginErr == nil {
+		if t.begin == nil {
+			t.beginErr = errString("store: no transaction")
+		} else {
+			t.Tx, t.beginErr = t.begin()
+		}
+	}
+	return t.beginErr
+}
+
+// canceled is a context that is done: a query run with it fails at once (a *sql.Row cannot be
+// made to carry an error otherwise).
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // stmt returns q prepared for this transaction's connection from the writer's statement cache,
 // or nil on a cache miss. A miss cannot prepare on the pool here (on SQLite the transaction holds
@@ -277,6 +308,9 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 }
 
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	if err := t.open(); err != nil {
+		return nil, err
+	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.Exec(args...)
@@ -287,13 +321,16 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 // QueryRow runs a one-row query written with "?" placeholders (after the rows buffered so far;
 // if writing them fails, the query runs on the rolled-back transaction and its Scan fails).
 func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
-	if err := t.flush(); err != nil {
+	if err := t.flush(); err != nil && t.Tx != nil {
 		t.Tx.Rollback()
 	}
 	return t.queryRow(q, args...)
 }
 
 func (t *Tx) queryRow(q string, args ...any) *sql.Row {
+	if err := t.open(); err != nil {
+		return t.db.W.QueryRowContext(canceled, "SELECT 1") // its Scan fails
+	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.QueryRow(args...)
@@ -310,6 +347,9 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	if err := t.open(); err != nil {
+		return nil, err
+	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
 		return st.Query(args...)

@@ -14,3 +14,12 @@ func RunBatch(db *DB, fns ...func(*Tx) error) []error {
 	}
 	return out
 }
+
+// BatchesAlone is how many batches were written as one statement without a transaction.
+func BatchesAlone(db *DB) int64 { return db.batchesAlone.Load() }
+
+// CardByCustomerQuery is CardByCustomer's query, for its plan.
+const CardByCustomerQuery = cardByCustomerQuery
+
+// Where is a filter's WHERE clause and arguments.
+func (f *PaymentFilter) Where() (string, []any, error) { return f.where() }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -110,7 +111,8 @@ func (g *groupCommitter) run(batch []*gcOp) {
 	// Optimistic first: the whole batch without savepoints (two statements — two round trips to
 	// PostgreSQL — fewer per operation). If one operation fails, the batch is rolled back and run
 	// again with a savepoint around each operation, so only the failing one is undone.
-	savepoints := len(batch) == 1
+	// A batch of one is optimistic too: on PostgreSQL its rows then go in one round trip.
+	savepoints := false
 	ambiguous := false // a COMMIT was sent and its answer lost: it may have taken effect
 	for attempt := 0; attempt < 2; attempt++ {
 		err = g.try(batch, results, savepoints)
@@ -157,11 +159,26 @@ var errOpFailed = errors.New("an operation of the batch failed")
 func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	sqlTx, err := g.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	tx := &Tx{db: g.db}
+	if g.db.Dialect == Postgres && !savepoints {
+		// PostgreSQL, optimistic pass: the transaction opens at the batch's first statement that
+		// is not a buffered row. A batch of payments that only buffered their rows (CAPTURE,
+		// AUTH) then needs no transaction: its one multi-row INSERT runs on its own and is
+		// atomic by itself — one round trip instead of four (BEGIN, the card IDs, the INSERT,
+		// COMMIT).
+		tx.begin = func() (*sql.Tx, error) { return g.db.W.BeginTx(ctx, nil) }
+	} else {
+		sqlTx, err := g.db.W.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		tx.Tx = sqlTx
 	}
-	tx := &Tx{Tx: sqlTx, db: g.db}
+	rollback := func() {
+		if tx.Tx != nil {
+			tx.Tx.Rollback()
+		}
+	}
 	if !savepoints {
 		tx.rows = getRowBuffer(len(batch))
 		defer putRowBuffer(tx.rows)
@@ -171,7 +188,7 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 		if !savepoints {
 			e := op.fn(tx)
 			if e != nil {
-				sqlTx.Rollback()
+				rollback()
 				if retryable(e) {
 					return e
 				}
@@ -182,42 +199,49 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 		}
 		if !single {
 			if _, err := tx.Exec("SAVEPOINT gc"); err != nil {
-				sqlTx.Rollback()
+				rollback()
 				return err
 			}
 		}
 		e := op.fn(tx)
 		if e != nil && retryable(e) {
-			sqlTx.Rollback()
+			rollback()
 			return e
 		}
 		if !single {
 			if e != nil {
 				if _, err := tx.Exec("ROLLBACK TO SAVEPOINT gc"); err != nil {
-					sqlTx.Rollback()
+					rollback()
 					return err
 				}
 			}
 			if _, err := tx.Exec("RELEASE SAVEPOINT gc"); err != nil {
-				sqlTx.Rollback()
+				rollback()
 				return err
 			}
 		} else if e != nil {
-			sqlTx.Rollback()
+			rollback()
 			results[i] = e
 			return nil
 		}
 		results[i] = e
 	}
+	if tx.Tx == nil && tx.rows != nil && tx.rows.oneStatement() {
+		// no transaction was opened: the buffered rows are the whole batch, one statement
+		return tx.flushAlone(ctx)
+	}
 	if err := tx.flush(); err != nil {
 		// a buffered row failed (a taken order number…): find whose, one savepoint each
-		sqlTx.Rollback()
+		rollback()
 		if retryable(err) {
 			return err
 		}
 		return errOpFailed
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if tx.Tx == nil {
+		return nil // nothing was written at all
+	}
+	if err := tx.Tx.Commit(); err != nil {
 		if retryable(err) {
 			return err // SQLite busy, a serialization failure: certainly not committed
 		}

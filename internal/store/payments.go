@@ -247,9 +247,12 @@ func (db *DB) GetCard(ctx context.Context, aid string, id int64) (*Card, error) 
 	return c, classify(err)
 }
 
+// cardByCustomerQuery names the partial index's condition (em and pn set) so SQLite uses it.
+const cardByCustomerQuery = `SELECT ` + cardCols + ` FROM cards WHERE aid = ? AND em = ? AND pn = ? AND em <> '' AND pn <> '' ORDER BY created_at DESC, id DESC LIMIT 1`
+
 // CardByCustomer finds the newest card a store's customer (e-mail + phone) used.
 func (db *DB) CardByCustomer(ctx context.Context, aid, em, pn string) (*Card, error) {
-	c, err := scanCard(db.QueryRow(ctx, `SELECT `+cardCols+` FROM cards WHERE aid = ? AND em = ? AND pn = ? ORDER BY id DESC LIMIT 1`, aid, em, pn))
+	c, err := scanCard(db.QueryRow(ctx, cardByCustomerQuery, aid, em, pn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

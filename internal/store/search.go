@@ -69,6 +69,9 @@ func (f *PaymentFilter) where() (string, []any, error) {
 	if f.Method != "" {
 		q += ` AND method = ?`
 		args = append(args, f.Method)
+		if f.Method != MethodCard {
+			q += ` AND method <> 'card'` // lets SQLite use the partial index payments_method
+		}
 	}
 	if f.SlipNo != "" {
 		q += ` AND gid IN (SELECT gid FROM slips WHERE aid = ? AND pay_no = ?)`
