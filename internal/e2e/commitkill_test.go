@@ -177,6 +177,8 @@ func (cc *commitCutter) clientToServer(c, u net.Conn, mute *atomic.Bool) {
 	if _, err := u.Write(append(hdr[:], body...)); err != nil {
 		return
 	}
+	inTx, insertAlone := false, false
+	stmts := map[string]bool{} // prepared statement name → it is an INSERT
 	for {
 		var h [5]byte
 		if _, err := io.ReadFull(c, h[:]); err != nil {
@@ -187,9 +189,35 @@ func (cc *commitCutter) clientToServer(c, u net.Conn, mute *atomic.Bool) {
 		if _, err := io.ReadFull(c, body); err != nil {
 			return
 		}
-		commit := (h[0] == 'Q' || h[0] == 'P') && bytes.Contains(bytes.ToLower(body), []byte("commit"))
+		// A commit is a COMMIT, or — since a batch of payments that only inserts rows is written
+		// with one statement and no transaction (store.groupCommitter) — the Sync that ends an
+		// INSERT executed outside a transaction: PostgreSQL commits it there.
+		lower := bytes.ToLower(body)
+		commit := (h[0] == 'Q' || h[0] == 'P') && bytes.Contains(lower, []byte("commit"))
+		switch h[0] {
+		case 'Q':
+			switch {
+			case bytes.HasPrefix(bytes.TrimSpace(lower), []byte("begin")):
+				inTx = true
+			case bytes.HasPrefix(bytes.TrimSpace(lower), []byte("commit")), bytes.HasPrefix(bytes.TrimSpace(lower), []byte("rollback")):
+				inTx = false
+			}
+		case 'P': // Parse: statement name, query
+			if name, rest, ok := bytes.Cut(body, []byte{0}); ok {
+				q, _, _ := bytes.Cut(rest, []byte{0})
+				stmts[string(name)] = isInsert(q)
+			}
+		case 'B': // Bind: portal name, statement name
+			if _, rest, ok := bytes.Cut(body, []byte{0}); ok {
+				name, _, _ := bytes.Cut(rest, []byte{0})
+				insertAlone = !inTx && stmts[string(name)]
+			}
+		case 'S': // Sync: an INSERT bound outside a transaction commits here
+			commit = commit || insertAlone
+			insertAlone = false
+		}
 		if commit && cc.armed.CompareAndSwap(true, false) {
-			mute.Store(true) // the answer to this COMMIT never reaches Kessai
+			mute.Store(true) // the answer to this commit never reaches Kessai
 			if _, err := u.Write(append(h[:], body...)); err != nil {
 				return
 			}
@@ -204,6 +232,12 @@ func (cc *commitCutter) clientToServer(c, u net.Conn, mute *atomic.Bool) {
 			return
 		}
 	}
+}
+
+// isInsert reports whether a statement's SQL writes rows: an INSERT, or a data-modifying WITH.
+func isInsert(q []byte) bool {
+	q = bytes.ToLower(bytes.TrimSpace(q))
+	return bytes.HasPrefix(q, []byte("insert")) || bytes.HasPrefix(q, []byte("with")) && bytes.Contains(q, []byte("insert"))
 }
 
 // TestPostgresKilledMidCommit (issue 14 item 5): PostgreSQL — a cluster of the test's own — is
