@@ -6,6 +6,8 @@ package payment
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,6 +157,22 @@ type Result struct {
 	RedirectURL, Ref string
 }
 
+// cardKey names the card in a charge's idempotency key: a short digest of the vault's keyed lookup
+// hash of the number with the expiry — never the number, nor a hash anyone could recompute from a
+// number — or, for a card kept at the processor, of the processor's reference (it is charged by
+// that, not by number). A card typed in and the same card held in the vault name the same.
+func cardKey(lookup []byte, exp, stored string) string {
+	h := sha256.New()
+	if stored != "" {
+		h.Write([]byte("stored\x00" + stored))
+	} else {
+		h.Write([]byte("card\x00"))
+		h.Write(lookup)
+		h.Write([]byte("\x00" + exp))
+	}
+	return "c" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
 // Total is am+tx+sf.
 func (r *ChargeRequest) Total() int64 { return r.Am + r.Tx + r.Sf }
 
@@ -186,6 +204,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	p.God = "KS" + gid[len(gid)-10:]
 
 	var pan, exp, stored string
+	var lookup []byte // the vault's keyed digest of the card number
 	var card *store.Card
 	switch {
 	case r.Card != nil:
@@ -193,7 +212,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		if err != nil {
 			return nil, Errf("ER055", "card number")
 		}
-		pan, exp = r.Card.PAN, r.Card.Exp
+		pan, exp, lookup = r.Card.PAN, r.Card.Exp, sealed.Hash
 		card = &store.Card{AID: st.AID, KeyID: sealed.KeyID, Blob: sealed.Blob, First6: sealed.First6, Last4: sealed.Last4,
 			Brand: sealed.Brand, Lookup: sealed.Hash, Exp: r.Card.Exp, Holder: r.Card.Holder, Em: r.Em, Pn: r.Pn, CreatedAt: now}
 		p.First6, p.Last4, p.Brand = sealed.First6, sealed.Last4, sealed.Brand
@@ -208,6 +227,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 			return nil, Errf("ER000", "card unavailable")
 		}
 		exp = c.Exp
+		if d, ok := vault.NormalizePAN(pan); ok {
+			lookup = s.Vault.Lookup(d)
+		}
 		p.CardID, p.First6, p.Last4, p.Brand = c.ID, c.First6, c.Last4, c.Brand
 		if stored, err = s.storedAtProcessor(ctx, st.AID, c.ID); err != nil {
 			return nil, unavailable(err)
@@ -216,12 +238,16 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		return nil, Errf("ER055", "no card")
 	}
 
-	// The network's idempotency key: a retry of the same order after a crash reuses the same
-	// authorisation rather than making a second one.
+	// The network's idempotency key: a retry of the same order with the same card (after a
+	// crash, a timeout, ER990) reuses the same authorisation rather than making a second one; the
+	// same order paid with another card (the first was declined) is another request. The
+	// processor sees this key (Stripe: in the intent's metadata): the card is in it only as a
+	// digest of the vault's keyed hash.
 	key := st.AID + "/" + gid
 	if r.Cod != "" {
 		key = st.AID + "/" + r.Cod + "/" + fp
 	}
+	key += "/" + cardKey(lookup, exp, stored)
 	areq := acquirer.Request{Key: key, PAN: pan, Exp: exp, Amount: p.Ta, Method: p.Md, Sale: r.Job != "AUTH"}
 	if r.Card != nil {
 		areq.CVV = r.Card.CVV

@@ -35,7 +35,9 @@ var confirmationRe = regexp.MustCompile(`^[0-9]{10,11}$`)
 // settles it (nothing reached the shopper: an intent left behind expires or stays unfunded).
 func (a *Acquirer) OpenSlip(ctx context.Context, r acquirer.SlipRequest) (acquirer.SlipAnswer, error) {
 	p := &stripe.PaymentIntentCreateParams{Amount: stripe.Int64(r.Amount), Currency: stripe.String("jpy"), Confirm: stripe.Bool(true),
-		Metadata: map[string]string{MetaKey: r.Key, "kessai_gid": r.Gid}}
+		// no gid in the metadata: a retry of the order (after ER990) has a new gid, and every
+		// parameter must be the same under one Idempotency-Key (the key names store and cod)
+		Metadata: map[string]string{MetaKey: r.Key}}
 	if r.Description != "" {
 		p.Description = stripe.String(r.Description)
 	}
@@ -62,11 +64,11 @@ func (a *Acquirer) OpenSlip(ctx context.Context, r acquirer.SlipRequest) (acquir
 		}
 		p.PaymentMethodOptions = &stripe.PaymentIntentCreatePaymentMethodOptionsParams{Konbini: opt}
 	case "bank":
-		cp := &stripe.CustomerCreateParams{Name: stripe.String(r.Name), Metadata: map[string]string{MetaKey: r.Key, "kessai_gid": r.Gid}}
+		cp := &stripe.CustomerCreateParams{Name: stripe.String(r.Name), Metadata: map[string]string{MetaKey: r.Key}}
 		if r.Email != "" {
 			cp.Email = stripe.String(r.Email)
 		}
-		params(&cp.Params, r.Account, IdempotencyKey(r.Key, "customer"))
+		params(&cp.Params, r.Account, paramKey(cp, r.Account, r.Key, "customer"))
 		var cus *stripe.Customer
 		if err := a.do(ctx, func(ctx context.Context) error {
 			var err error
@@ -85,7 +87,11 @@ func (a *Acquirer) OpenSlip(ctx context.Context, r acquirer.SlipRequest) (acquir
 	default:
 		return acquirer.SlipAnswer{}, fmt.Errorf("%w: method %q", acquirer.ErrUnsupported, r.Method)
 	}
-	params(&p.Params, r.Account, IdempotencyKey(r.Key, "payment_intent"))
+	// every parameter is in the key (a retry on a later day has another deadline, another name):
+	// the same key always comes with the same parameters, as Stripe requires
+	pkey := paramKey(p, r.Account, r.Key, "payment_intent")
+	p.Metadata[AttemptKey] = pkey
+	params(&p.Params, r.Account, pkey)
 	var pi *stripe.PaymentIntent
 	err := a.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -93,7 +99,7 @@ func (a *Acquirer) OpenSlip(ctx context.Context, r acquirer.SlipRequest) (acquir
 		return err
 	})
 	if unknownErr(err) {
-		all, lerr := a.lookup(ctx, r.Account, r.Key)
+		all, lerr := a.lookup(ctx, r.Account, AttemptKey, pkey)
 		found := live(all)
 		if lerr != nil || found == nil {
 			a.cfg.Log.Warn("stripe slip outcome unknown", "err", describe(err))

@@ -1,9 +1,10 @@
 // Package stripeacq is the Stripe connector behind the acquirer interface (stripe-go): Kessai's
 // jobs become PaymentIntents (CAPTURE: automatic capture, AUTH: manual capture, SALES: capture,
 // CANCEL: cancel or refund), CHECK a SetupIntent, stored cards a Customer and PaymentMethod charged
-// off-session. Every POST carries an Idempotency-Key derived from the payment and the operation, and
-// a call whose answer is lost is retried under the same key, then looked up by its metadata, before
-// the caller is told the outcome is unknown.
+// off-session. Every POST carries an Idempotency-Key derived from the payment, the operation and
+// the request's own parameters (Stripe refuses a key used again with other parameters), and a call
+// whose answer is lost is retried under the same key, then looked up by its metadata, before the
+// caller is told the outcome is unknown.
 package stripeacq
 
 import (
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/form"
 
 	"kessai/internal/acquirer"
 )
@@ -121,9 +123,32 @@ func IdempotencyKey(parts ...string) string {
 	return "kessai-" + hex.EncodeToString(h[:20])
 }
 
-// MetaKey is the PaymentIntent / SetupIntent metadata field holding Kessai's request key, by which
-// an intent whose creation answer was lost is found again.
+// MetaKey is the PaymentIntent / SetupIntent metadata field holding Kessai's request key
+// (acquirer.Request.Key: the order and the card), by which the reconciler finds every intent made
+// for it.
 const MetaKey = "kessai_key"
+
+// AttemptKey is the PaymentIntent metadata field holding the Idempotency-Key of the one request
+// that made it, by which an intent whose creation answer was lost is found again — never another
+// attempt of the same order and card (with another security code, another return page), which
+// may have been declined while this one charged.
+const AttemptKey = "kessai_attempt"
+
+// paramKey derives the Idempotency-Key of a POST from its operation and the request's own
+// parameters, form-encoded as stripe-go sends them (never used for a request carrying card data).
+// Stripe keeps the first request made under a key and refuses the key with other parameters
+// (400 idempotency_error), so the key must change whenever a parameter legitimately does (another
+// payment method, another return page, another amount), and stay the same on a retry of the very
+// same request — both hold by construction.
+func paramKey(p any, parts ...string) string {
+	v := &form.Values{}
+	form.AppendTo(v, p)
+	return IdempotencyKey(append(parts, v.ToValues().Encode())...)
+}
+
+// maxCardKeys bounds how many payment-method keys one request key walks through (see
+// paymentMethod): each is one security code tried for the same card and order.
+const maxCardKeys = 8
 
 // ref joins a Connect account and an object ID into a network reference ("acct_…:pi_…").
 func ref(account, id string) string {
@@ -271,22 +296,37 @@ func (a *Acquirer) paymentMethod(ctx context.Context, r acquirer.Request, key st
 	}
 	p := &stripe.PaymentMethodCreateParams{Type: stripe.String("card"), Card: &stripe.PaymentMethodCreateCardParams{
 		Number: stripe.String(r.PAN), ExpMonth: stripe.Int64(m), ExpYear: stripe.Int64(y)}}
+	cvc := "no-cvc"
 	if r.CVV != "" {
 		p.Card.CVC = stripe.String(r.CVV)
+		cvc = "cvc"
 	}
-	params(&p.Params, r.Account, IdempotencyKey(key, "payment_method"))
+	// The key cannot be derived from the parameters (they hold the card number and security code,
+	// which no key sent to Stripe may carry, even hashed). The caller's key names the card (a
+	// keyed digest of it, see acquirer.Request.Key) but not its security code: a shopper who
+	// typed the wrong one and types it again sends other parameters under the same key, which
+	// Stripe refuses (idempotency_error). Then the next key in a fixed sequence is tried: a retry
+	// of either request walks the same sequence and lands on its own payment method again.
 	var got *stripe.PaymentMethod
-	err = a.do(ctx, func(ctx context.Context) error {
-		var err error
-		got, err = a.c.V1PaymentMethods.Create(ctx, p)
-		return err
-	})
+	for g := 0; ; g++ {
+		params(&p.Params, r.Account, IdempotencyKey(key, "payment_method", cvc, strconv.Itoa(g)))
+		err = a.do(ctx, func(ctx context.Context) error {
+			var err error
+			got, err = a.c.V1PaymentMethods.Create(ctx, p)
+			return err
+		})
+		var se *stripe.Error
+		if g+1 < maxCardKeys && errors.As(err, &se) && se.Type == stripe.ErrorTypeIdempotency {
+			continue
+		}
+		break
+	}
 	if err != nil {
 		return "", "", err
 	}
 	if r.Keep {
 		cp := &stripe.CustomerCreateParams{Metadata: map[string]string{MetaKey: key}}
-		params(&cp.Params, r.Account, IdempotencyKey(key, "customer"))
+		params(&cp.Params, r.Account, paramKey(cp, r.Account, key, "customer"))
 		var cus *stripe.Customer
 		if err := a.do(ctx, func(ctx context.Context) error {
 			var err error
@@ -339,7 +379,11 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 		// server to server: no shopper to authenticate, a charge that needs it is declined
 		p.ErrorOnRequiresAction = stripe.Bool(true)
 	}
-	params(&p.Params, r.Account, IdempotencyKey(key, "payment_intent"))
+	// the payment method (another card, another security code), the return page, the amount…
+	// are all in the key: the same key always comes with the same parameters
+	pkey := paramKey(p, r.Account, key, "payment_intent")
+	p.Metadata[AttemptKey] = pkey
+	params(&p.Params, r.Account, pkey)
 	var pi *stripe.PaymentIntent
 	err = a.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -347,9 +391,9 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 		return err
 	})
 	if unknownErr(err) {
-		// the answer never came: the intent may exist; its metadata names it
-		// (an earlier intent of the order voided since is over: never the answer)
-		found, lerr := a.lookup(ctx, r.Account, r.Key)
+		// the answer never came: the intent may exist; its metadata names the request that
+		// made it (an earlier intent of the order voided since is over: never the answer)
+		found, lerr := a.lookup(ctx, r.Account, AttemptKey, pkey)
 		cur := live(found)
 		if lerr != nil || cur == nil {
 			a.cfg.Log.Warn("stripe payment intent outcome unknown", "err", describe(err))
@@ -541,11 +585,12 @@ func (a *Acquirer) retrieve(ctx context.Context, account, id string) (*stripe.Pa
 	return pi, err
 }
 
-// lookup finds the PaymentIntents made under Kessai's request key, by metadata, newest first
-// (more than one when the order was charged again after a void); none when there are none.
-func (a *Acquirer) lookup(ctx context.Context, account, key string) ([]*stripe.PaymentIntent, error) {
+// lookup finds the PaymentIntents whose metadata field holds key (MetaKey: made under Kessai's
+// request key; AttemptKey: by one request), newest first (more than one when the order was charged
+// again after a void, or with another security code); none when there are none.
+func (a *Acquirer) lookup(ctx context.Context, account, field, key string) ([]*stripe.PaymentIntent, error) {
 	p := &stripe.PaymentIntentSearchParams{}
-	p.Query = fmt.Sprintf("metadata['%s']:'%s'", MetaKey, strings.ReplaceAll(key, "'", "\\'"))
+	p.Query = fmt.Sprintf("metadata['%s']:'%s'", field, strings.ReplaceAll(key, "'", "\\'"))
 	p.Single = true
 	p.Limit = stripe.Int64(100)
 	p.AddExpand("data.latest_charge")
@@ -559,7 +604,7 @@ func (a *Acquirer) lookup(ctx context.Context, account, key string) ([]*stripe.P
 		if err != nil {
 			return nil, err
 		}
-		if pi.Metadata[MetaKey] == key { // exactly ours (search is a text match)
+		if pi.Metadata[field] == key { // exactly ours (search is a text match)
 			out = append(out, pi)
 		}
 	}
@@ -583,7 +628,7 @@ func (a *Acquirer) Resolve(ctx context.Context, r string) ([]string, error) {
 	if !ok {
 		return []string{r}, nil
 	}
-	found, err := a.lookup(ctx, account, key)
+	found, err := a.lookup(ctx, account, MetaKey, key)
 	if err != nil {
 		return nil, err
 	}
@@ -617,7 +662,7 @@ func (a *Acquirer) verify(ctx context.Context, r acquirer.Request, gen int) (acq
 	if r.ReturnURL != "" {
 		p.ReturnURL = stripe.String(r.ReturnURL)
 	}
-	params(&p.Params, r.Account, IdempotencyKey(key, "setup_intent"))
+	params(&p.Params, r.Account, paramKey(p, r.Account, key, "setup_intent"))
 	var si *stripe.SetupIntent
 	err = a.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -659,21 +704,19 @@ func (a *Acquirer) verify(ctx context.Context, r acquirer.Request, gen int) (acq
 	return a.setup(r.Account, si, stored), nil
 }
 
-// opKey is the idempotency key of a follow-up: the caller's (acquirer.WithOpKey) or one derived
-// from the reference and the operation.
-func opKey(ctx context.Context, netRef string, op ...string) string {
-	base := acquirer.OpKeyFrom(ctx)
-	if base == "" {
-		base = netRef
-	}
-	return IdempotencyKey(append([]string{base}, op...)...)
+// opKey is the idempotency key of a follow-up on the intent netRef: the caller's name for the
+// operation (acquirer.WithOpKey, e.g. one refund of a payment), the intent — one operation may act
+// on several (the reconciler voiding every intent made under one key), and Stripe refuses a key
+// used again on another endpoint — and the request's parameters.
+func opKey(ctx context.Context, netRef string, p any, op string) string {
+	return paramKey(p, acquirer.OpKeyFrom(ctx), netRef, op)
 }
 
 // Capture captures amount of a manual-capture intent (SALES; partial amounts allowed).
 func (a *Acquirer) Capture(ctx context.Context, netRef string, amount int64) error {
 	account, id := splitRef(netRef)
 	p := &stripe.PaymentIntentCaptureParams{AmountToCapture: stripe.Int64(amount)}
-	params(&p.Params, account, opKey(ctx, netRef, "capture", strconv.FormatInt(amount, 10)))
+	params(&p.Params, account, opKey(ctx, netRef, p, "capture"))
 	var pi *stripe.PaymentIntent
 	err := a.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -726,10 +769,10 @@ func (a *Acquirer) Void(ctx context.Context, netRef string) error {
 		if pi.LatestCharge != nil && pi.LatestCharge.Refunded {
 			return nil
 		}
-		return a.refund(ctx, account, id, 0, opKey(ctx, netRef, "void-refund"))
+		return a.refund(ctx, netRef, 0, "void-refund")
 	}
 	p := &stripe.PaymentIntentCancelParams{}
-	params(&p.Params, account, opKey(ctx, netRef, "cancel"))
+	params(&p.Params, account, opKey(ctx, netRef, p, "cancel"))
 	err = a.do(ctx, func(ctx context.Context) error {
 		_, err := a.c.V1PaymentIntents.Cancel(ctx, id, p)
 		return err
@@ -742,16 +785,16 @@ func (a *Acquirer) Void(ctx context.Context, netRef string) error {
 
 // Refund refunds amount of a captured intent (CANCEL after capture, partial refunds).
 func (a *Acquirer) Refund(ctx context.Context, netRef string, amount int64) error {
-	account, id := splitRef(netRef)
-	return a.refund(ctx, account, id, amount, opKey(ctx, netRef, "refund", strconv.FormatInt(amount, 10)))
+	return a.refund(ctx, netRef, amount, "refund")
 }
 
-func (a *Acquirer) refund(ctx context.Context, account, id string, amount int64, key string) error {
+func (a *Acquirer) refund(ctx context.Context, netRef string, amount int64, op string) error {
+	account, id := splitRef(netRef)
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(id)}
 	if amount > 0 {
 		p.Amount = stripe.Int64(amount)
 	}
-	params(&p.Params, account, key)
+	params(&p.Params, account, opKey(ctx, netRef, p, op))
 	var rf *stripe.Refund
 	err := a.do(ctx, func(ctx context.Context) error {
 		var err error

@@ -265,3 +265,36 @@ func TestStripeThreeDSZeroYenSignUp(t *testing.T) {
 		t.Fatalf("CHECK: %d successes, %d payment intents", ok, len(px.Intents()))
 	}
 }
+
+// TestStripeAnotherCardOnHostedPage: on the hosted page the shopper's first card is declined and
+// they pay the same order with another card: it is charged (not card A's decline replayed under
+// the order's key, nor Stripe's idempotency_error → ER042), once.
+func TestStripeAnotherCardOnHostedPage(t *testing.T) {
+	e, px := stripeEnv(t)
+	b := e.browser()
+	s := hidden(t, do(t, b, "POST", e.srv.URL+"/link/creditcard", orderForm("cod", "HP-1"), nil).body)
+	a := do(t, b, "POST", e.srv.URL+"/link/creditcard/pay", cardForm(s, "4000000000000002"), nil)
+	mustContain(t, a.body, "ER030", `id="cardform"`)
+	a = do(t, b, "POST", e.srv.URL+"/link/creditcard/pay", cardForm(hidden(t, a.body), "4242424242424242"), nil)
+	if a.url.Path != "/link/creditcard/result" {
+		t.Fatalf("card B after card A's decline went to %s:\n%.2000s", a.url, a.body)
+	}
+	mustContain(t, a.body, "お支払いが完了しました", "424242******4242")
+	if ok, declined := successes(t, e, "123456", "HP-1"); ok != 1 || declined != 1 {
+		t.Fatalf("payments %d ok / %d declined, want 1/1", ok, declined)
+	}
+	charged := 0
+	for _, in := range px.Intents() {
+		if in.Charged() {
+			charged++
+		}
+	}
+	if charged != 1 {
+		t.Fatalf("charges at Stripe: %d, want 1", charged)
+	}
+	for _, c := range px.Calls() {
+		if c.Method == "POST" && c.Status == 400 {
+			t.Errorf("Stripe refused %s under key %s", c.Path, c.Key)
+		}
+	}
+}

@@ -2,8 +2,13 @@
 // stripe-mock for tests. stripe-mock validates every request against Stripe's OpenAPI but keeps no
 // state, so the proxy forwards each request to it first (a request the mock refuses fails the
 // test's operation as it would at Stripe), then answers from its own book the way Stripe would:
-// intents keep their status, an Idempotency-Key seen before replays its first answer, a search finds
-// intents by metadata. Faults can be injected per request: the answer dropped after the request
+// intents keep their status, a search finds intents by metadata, and an Idempotency-Key keeps
+// Stripe's rules (docs.stripe.com/api/idempotent_requests): the first answer given under a key once
+// the endpoint ran (whatever its status) is saved, and the same key with the same endpoint and
+// parameters replays it without acting again; with another endpoint or other parameters it is
+// refused, 400 idempotency_error, and nothing is done; a request the API refuses before running
+// it (here: one stripe-mock's validation refuses) saves nothing; keys are forgotten after KeyTTL
+// (Stripe: 24 hours), when the same key acts anew. Faults can be injected per request: the answer dropped after the request
 // took effect, a delay past the client's timeout, a 500, a decline.
 package stripetest
 
@@ -57,10 +62,12 @@ type Call struct {
 // Intent is the proxy's book entry for one PaymentIntent.
 type Intent struct {
 	ID, Status, Key, Account string
-	Amount, Captured         int64
-	Refunded                 int64
-	Manual                   bool
-	authFailed               bool
+	// Attempt is the intent's metadata[kessai_attempt]: the one request that made it.
+	Attempt          string
+	Amount, Captured int64
+	Refunded         int64
+	Manual           bool
+	authFailed       bool
 	// Method is the intent's payment method type: card, konbini or customer_balance.
 	Method string
 	// Funded is what arrived for a customer_balance intent so far.
@@ -96,6 +103,8 @@ type Proxy struct {
 	// Answered, when set, runs once the request has taken effect and before its answer is sent;
 	// it may block, holding the answer back (a reader that has seen a state, not yet acted on it).
 	Answered func(c Call)
+	// KeyTTL is how long an Idempotency-Key's saved answer is kept (default 24 h, as Stripe).
+	KeyTTL time.Duration
 
 	mu      sync.Mutex
 	calls   []Call
@@ -104,15 +113,73 @@ type Proxy struct {
 	setups  map[string]*Setup
 	sorder  []string
 	pms     map[string]string // pm ID -> card number
-	replay  map[string][]byte // idempotency key -> first answer
-	replayS map[string]int
+	replay  map[string]*saved // idempotency key -> the first request made under it, and its answer
 	n       int
+}
+
+// saved is what Stripe keeps under one Idempotency-Key.
+type saved struct {
+	endpoint string // "POST /v1/…"
+	params   string // the form parameters, canonical (sorted)
+	status   int
+	body     []byte
+	at       time.Time
+}
+
+// IdempotencyMismatch is the start of Stripe's message for a key used again with other
+// parameters.
+const IdempotencyMismatch = "Keys for idempotent requests can only be used with the same parameters they were first used with."
+
+// savedFor is the answer saved under c's key, nil when there is none (or it has expired); an
+// error body (400 idempotency_error) when the key was first used for another endpoint or with
+// other parameters. The caller holds p.mu.
+func (p *Proxy) savedFor(c Call, endpoint string) (s *saved, refusal []byte) {
+	s = p.replay[c.Key]
+	if s == nil {
+		return nil, nil
+	}
+	if time.Since(s.at) > p.KeyTTL {
+		delete(p.replay, c.Key)
+		return nil, nil
+	}
+	msg := ""
+	switch {
+	case s.endpoint != endpoint:
+		msg = fmt.Sprintf("Keys for idempotent requests can only be used for the same endpoint they were first used for ('%s' vs '%s'). Try using a key other than '%s' if you meant to execute a different request.",
+			s.endpoint, endpoint, c.Key)
+	case s.params != c.Form.Encode():
+		msg = IdempotencyMismatch + fmt.Sprintf(" Try using a key other than '%s' if you meant to execute a different request.", c.Key)
+	default:
+		return s, nil
+	}
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "idempotency_error", "message": msg}})
+	return nil, b
+}
+
+// save keeps the first answer given under c's key. The caller holds p.mu.
+func (p *Proxy) save(c Call, endpoint string, status int, body []byte) {
+	if c.Key == "" || c.Method != "POST" {
+		return
+	}
+	if s := p.replay[c.Key]; s != nil && time.Since(s.at) <= p.KeyTTL {
+		return // a request racing the first under the same key: the first saved holds
+	}
+	p.replay[c.Key] = &saved{endpoint: endpoint, params: c.Form.Encode(), status: status, body: body, at: time.Now()}
+}
+
+// ExpireKeys makes every saved Idempotency-Key older than KeyTTL, as if a day had passed.
+func (p *Proxy) ExpireKeys() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.replay {
+		s.at = time.Now().Add(-p.KeyTTL - time.Second)
+	}
 }
 
 // Start runs a proxy in front of the stripe-mock at mock.
 func Start(t testing.TB, mock string) *Proxy {
 	p := &Proxy{mock: mock, Delay: 2 * time.Second, intents: map[string]*Intent{}, setups: map[string]*Setup{}, pms: map[string]string{},
-		replay: map[string][]byte{}, replayS: map[string]int{}}
+		replay: map[string]*saved{}, KeyTTL: 24 * time.Hour}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	p.URL = p.srv.URL
 	t.Cleanup(p.srv.Close)
@@ -232,28 +299,33 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 500, map[string]any{"error": map[string]any{"type": "api_error", "message": "injected before the request took effect"}})
 		return
 	}
-	if fault == "decline" {
-		b, _ := json.Marshal(cardError("card_declined", "generic_decline", ""))
-		p.mu.Lock()
-		if c.Key != "" && r.Method == "POST" {
-			if _, seen := p.replay[c.Key]; !seen {
-				p.replay[c.Key], p.replayS[c.Key] = b, 402
-			}
-		}
-		p.mu.Unlock()
-		record(402, false)
-		writeAnswer(w, 402, b, false)
-		return
-	}
-	// Stripe's idempotency: a key seen before answers its first answer, and does nothing again
+	endpoint := r.Method + " " + r.URL.Path
+	// Stripe's idempotency: a key seen before with the same endpoint and parameters answers its
+	// first answer and does nothing again; with others it is refused and does nothing either
 	var status int
 	var out []byte
 	replayed := false
 	if c.Key != "" && r.Method == "POST" {
 		p.mu.Lock()
-		out, replayed = p.replay[c.Key]
-		status = p.replayS[c.Key]
+		s, refusal := p.savedFor(c, endpoint)
 		p.mu.Unlock()
+		if refusal != nil {
+			record(400, false)
+			writeAnswer(w, 400, refusal, false)
+			return
+		}
+		if s != nil {
+			status, out, replayed = s.status, s.body, true
+		}
+	}
+	if fault == "decline" && !replayed {
+		b, _ := json.Marshal(cardError("card_declined", "generic_decline", ""))
+		p.mu.Lock()
+		p.save(c, endpoint, 402, b)
+		p.mu.Unlock()
+		record(402, false)
+		writeAnswer(w, 402, b, false)
+		return
 	}
 	if !replayed {
 		// the mock validates the request's shape against Stripe's OpenAPI
@@ -276,11 +348,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		resp.Body.Close()
 		status, out = resp.StatusCode, mb
 		if status == 200 {
+			// the endpoint ran: its answer, whatever its status, is saved under the key (a
+			// request the mock refused never ran, and saves nothing)
 			status, out = p.apply(r.Method, r.URL.Path, c, form, mb)
-		}
-		if c.Key != "" && r.Method == "POST" && status < 500 {
 			p.mu.Lock()
-			p.replay[c.Key], p.replayS[c.Key] = out, status
+			p.save(c, endpoint, status, out)
 			p.mu.Unlock()
 		}
 	}
@@ -389,7 +461,7 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 		p.setupJSON(o, si)
 	case method == "POST" && path == "/v1/payment_intents":
 		p.n++
-		in := &Intent{ID: fmt.Sprintf("pi_test_%d", p.n), Key: form.Get("metadata[kessai_key]"), Account: c.Account,
+		in := &Intent{ID: fmt.Sprintf("pi_test_%d", p.n), Key: form.Get("metadata[kessai_key]"), Attempt: form.Get("metadata[kessai_attempt]"), Account: c.Account,
 			Manual: form.Get("capture_method") == "manual"}
 		fmt.Sscan(form.Get("amount"), &in.Amount)
 		p.intents[in.ID] = in
@@ -432,9 +504,14 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 		p.intentJSON(o, in)
 	case method == "GET" && path == "/v1/payment_intents/search":
 		var data []any
+		field, value := searchQuery(form.Get("query"))
 		for _, id := range p.order {
 			in := p.intents[id]
-			if in.Account == c.Account && in.Key != "" && strings.Contains(form.Get("query"), "'"+in.Key+"'") {
+			v := in.Key
+			if field == "kessai_attempt" {
+				v = in.Attempt
+			}
+			if in.Account == c.Account && v != "" && v == value {
 				m := map[string]any{"object": "payment_intent"}
 				p.intentJSON(m, in)
 				data = append(data, m)
@@ -491,10 +568,24 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 	return 200, b
 }
 
+var metaQuery = regexp.MustCompile(`^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$`)
+
+// searchQuery reads a search query of the one form Kessai sends: metadata['field']:'value'.
+func searchQuery(q string) (field, value string) {
+	m := metaQuery.FindStringSubmatch(q)
+	if m == nil {
+		return "", ""
+	}
+	return m[1], strings.ReplaceAll(m[2], "\\'", "'")
+}
+
 func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
 	o["id"], o["status"], o["amount"], o["currency"] = in.ID, in.Status, in.Amount, "jpy"
 	o["amount_received"] = in.Captured
 	o["metadata"] = map[string]any{"kessai_key": in.Key}
+	if in.Attempt != "" {
+		o["metadata"].(map[string]any)["kessai_attempt"] = in.Attempt
+	}
 	o["latest_charge"] = map[string]any{"id": "ch_" + in.ID, "object": "charge", "amount_captured": in.Captured,
 		"amount_refunded": in.Refunded, "refunded": in.Captured > 0 && in.Refunded >= in.Captured}
 	if in.Status == "requires_capture" {
