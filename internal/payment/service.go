@@ -72,8 +72,9 @@ func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock
 	return s
 }
 
-// idGen hands out gids and acids (store.FormatID) from blocks reserved in the database, so IDs
-// never collide across instances sharing it (see store/ids.go for the format and why).
+// idGen hands out gids and acids from blocks of counter values reserved in the database, so IDs
+// never collide across instances sharing it, each shown through the installation's permutation
+// (store.IDs), so they do not count the provider's payments (see store/ids.go for the format and why).
 type idGen struct {
 	db   *store.DB
 	mu   sync.Mutex
@@ -93,7 +94,7 @@ func (g *idGen) nextID(ctx context.Context) (string, error) {
 	}
 	n := g.next
 	g.next++
-	return store.FormatID(n), nil
+	return g.db.IDs().Format(n), nil
 }
 
 // NewID returns a fresh identifier from the gid sequence (also used for acid). It fails only when

@@ -41,6 +41,7 @@ type DB struct {
 	pending   map[string]bool
 	rStmts    sync.Map                    // query -> *sql.Stmt prepared on R
 	clk       atomic.Pointer[clock.Clock] // clock.go
+	ids       *IDs                        // ids.go
 }
 
 func (db *DB) prepared(m *sync.Map, pool *sql.DB, q string) (*sql.Stmt, error) {
@@ -77,6 +78,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.ids, err = db.loadIDs(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
