@@ -449,9 +449,13 @@ func (s *Service) Unsettled() int64 { return s.unknown.Load() }
 // answer of which was lost), or another request's payment of the same cod — whose result it
 // answers, voiding its own authorisation unless it is the very same one.
 func (s *Service) replayed(ctx context.Context, st *store.Store, cod string, p *store.Payment, fp string, authorised bool) (*Result, error) {
-	if own, err := s.DB.GetPayment(ctx, st.AID, p.Gid); err == nil {
+	own, err := s.DB.GetPayment(ctx, st.AID, p.Gid)
+	if err == nil {
 		return &Result{P: own}, nil
 	}
+	// The key taken may be our own gid (a first commit whose answer was lost): ours is known not
+	// to be recorded only when the look-up found nothing, not when it failed.
+	oursMissing := errors.Is(err, store.ErrNotFound)
 	if cod == "" {
 		// only our own gid can have been taken: recorded, but unreadable just now
 		return nil, Errf(CodeOutcomeUnknown, "payment %s is recorded but cannot be read now", p.Gid)
@@ -461,9 +465,14 @@ func (s *Service) replayed(ctx context.Context, st *store.Store, cod string, p *
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, unavailable(err)
 		}
-		// ours is certainly not recorded (its key was taken), but the winner cannot be read now
+		// the winner cannot be read now; it is another request (ours is not recorded) or ours
 		if authorised {
-			s.queueVoid(ctx, st.AID, p, "lost-race")
+			if oursMissing {
+				s.queueVoid(ctx, st.AID, p, "lost-race")
+			} else {
+				// never voided before the void worker has read that no payment holds it
+				s.queueVoidChecked(ctx, st.AID, p, "lost-race-unread")
+			}
 		}
 		return nil, Errf(CodeOutcomeUnknown, "order %s was recorded by another request whose result cannot be read now: retry with the same cod", cod)
 	}
