@@ -14,17 +14,15 @@ import (
 	"kessai/internal/vault"
 )
 
-// TestMFAResetCommands: kessai user mfa-reset and kessai operator mfa-reset remove a second factor,
-// end the account's sessions and write the reason to the audit log; the reason is required.
-func TestMFAResetCommands(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	kessai := func(args ...string) (string, error) {
+// runKessai runs kessai commands in this process, each with tail appended to its arguments: kessai
+// answers the command's output and error, mustRun its output, failing the test on an error.
+func runKessai(t *testing.T, tail ...string) (kessai func(args ...string) (string, error), mustRun func(args ...string) string) {
+	kessai = func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
+		err := run(context.Background(), append(args, tail...), &out, &errOut)
 		return out.String() + errOut.String(), err
 	}
-	mustRun := func(args ...string) string {
+	mustRun = func(args ...string) string {
 		t.Helper()
 		out, err := kessai(args...)
 		if err != nil {
@@ -32,6 +30,15 @@ func TestMFAResetCommands(t *testing.T) {
 		}
 		return out
 	}
+	return kessai, mustRun
+}
+
+// TestMFAResetCommands: kessai user mfa-reset and kessai operator mfa-reset remove a second factor,
+// end the account's sessions and write the reason to the audit log; the reason is required.
+func TestMFAResetCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	kessai, mustRun := runKessai(t)
 	mustRun("store", "create", "--data", dir, "--aid", "123456", "--name", "Shop")
 	mustRun("user", "create", "--data", dir, "--aid", "123456", "--login", "owner", "--password", "long-enough-1")
 	mustRun("operator", "create", "--data", dir, "--login", "ops", "--password", "long-enough-1")
@@ -118,19 +125,7 @@ func TestMFAResetCommands(t *testing.T) {
 func TestAccountCommands(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	kessai := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, append(args, "--data", dir), &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, err := kessai(args...)
-		if err != nil {
-			t.Fatalf("kessai %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	kessai, mustRun := runKessai(t, "--data", dir)
 	mustRun("store", "create", "--aid", "123456", "--name", "Shop")
 	for _, args := range [][]string{
 		{"user", "create", "--login", "owner", "--password", "long-enough-1"},                                      // no --aid
