@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	endian "encoding/binary"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -91,14 +93,36 @@ func (c *pgCluster) start() {
 		c.t.Fatal(err)
 	}
 	c.cmd = cmd
-	for i := 0; i < 600; i++ {
-		if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+c.port, 100*time.Millisecond); err == nil {
-			conn.Close()
+	// Ready means taking sessions, not only listening: after a SIGKILL the server listens at once
+	// but refuses sessions ("the database system is starting up", 57P03) until crash recovery is
+	// done, which under load can take seconds — long enough for a check made on the port alone
+	// to let the test's own reads meet a server still recovering.
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if last = c.ping(); last == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatalf("the test's PostgreSQL did not start; see %s", filepath.Join(c.dir, "server.log"))
+	c.t.Fatalf("the test's PostgreSQL did not start (%v); its log ends:\n%s", last, c.logTail())
+}
+
+// logTail is the end of the cluster's server log (the directory is removed when the test ends).
+func (c *pgCluster) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-15):], "\n")
+}
+
+// ping opens one session on the cluster (directly, not through any relay).
+func (c *pgCluster) ping() error {
+	db, err := sql.Open("pgx", c.url())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
 }
 
 // kill SIGKILLs the postmaster and every backend at once (its process group): a crash.
