@@ -370,6 +370,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		return nil, Errf(CodeOutcomeUnknown, "the payment's outcome is not known yet (storage unavailable): retry with the same cod for the true result")
 	case err != nil:
 		// certainly not recorded: the authorisation must not stay open at the network
+		lvl := slog.LevelInfo
+		if authorised {
+			lvl = slog.LevelWarn // money is held at the network until the void below
+		}
+		s.Log.Log(ctx, lvl, "payment not recorded", "aid", st.AID, "gid", p.Gid, "authorised", authorised, "err", vault.Redact(err.Error()))
 		if authorised {
 			s.queueVoid(ctx, st.AID, p, "not-recorded")
 		}
