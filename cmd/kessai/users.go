@@ -80,65 +80,118 @@ func (p *passwordFlags) hash() (string, error) {
 	return auth.HashPassword(pw)
 }
 
+// accountFlags are the flags the user and operator subcommands share: the database's, the
+// account's store (--aid, panel users only) and --login, and what the subcommand needs besides
+// (a password, or the reason for the audit log).
+type accountFlags struct {
+	fs     *flag.FlagSet
+	db     dbFlags
+	aid    string
+	login  string
+	reason string
+	pw     passwordFlags
+}
+
+// The flags an account subcommand has, besides the database's.
+const (
+	flagAID      = 1 << iota // --aid: the panel user's store
+	flagLogin                // --login
+	flagPassword             // --password / --password-stdin
+	flagReason               // --reason, for the audit log
+)
+
+// newAccountFlags declares the flags of subcommand name (e.g. "user passwd") that has names.
+func newAccountFlags(name string, stderr io.Writer, has int) *accountFlags {
+	a := &accountFlags{fs: newFlagSet(name, stderr)}
+	a.db.register(a.fs)
+	if has&flagAID != 0 {
+		a.fs.StringVar(&a.aid, "aid", "", "store ID, 6 digits (required)")
+	}
+	if has&flagLogin != 0 {
+		a.fs.StringVar(&a.login, "login", "", "login ID (required)")
+	}
+	if has&flagPassword != 0 {
+		a.pw.register(a.fs)
+	}
+	if has&flagReason != 0 {
+		a.fs.StringVar(&a.reason, "reason", "", "why, for the audit log (required)")
+	}
+	return a
+}
+
+func (a *accountFlags) parse(args []string) error {
+	_, err := parseInterleaved(a.fs, args)
+	return err
+}
+
+// user reads the panel user named by --aid and --login.
+func (a *accountFlags) user(ctx context.Context, d *store.DB) (*store.User, error) {
+	u, err := d.UserByLogin(ctx, a.aid, a.login)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no user %s in store %s", a.login, a.aid)
+	}
+	return u, err
+}
+
+// operator reads the operator named by --login.
+func (a *accountFlags) operator(ctx context.Context, d *store.DB) (*store.Operator, error) {
+	o, err := d.OperatorByLogin(ctx, a.login)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no operator %s", a.login)
+	}
+	return o, err
+}
+
 func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("user create", stderr)
-	var db dbFlags
-	db.register(fs)
-	aid := fs.String("aid", "", "store ID, 6 digits (required)")
-	login := fs.String("login", "", "login ID (required)")
-	role := fs.String("role", store.RoleAdmin, "admin (acts and changes settings) | viewer (looks only)")
-	var pw passwordFlags
-	pw.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("user create", stderr, flagAID|flagLogin|flagPassword)
+	role := a.fs.String("role", store.RoleAdmin, "admin (acts and changes settings) | viewer (looks only)")
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if !aidRe.MatchString(*aid) {
-		return usageErr("--aid must be 6 digits, got %q", *aid)
+	if !aidRe.MatchString(a.aid) {
+		return usageErr("--aid must be 6 digits, got %q", a.aid)
 	}
-	if !loginRe.MatchString(*login) {
+	if !loginRe.MatchString(a.login) {
 		return usageErr("--login must be 1-64 letters, digits or . _ @ -")
 	}
 	if *role != store.RoleAdmin && *role != store.RoleViewer {
 		return usageErr("--role must be admin or viewer")
 	}
-	hash, err := pw.hash()
+	hash, err := a.pw.hash()
 	if err != nil {
 		return err
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	err = d.CreateUser(ctx, &store.User{AID: *aid, Login: *login, PwHash: hash, Role: *role})
+	err = d.CreateUser(ctx, &store.User{AID: a.aid, Login: a.login, PwHash: hash, Role: *role})
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no store %s (create it with kessai store create)", *aid)
+		return fmt.Errorf("no store %s (create it with kessai store create)", a.aid)
 	}
 	if err != nil {
 		return err
 	}
-	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", AID: *aid, Action: "user.create", Detail: "login=" + *login + " role=" + *role})
-	fmt.Fprintf(stdout, "created %s user %s of store %s\n", *role, *login, *aid)
+	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", AID: a.aid, Action: "user.create", Detail: "login=" + a.login + " role=" + *role})
+	fmt.Fprintf(stdout, "created %s user %s of store %s\n", *role, a.login, a.aid)
 	return nil
 }
 
 func userList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("user list", stderr)
-	var db dbFlags
-	db.register(fs)
-	aid := fs.String("aid", "", "store ID, 6 digits (required)")
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("user list", stderr, flagAID)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if !aidRe.MatchString(*aid) {
-		return usageErr("--aid must be 6 digits, got %q", *aid)
+	if !aidRe.MatchString(a.aid) {
+		return usageErr("--aid must be 6 digits, got %q", a.aid)
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	us, err := d.Users(ctx, *aid)
+	us, err := d.Users(ctx, a.aid)
 	if err != nil {
 		return err
 	}
@@ -155,104 +208,82 @@ func userList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func userPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("user passwd", stderr)
-	var db dbFlags
-	db.register(fs)
-	aid := fs.String("aid", "", "store ID (required)")
-	login := fs.String("login", "", "login ID (required)")
-	var pw passwordFlags
-	pw.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("user passwd", stderr, flagAID|flagLogin|flagPassword)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if *aid == "" || *login == "" {
+	if a.aid == "" || a.login == "" {
 		return usageErr("--aid and --login are required")
 	}
-	hash, err := pw.hash()
+	hash, err := a.pw.hash()
 	if err != nil {
 		return err
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserByLogin(ctx, *aid, *login)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %s in store %s", *login, *aid)
-	}
+	u, err := a.user(ctx, d)
 	if err != nil {
 		return err
 	}
-	if err := d.SetUserPassword(ctx, *aid, u.ID, hash); err != nil {
+	if err := d.SetUserPassword(ctx, a.aid, u.ID, hash); err != nil {
 		return err
 	}
-	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", AID: *aid, Action: "user.password", Detail: "login=" + *login})
-	fmt.Fprintf(stdout, "password of %s (store %s) changed; the account is unlocked and signed out everywhere\n", *login, *aid)
+	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", AID: a.aid, Action: "user.password", Detail: "login=" + a.login})
+	fmt.Fprintf(stdout, "password of %s (store %s) changed; the account is unlocked and signed out everywhere\n", a.login, a.aid)
 	return nil
 }
 
 func operatorCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("operator create", stderr)
-	var db dbFlags
-	db.register(fs)
-	login := fs.String("login", "", "login ID (required)")
-	var pw passwordFlags
-	pw.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("operator create", stderr, flagLogin|flagPassword)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if !loginRe.MatchString(*login) {
+	if !loginRe.MatchString(a.login) {
 		return usageErr("--login must be 1-64 letters, digits or . _ @ -")
 	}
-	hash, err := pw.hash()
+	hash, err := a.pw.hash()
 	if err != nil {
 		return err
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.CreateOperator(ctx, &store.Operator{Login: *login, PwHash: hash}); err != nil {
+	if err := d.CreateOperator(ctx, &store.Operator{Login: a.login, PwHash: hash}); err != nil {
 		return err
 	}
-	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "operator.create", Detail: "login=" + *login})
-	fmt.Fprintf(stdout, "created operator %s\n", *login)
+	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "operator.create", Detail: "login=" + a.login})
+	fmt.Fprintf(stdout, "created operator %s\n", a.login)
 	return nil
 }
 
 func operatorPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("operator passwd", stderr)
-	var db dbFlags
-	db.register(fs)
-	login := fs.String("login", "", "login ID (required)")
-	var pw passwordFlags
-	pw.register(fs)
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("operator passwd", stderr, flagLogin|flagPassword)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	hash, err := pw.hash()
+	hash, err := a.pw.hash()
 	if err != nil {
 		return err
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	o, err := d.OperatorByLogin(ctx, *login)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no operator %s", *login)
-	}
+	o, err := a.operator(ctx, d)
 	if err != nil {
 		return err
 	}
 	if err := d.SetOperatorPassword(ctx, o.ID, hash); err != nil {
 		return err
 	}
-	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "operator.password", Detail: "login=" + *login})
-	fmt.Fprintf(stdout, "password of operator %s changed\n", *login)
+	_ = d.Audit(ctx, store.AuditEntry{Actor: "cli", Action: "operator.password", Detail: "login=" + a.login})
+	fmt.Fprintf(stdout, "password of operator %s changed\n", a.login)
 	return nil
 }
 
@@ -261,70 +292,55 @@ var loginRe = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 // userMFAReset removes a panel user's second factor (lost phone and recovery codes) and signs the
 // user out everywhere; the audit log records it with the reason.
 func userMFAReset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("user mfa-reset", stderr)
-	var db dbFlags
-	db.register(fs)
-	aid := fs.String("aid", "", "store ID (required)")
-	login := fs.String("login", "", "login ID (required)")
-	reason := fs.String("reason", "", "why, for the audit log (required)")
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("user mfa-reset", stderr, flagAID|flagLogin|flagReason)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if *aid == "" || *login == "" || strings.TrimSpace(*reason) == "" {
+	if a.aid == "" || a.login == "" || strings.TrimSpace(a.reason) == "" {
 		return usageErr("--aid, --login and --reason are required")
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserByLogin(ctx, *aid, *login)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %s in store %s", *login, *aid)
-	}
+	u, err := a.user(ctx, d)
 	if err != nil {
 		return err
 	}
 	had, err := auth.NewAuthenticator(d, clock.Real{}).Reset(ctx, &auth.Account{Kind: store.SessionMerchant, ID: u.ID, AID: u.AID, Login: u.Login, Role: u.Role},
-		"cli", strings.TrimSpace(*reason), "")
+		"cli", strings.TrimSpace(a.reason), "")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s (store %s): %s; signed out everywhere\n", *login, *aid, resetWord(had))
+	fmt.Fprintf(stdout, "%s (store %s): %s; signed out everywhere\n", a.login, a.aid, resetWord(had))
 	return nil
 }
 
 // operatorMFAReset removes an operator's second factor and signs the operator out everywhere.
 func operatorMFAReset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("operator mfa-reset", stderr)
-	var db dbFlags
-	db.register(fs)
-	login := fs.String("login", "", "login ID (required)")
-	reason := fs.String("reason", "", "why, for the audit log (required)")
-	if _, err := parseInterleaved(fs, args); err != nil {
+	a := newAccountFlags("operator mfa-reset", stderr, flagLogin|flagReason)
+	if err := a.parse(args); err != nil {
 		return err
 	}
-	if *login == "" || strings.TrimSpace(*reason) == "" {
+	if a.login == "" || strings.TrimSpace(a.reason) == "" {
 		return usageErr("--login and --reason are required")
 	}
-	d, err := db.open(ctx)
+	d, err := a.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	o, err := d.OperatorByLogin(ctx, *login)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no operator %s", *login)
-	}
+	o, err := a.operator(ctx, d)
 	if err != nil {
 		return err
 	}
 	had, err := auth.NewAuthenticator(d, clock.Real{}).Reset(ctx, &auth.Account{Kind: store.SessionOperator, ID: o.ID, Login: o.Login},
-		"cli", strings.TrimSpace(*reason), "")
+		"cli", strings.TrimSpace(a.reason), "")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "operator %s: %s; signed out everywhere\n", *login, resetWord(had))
+	fmt.Fprintf(stdout, "operator %s: %s; signed out everywhere\n", a.login, resetWord(had))
 	return nil
 }
 

@@ -52,7 +52,7 @@ func BenchmarkBankArrivals(b *testing.B) {
 	for i := 0; i < n; i += 5000 {
 		err := db.Tx(ctx, func(tx *store.Tx) error {
 			for j := i; j < i+5000 && j < n; j++ {
-				gid := store.FormatID(int64(5000000000 + j))
+				gid := db.IDs().Format(int64(5000000000 + j))
 				gids[j] = gid
 				p := &store.Payment{Gid: gid, AID: st.AID, Cod: fmt.Sprintf("b-%d", j), Job: "CAPTURE", Status: store.SlipPending, Rst: "1",
 					Ap: "BANK", Am: 5000, Ta: 5000, Md: "10", Source: "gateway", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}

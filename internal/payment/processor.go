@@ -106,6 +106,16 @@ func refundKey(ctx context.Context, p *store.Payment) context.Context {
 // never both, never neither.
 func (s *Service) voidOne(ctx context.Context, v *store.Void) error {
 	if _, _, ok := acquirer.ParseKeyRef(v.NetRef); !ok {
+		// an authorisation a recorded payment holds is never voided: a void is queued when its
+		// payment is known not to be recorded, or (lost-race-unread) could not be read
+		p, err := s.DB.GetPayment(ctx, v.AID, v.Gid)
+		switch {
+		case err == nil && p.Rst == "1" && p.NetRef == v.NetRef:
+			s.Log.Warn("authorisation queued for a void is recorded: nothing to void", "aid", v.AID, "gid", v.Gid, "reason", v.Reason)
+			return nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		return s.Acq.Void(ctx, v.NetRef)
 	}
 	res, ok := s.Acq.(acquirer.Resolver)

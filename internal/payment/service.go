@@ -74,8 +74,9 @@ func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock
 	return s
 }
 
-// idGen hands out gids and acids (store.FormatID) from blocks reserved in the database, so IDs
-// never collide across instances sharing it (see store/ids.go for the format and why).
+// idGen hands out gids and acids from blocks of counter values reserved in the database, so IDs
+// never collide across instances sharing it, each shown through the installation's permutation
+// (store.IDs), so they do not count the provider's payments (see store/ids.go for the format and why).
 type idGen struct {
 	db   *store.DB
 	mu   sync.Mutex
@@ -95,7 +96,7 @@ func (g *idGen) nextID(ctx context.Context) (string, error) {
 	}
 	n := g.next
 	g.next++
-	return store.FormatID(n), nil
+	return g.db.IDs().Format(n), nil
 }
 
 // NewID returns a fresh identifier from the gid sequence (also used for acid). It fails only when
@@ -430,6 +431,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		return nil, Errf(CodeOutcomeUnknown, "the payment's outcome is not known yet (storage unavailable): retry with the same cod for the true result")
 	case err != nil:
 		// certainly not recorded: the authorisation must not stay open at the network
+		lvl := slog.LevelInfo
+		if authorised {
+			lvl = slog.LevelWarn // money is held at the network until the void below
+		}
+		s.Log.Log(ctx, lvl, "payment not recorded", "aid", st.AID, "gid", p.Gid, "authorised", authorised, "err", vault.Redact(err.Error()))
 		if authorised {
 			s.queueVoid(ctx, st.AID, p, "not-recorded")
 		}
@@ -514,9 +520,13 @@ func (s *Service) Unsettled() int64 { return s.unknown.Load() }
 // answer of which was lost), or another request's payment of the same cod — whose result it
 // answers, voiding its own authorisation unless it is the very same one.
 func (s *Service) replayed(ctx context.Context, st *store.Store, cod string, p *store.Payment, fp string, authorised bool) (*Result, error) {
-	if own, err := s.DB.GetPayment(ctx, st.AID, p.Gid); err == nil {
+	own, err := s.DB.GetPayment(ctx, st.AID, p.Gid)
+	if err == nil {
 		return &Result{P: own}, nil
 	}
+	// The key taken may be our own gid (a first commit whose answer was lost): ours is known not
+	// to be recorded only when the look-up found nothing, not when it failed.
+	oursMissing := errors.Is(err, store.ErrNotFound)
 	if cod == "" {
 		// only our own gid can have been taken: recorded, but unreadable just now
 		return nil, Errf(CodeOutcomeUnknown, "payment %s is recorded but cannot be read now", p.Gid)
@@ -526,9 +536,14 @@ func (s *Service) replayed(ctx context.Context, st *store.Store, cod string, p *
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, unavailable(err)
 		}
-		// ours is certainly not recorded (its key was taken), but the winner cannot be read now
+		// the winner cannot be read now; it is another request (ours is not recorded) or ours
 		if authorised {
-			s.queueVoid(ctx, st.AID, p, "lost-race")
+			if oursMissing {
+				s.queueVoid(ctx, st.AID, p, "lost-race")
+			} else {
+				// never voided before the void worker has read that no payment holds it
+				s.queueVoidChecked(ctx, st.AID, p, "lost-race-unread")
+			}
 		}
 		return nil, Errf(CodeOutcomeUnknown, "order %s was recorded by another request whose result cannot be read now: retry with the same cod", cod)
 	}

@@ -17,13 +17,25 @@ func (s *Service) queueVoid(ctx context.Context, aid string, p *store.Payment, r
 	s.queueVoidAt(ctx, aid, p, reason, time.Now())
 }
 
+// queueVoidChecked is queueVoid for an authorisation whose payment may be recorded after all (its
+// look-up failed): it is voided only by the void worker, which first reads that no payment holds
+// it (voidOne), never at once when the database cannot take the record.
+func (s *Service) queueVoidChecked(ctx context.Context, aid string, p *store.Payment, reason string) {
+	s.queueVoidWhen(ctx, aid, p, reason, time.Now(), false)
+}
+
 // queueVoidAt is queueVoid with the first attempt at a given time.
 func (s *Service) queueVoidAt(ctx context.Context, aid string, p *store.Payment, reason string, at time.Time) {
-	now := time.Now()
-	v := &store.Void{AID: aid, Gid: p.Gid, Cod: p.Cod, NetRef: p.NetRef, Reason: reason, NextAt: at, CreatedAt: now}
+	s.queueVoidWhen(ctx, aid, p, reason, at, true)
+}
+
+// queueVoidWhen queues a void; now allows voiding at once when the database cannot take the record
+// (the caller knows the payment is not recorded).
+func (s *Service) queueVoidWhen(ctx context.Context, aid string, p *store.Payment, reason string, at time.Time, now bool) {
+	v := &store.Void{AID: aid, Gid: p.Gid, Cod: p.Cod, NetRef: p.NetRef, Reason: reason, NextAt: at, CreatedAt: time.Now()}
 	if err := s.DB.QueueVoid(context.WithoutCancel(ctx), v); err != nil {
 		var verr error = errors.New("left to the reconciler")
-		if _, _, unknown := acquirer.ParseKeyRef(p.NetRef); !unknown {
+		if _, _, unknown := acquirer.ParseKeyRef(p.NetRef); !unknown && now {
 			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			verr = s.Acq.Void(vctx, p.NetRef)
 			cancel()

@@ -45,6 +45,7 @@ type DB struct {
 	// batchesAlone counts group-commit batches written as one statement without a transaction
 	// (PostgreSQL, batchrows.go), for tests and the metrics
 	batchesAlone atomic.Int64
+	ids          *IDs // ids.go
 }
 
 func (db *DB) prepared(m *sync.Map, pool *sql.DB, q string) (*sql.Stmt, error) {
@@ -81,6 +82,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.ids, err = db.loadIDs(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -23,3 +23,16 @@ const CardByCustomerQuery = cardByCustomerQuery
 
 // Where is a filter's WHERE clause and arguments.
 func (f *PaymentFilter) Where() (string, []any, error) { return f.where() }
+
+// SipHash5 exposes the permutation's round function, to check it against SipHash's own vectors.
+var SipHash5 = sipHash5
+
+// SmallPermutation is the IDs permutation on a small range [lo, hi) of a 2·half-bit Feistel
+// network, small enough to check whole.
+func SmallPermutation(key [IDKeySize]byte, half uint, lo, hi uint64) (permute, invert func(uint64) uint64) {
+	f := newFeistel(key, half, lo, hi)
+	return f.permute, f.invert
+}
+
+// IDSpace is how many counter values there are.
+const IDSpace = idSpace

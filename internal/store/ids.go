@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -18,12 +20,24 @@ import (
 //   - no ID is a Luhn-valid 13–19-digit number, so the log redaction that masks card numbers
 //     (vault.Redact) never masks one, in logs or in the panel's delivery log.
 //
-// Allocation: bodies come from one counter row in the database (id_blocks), which each process
+// Allocation: numbers come from one counter row in the database (id_blocks), which each process
 // advances by a block of IDBlock numbers in a transaction of its own and then hands out from
-// memory. Two instances on one PostgreSQL get disjoint blocks from the row's lock, so their IDs
-// never collide — the earlier format drew a random 10-bit instance number, which two instances
-// shared once in 1,024 starts. Numbers of a block a process did not use before it stopped are
-// skipped, never reissued.
+// memory. Two instances on one PostgreSQL get disjoint blocks from the row's lock, so their
+// numbers never collide — the earlier format drew a random 10-bit instance number, which two
+// instances shared once in 1,024 starts. Numbers of a block a process did not use before it
+// stopped are skipped, never reissued.
+//
+// Body: the counter is not shown as it is. Sequential IDs let a merchant read the provider's
+// payment volume off two of its own payments (the difference of their gids is the number of
+// payments everyone made in between). The body is therefore a keyed permutation of the counter
+// (IDs.Format): a 10-round Feistel network over 50 bits with SipHash-2-4 as its round function,
+// cycle-walked into the counter's domain, keyed by a random secret made once per installation and
+// kept in the database (id_key), so every instance sharing the database applies the same
+// permutation. A permutation of a set is one-to-one, so distinct counters still give distinct IDs
+// — uniqueness across instances is the counter's, unchanged. An installation that issued counter
+// values in sequence before the permutation (counters below id_key.floor, whose IDs are their
+// plain bodies) has the permutation walked on [floor, end) only, so a new ID never lands on one
+// of those.
 //
 // IDs issued before this format are 19 digits, zero-padded ("0913…"): a 63-bit time-based number
 // whose value has had 18 digits since October 2020. They keep working as issued and with their
@@ -33,8 +47,9 @@ const (
 	idLen      = 16
 	idMinBody  = 100_000_000_000_000 // the first body: 15 digits, no leading zero
 	idMaxBody  = 900_719_925_474_098 // body*10+9 stays below 2^53−1
-	legacyLen  = 19                  // the old zero-padded format
-	legacyMinN = 17                  // an old ID without its zeros has at least this many digits
+	idSpace    = idMaxBody - idMinBody + 1
+	legacyLen  = 19 // the old zero-padded format
+	legacyMinN = 17 // an old ID without its zeros has at least this many digits
 )
 
 // IDBlock is how many IDs a process reserves from the database at a time.
@@ -43,9 +58,55 @@ const IDBlock = 1000
 // ErrIDsExhausted means the counter reached the end of the 16-digit space.
 var ErrIDsExhausted = errors.New("store: ID space exhausted")
 
-// FormatID turns the n-th allocated number (n ≥ 0) into its ID.
-func FormatID(n int64) string {
-	body := idMinBody + n
+// IDKeySize is the length of the permutation's secret (a SipHash key).
+const IDKeySize = 16
+
+// IDs turns allocated counter values into IDs: the installation's permutation of the counter.
+// It is safe for concurrent use (it holds only its key).
+type IDs struct {
+	p feistel
+}
+
+// NewIDs makes the permutation for a key; counter values below floor were issued unpermuted
+// (see above) and are neither taken nor produced.
+func NewIDs(key [IDKeySize]byte, floor int64) *IDs {
+	return &IDs{p: newFeistel(key, idHalfBits, uint64(floor), idSpace)}
+}
+
+// Format turns counter value n (floor ≤ n < the end of the space) into its ID.
+func (x *IDs) Format(n int64) string {
+	return formatBody(idMinBody + int64(x.p.permute(uint64(n))))
+}
+
+// Counter is Format's inverse: the counter value an ID of this installation was made from, and
+// false for anything Format never returns.
+func (x *IDs) Counter(id string) (int64, bool) {
+	if len(id) != idLen || id[0] == '0' {
+		return 0, false
+	}
+	var body int64
+	for i := 0; i < idLen-1; i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return 0, false
+		}
+		body = body*10 + int64(id[i]-'0')
+	}
+	if body > idMaxBody || formatBody(body) != id {
+		return 0, false
+	}
+	y := uint64(body - idMinBody)
+	if y < x.p.lo {
+		return 0, false
+	}
+	return int64(x.p.invert(y)), true
+}
+
+// SequentialID is the ID that counter value n had before the permutation (its plain body): what
+// an installation issued for counters below its floor.
+func SequentialID(n int64) string { return formatBody(idMinBody + n) }
+
+// formatBody writes a 15-digit body and its failing check digit.
+func formatBody(body int64) string {
 	var b [idLen]byte
 	for i := idLen - 2; i >= 0; i-- {
 		b[i] = byte('0' + body%10)
@@ -96,19 +157,51 @@ func CanonicalID(s string) string {
 	return t
 }
 
-// ReserveIDs takes the next block of n numbers from the database's counter and returns the first;
-// the caller owns [first, first+n).
+// ReserveIDs takes the next block of n counter values from the database and returns the first;
+// the caller owns [first, first+n) and turns them into IDs with IDs().Format.
+//
+// The counter row is named 'ids' since the permutation (migration 0230 renamed it from 'id'): a
+// binary from before, still running while the database is upgraded, finds no row to advance and
+// answers ER000 instead of issuing plain sequential IDs that could meet permuted ones.
 func (db *DB) ReserveIDs(ctx context.Context, n int64) (int64, error) {
 	var next int64
 	err := db.Tx(ctx, func(tx *Tx) error {
-		return tx.QueryRow(`UPDATE id_blocks SET next_value = next_value + ? WHERE name = 'id' RETURNING next_value`, n).Scan(&next)
+		return tx.QueryRow(`UPDATE id_blocks SET next_value = next_value + ? WHERE name = 'ids' RETURNING next_value`, n).Scan(&next)
 	})
 	if err != nil {
 		return 0, classify(err)
 	}
 	first := next - n
-	if idMinBody+first+n-1 > idMaxBody {
+	if first+n > idSpace {
 		return 0, ErrIDsExhausted
 	}
 	return first, nil
+}
+
+// IDs is the installation's permutation of the counter (loaded when the database is opened).
+func (db *DB) IDs() *IDs { return db.ids }
+
+// loadIDs reads the installation's permutation key, making it on first use: the first instance to
+// open the migrated database draws it, every other one (now or later) reads that one, so all
+// instances sharing the database issue IDs from the same permutation.
+func (db *DB) loadIDs(ctx context.Context) (*IDs, error) {
+	var fresh [IDKeySize]byte
+	if _, err := rand.Read(fresh[:]); err != nil {
+		return nil, err
+	}
+	var secret []byte
+	var floor int64
+	err := db.Tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`UPDATE id_key SET secret = ? WHERE name = 'ids' AND secret IS NULL`, fresh[:]); err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT secret, floor FROM id_key WHERE name = 'ids'`).Scan(&secret, &floor)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ID key: %w", err)
+	}
+	if len(secret) != IDKeySize || floor < 0 || floor >= idSpace {
+		return nil, fmt.Errorf("ID key: stored key has %d bytes, floor %d", len(secret), floor)
+	}
+	return NewIDs([IDKeySize]byte(secret), floor), nil
 }

@@ -11,7 +11,7 @@ type Void struct {
 	AID, Gid  string
 	Cod       string
 	NetRef    string
-	Reason    string // lost-race | not-recorded
+	Reason    string // lost-race | lost-race-unread (checked before voiding) | not-recorded | unknown-outcome
 	Status    string // pending | done
 	Attempts  int
 	NextAt    time.Time

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	chromium "kessai/internal/testenv/browser"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ func TestBrowserMFA(t *testing.T) {
 	ctx := browserCtx(t)
 	e := newEnv(t)
 	base := e.srv.URL
-	dir := screenshotDir(t)
+	dir := chromium.ScreenshotDir(t)
 	shot := func(name string) {
 		t.Helper()
 		png := get(t, ctx, "screenshot", chromedp.FullScreenshot(100))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,66 +14,16 @@ import (
 
 	"kessai/internal/maintenance"
 	"kessai/internal/store"
+	chromium "kessai/internal/testenv/browser"
 	"kessai/internal/web/ui"
 )
 
-// Browser tests drive Debian's Chromium through chromedp. They run only with
-// KESSAI_BROWSER_TESTS=1 — and then fail, rather than skip, when Chromium is missing. Nothing here
-// ever downloads a browser.
-const chromiumPath = "/usr/bin/chromium"
-
+// Browser tests drive Debian's Chromium through chromedp (internal/testenv/browser). They run
+// only with KESSAI_BROWSER_TESTS=1 — and then fail, rather than skip, when Chromium is missing.
+// Nothing here ever downloads a browser.
 func browserCtx(t *testing.T) context.Context {
 	t.Helper()
-	if os.Getenv("KESSAI_BROWSER_TESTS") != "1" {
-		t.Skip("set KESSAI_BROWSER_TESTS=1 to run the browser tests")
-	}
-	path := chromiumPath
-	if _, err := os.Stat(path); err != nil {
-		p, lerr := exec.LookPath("chromium")
-		if lerr != nil {
-			t.Fatalf("KESSAI_BROWSER_TESTS=1 but Chromium is missing (%v); install it with apt-get install -y chromium", err)
-		}
-		path = p
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser; no timeout on this first call
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
-}
-
-// screenshotDir is ./screenshots at the module root (gitignored).
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			out := filepath.Join(d, "screenshots")
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			return out
-		}
-	}
-	t.Fatal("no module root")
-	return ""
+	return chromium.Start(t, chromium.Options{})
 }
 
 // clickAndLoad clicks and waits for the page the click loads (a form post or a link).
@@ -229,7 +178,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	e.charge(aidA, "shot-3", "CAPTURE", 980)
 	acid := e.autoCharge(aidA, "shot-ac-1")
 	base := e.srv.URL
-	dir := screenshotDir(t)
+	dir := chromium.ScreenshotDir(t)
 	// a year of windows for the calendar, one of them within 7 days (the banner)
 	now := e.clock.Now().In(ui.Tokyo)
 	var ws []maintenance.Window

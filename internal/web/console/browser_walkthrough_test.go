@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	chromium "kessai/internal/testenv/browser"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,7 +39,7 @@ func TestBrowserOperatorWalkthrough(t *testing.T) {
 	}
 	id := strconv.FormatInt(added[0].ID, 10)
 	year := strconv.Itoa(added[0].Start.In(ui.Tokyo).Year())
-	dir := screenshotDir(t)
+	dir := chromium.ScreenshotDir(t)
 	devices := []struct {
 		name string
 		w, h int64
@@ -168,7 +169,7 @@ func TestBrowserPaymentsListAtPhoneWidth(t *testing.T) {
 	for i, am := range []int{1200, 34500, 980} {
 		e.charge(aidA, "phone-"+strconv.Itoa(i), "CAPTURE", am)
 	}
-	dir := screenshotDir(t)
+	dir := chromium.ScreenshotDir(t)
 	run(t, ctx, "sign in", chromedp.EmulateViewport(1280, 900), signInMerchant(base, aidA))
 	for _, lang := range []string{"ja", "en"} {
 		run(t, ctx, "language "+lang,

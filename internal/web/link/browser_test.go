@@ -2,8 +2,8 @@ package link_test
 
 // Browser tests: Debian's Chromium, driven by chromedp, against a real Kessai and a small
 // "merchant" web server. They run only with KESSAI_BROWSER_TESTS=1 (and then fail, not skip, when
-// Chromium is missing); they never download a browser. Screenshots of the hosted page land in
-// ./screenshots/ (git-ignored).
+// Chromium is missing); they never download a browser (internal/testenv/browser). Screenshots of
+// the hosted page land in ./screenshots/ at the module root (git-ignored).
 
 import (
 	"bytes"
@@ -22,67 +22,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/text/encoding/japanese"
 
 	"kessai/internal/clock"
 	"kessai/internal/store"
+	"kessai/internal/testenv/browser"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// browserCtx starts a headless Chromium for one test. Any JavaScript dialog (an alert that an
-// injected script would open) is dismissed and fails the test.
+// browserCtx starts a headless Chromium for one test, in Japanese as the shopper's browser is
+// (pages follow Accept-Language when the shop sends no lang, issue 15 item 6). Any JavaScript
+// dialog (an alert that an injected script would open) is dismissed and fails the test.
 func browserCtx(t *testing.T) context.Context {
 	t.Helper()
-	if os.Getenv("KESSAI_BROWSER_TESTS") != "1" {
-		t.Skip("browser tests run with KESSAI_BROWSER_TESTS=1")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("KESSAI_BROWSER_TESTS=1 but Chromium is missing at %s (apt-get install -y chromium): %v", chromiumPath, err)
-	}
-	dir, err := os.MkdirTemp("", "kessai-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		// the shopper's browser is Japanese: pages follow Accept-Language when the shop sends no
-		// lang (issue 15 item 6), and headless Chromium would otherwise say en-US
-		chromedp.Flag("accept-lang", "ja-JP,ja"),
-		chromedp.Flag("lang", "ja-JP"),
-		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
-	t.Cleanup(func() {
-		cancelT()
-		cancelC()
-		cancelA()
-		os.RemoveAll(dir)
-	})
-	var dialogs atomic.Int32
-	evs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range evs {
-			if err != nil {
-				return
-			}
-			dialogs.Add(1)
-			t.Errorf("a JavaScript dialog opened: %q", ev.Message)
-			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-		}
-	}()
-	return ctx
+	return browser.Start(t, browser.Options{Lang: "ja-JP,ja", Timeout: 120 * time.Second, FailOnDialog: true})
 }
 
 func must(t *testing.T, err error) {
@@ -314,8 +267,7 @@ func screenshot(t *testing.T, ctx context.Context, name string, w, h int64, mobi
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, h, opts...)))
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, the whole page
 	must(t, err)
-	must(t, os.MkdirAll("screenshots", 0o755))
-	must(t, os.WriteFile(filepath.Join("screenshots", name+".png"), buf, 0o644))
+	must(t, os.WriteFile(filepath.Join(browser.ScreenshotDir(t), name+".png"), buf, 0o644))
 }
 
 func TestBrowserHostedPayment(t *testing.T) {

@@ -239,14 +239,9 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	claimed, err := h.claim(r, o, stored, now)
-	if err != nil {
-		h.fail(w, r, lang, err)
-		return
-	}
-	if !claimed {
-		// another submission of this order is running or finished
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	// the order turns busy for this submission (stored first when it was only signed so far): of
+	// two submissions of one form, exactly one goes on to charge
+	if won, err := h.orders().Claim(r.Context(), o, stored); !h.claimed(w, r, o, lang, won, err) {
 		return
 	}
 	flow := acquirer.ThreeDSFor(r.Context(), h.Pay.Acq, card.PAN) // honours Kessai-Scenario
@@ -256,8 +251,7 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	case "fail":
 		h.cardFailed(r, st, card.PAN, wire.ER3DSFailed, now)
-		h.release(r, o, string(wire.ER3DSFailed))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.ER3DSFailed))
 		return
 	}
 	req, err := h.chargeRequest(r, st, o, md, now)
@@ -283,12 +277,6 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 
 // chargeRequest builds the order's payment; an auto-charge sign-up gets its plan attached (made
 // inside the payment's transaction) by the auto-charge service.
-// claim marks the order busy for this submission, storing it first when it was only signed so
-// far: of two submissions of one form, exactly one goes on to charge.
-func (h *Handler) claim(r *http.Request, o *store.LinkOrder, stored bool, now time.Time) (bool, error) {
-	return h.orders().Claim(r.Context(), o, stored)
-}
-
 func (h *Handler) chargeRequest(r *http.Request, st *store.Store, o *store.LinkOrder, md string, accepted time.Time) (*payment.ChargeRequest, error) {
 	req := &payment.ChargeRequest{Store: st, Job: o.Jb, Cod: o.Cod, Am: o.Am, Tx: o.Tx, Sf: o.Sf, Inm: o.Inm, Em: o.Em, Pn: o.Pn,
 		Md: md, Free: o.Free, Source: "link", Kickback: true, AcceptedAt: accepted}
@@ -316,8 +304,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOr
 		if code == string(wire.ERInternal) {
 			h.logRefusal(r, err)
 		}
-		h.release(r, o, code)
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, code)
 		return
 	}
 	if res.P.Rst == wire.RstSuccess {
@@ -328,15 +315,46 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOr
 		redirect(w, r, "/link/creditcard/result", o.ID, lang)
 		return
 	}
-	h.release(r, o, res.P.Ec)
-	redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	h.backToForm(w, r, o, lang, res.P.Ec)
 }
 
-// release reopens a busy or challenged order after a failed attempt, remembering why.
-func (h *Handler) release(r *http.Request, o *store.LinkOrder, code string) {
+// backToForm reopens a busy or challenged order after a failed attempt, remembering why (code,
+// which the form then shows), and sends the shopper back to the order's card form.
+func (h *Handler) backToForm(w http.ResponseWriter, r *http.Request, o *store.LinkOrder, lang, code string) {
 	if err := h.orders().Release(r.Context(), o.ID, code); err != nil {
 		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
 	}
+	redirect(w, r, "/link/creditcard/order", o.ID, lang)
+}
+
+// at reports whether the order is in the state a page is for (a challenge, a return from the
+// processor). When it is not, it has sent the shopper where the order stands: its result once
+// paid, else its card form.
+func at(w http.ResponseWriter, r *http.Request, o *store.LinkOrder, lang, status string) bool {
+	switch o.Status {
+	case status:
+		return true
+	case store.LinkPaid:
+		redirect(w, r, "/link/creditcard/result", o.ID, lang)
+	default:
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	}
+	return false
+}
+
+// claimed takes the outcome of one of the order's claims (the form's submission, the challenge's
+// answer, the return from the processor: each lets one request charge) and reports whether this
+// request won it. When it did not, it has answered: an error page when the claim failed, else
+// the order's card form, which shows what the request that won is doing or did.
+func (h *Handler) claimed(w http.ResponseWriter, r *http.Request, o *store.LinkOrder, lang string, won bool, err error) bool {
+	if err != nil {
+		h.fail(w, r, lang, err)
+		return false
+	}
+	if !won {
+		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	}
+	return won
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, lang string, err error) {
@@ -351,14 +369,12 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, st *sto
 	created, err := h.Tokens.Create(ctx, st, card, md)
 	if err != nil {
 		h.cardFailed(r, st, card.PAN, wire.CodeOf(err), h.Clock.Now())
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
 	outcome, _, err := h.Tokens.Authenticate(ctx, st, created.Token, o.Am, o.Tx, o.Sf)
 	if err != nil {
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
 	if outcome == token.Frictionless {
@@ -378,8 +394,7 @@ func (h *Handler) chargeToken(w http.ResponseWriter, r *http.Request, st *store.
 	now := h.Clock.Now()
 	cardID, tds, err := h.Tokens.Consume(ctx, st, tkn, o.Am, o.Tx, o.Sf)
 	if err != nil {
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
 	req, err := h.chargeRequest(r, st, o, md, now)
@@ -404,25 +419,17 @@ func (h *Handler) challengePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showChallenge(w http.ResponseWriter, r *http.Request, st *store.Store, o *store.LinkOrder, lang string, al *alert) {
-	switch o.Status {
-	case store.LinkPaid:
-		redirect(w, r, "/link/creditcard/result", o.ID, lang)
-		return
-	case store.LinkChallenge:
-	default:
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	if !at(w, r, o, lang, store.LinkChallenge) {
 		return
 	}
 	tk, err := h.Pay.DB.GetToken(r.Context(), o.Token)
 	if err != nil {
-		h.release(r, o, string(wire.ER3DSError))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.ER3DSError))
 		return
 	}
 	masked, _, err := h.Tokens.Card(r.Context(), st, o.Token)
 	if err != nil {
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
 	cv := &challengeView{Session: o.ID, CSRF: o.CSRF, Card: masked, Total: yen(lang, o.Am+o.Tx+o.Sf), Alert: al}
@@ -456,8 +463,7 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		// the shopper gave up: nothing was charged, the order stays open; the form says it
 		// was cancelled (not that authentication failed)
 		h.Tokens.Complete(ctx, st, tkn, "", false)
-		h.release(r, o, lastCancelled)
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, lastCancelled)
 		return
 	}
 	if err := h.Tokens.Try(ctx, st, tkn, halfWidth(strings.TrimSpace(p.Get("otp")))); err != nil {
@@ -467,17 +473,10 @@ func (h *Handler) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 			h.showChallenge(w, r, st, o, lang, &alert{Title: fmt.Sprintf(t["tds_wrong"], wrong.Left)})
 			return
 		}
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
-	claimed, err := h.orders().ClaimChallenge(ctx, o.ID)
-	if err != nil {
-		h.fail(w, r, lang, err)
-		return
-	}
-	if !claimed {
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	if won, err := h.orders().ClaimChallenge(ctx, o.ID); !h.claimed(w, r, o, lang, won, err) {
 		return
 	}
 	md := wire.MethodLump

@@ -35,8 +35,7 @@ func (h *Handler) toProcessor(w http.ResponseWriter, r *http.Request, st *store.
 	card *payment.CardInput, md string, res *payment.Result) {
 	created, err := h.Tokens.Create(r.Context(), st, &payment.CardInput{PAN: card.PAN, Exp: card.Exp, Holder: card.Holder}, md)
 	if err != nil {
-		h.release(r, o, string(wire.CodeOf(err)))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.CodeOf(err)))
 		return
 	}
 	if err := h.orders().Redirected(r.Context(), o.ID, created.Token, res.Ref, res.RedirectURL); err != nil {
@@ -55,13 +54,7 @@ func (h *Handler) authenticatePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch o.Status {
-	case store.LinkPaid:
-		redirect(w, r, "/link/creditcard/result", o.ID, lang)
-		return
-	case store.LinkRedirect:
-	default:
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	if !at(w, r, o, lang, store.LinkRedirect) {
 		return
 	}
 	_, u, err := h.orders().Processor(r.Context(), o.ID)
@@ -85,13 +78,8 @@ func (h *Handler) processorReturn(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if o.Status != store.LinkRedirect {
-		// a reload, or a second tab: the first return finished (or is finishing) the order
-		if o.Status == store.LinkPaid {
-			redirect(w, r, "/link/creditcard/result", o.ID, lang)
-		} else {
-			redirect(w, r, "/link/creditcard/order", o.ID, lang)
-		}
+	// not on a reload, or in a second tab: the first return finished (or is finishing) the order
+	if !at(w, r, o, lang, store.LinkRedirect) {
 		return
 	}
 	ref, _, err := h.orders().Processor(ctx, o.ID)
@@ -99,19 +87,12 @@ func (h *Handler) processorReturn(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, lang, err)
 		return
 	}
-	claimed, err := h.orders().ClaimReturn(ctx, o.ID)
-	if err != nil {
-		h.fail(w, r, lang, err)
-		return
-	}
-	if !claimed {
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+	if won, err := h.orders().ClaimReturn(ctx, o.ID); !h.claimed(w, r, o, lang, won, err) {
 		return
 	}
 	tk, err := h.Pay.DB.GetToken(ctx, o.Token)
 	if err != nil {
-		h.release(r, o, string(wire.ER3DSError))
-		redirect(w, r, "/link/creditcard/order", o.ID, lang)
+		h.backToForm(w, r, o, lang, string(wire.ER3DSError))
 		return
 	}
 	md := tk.Md
