@@ -16,7 +16,7 @@ import (
 // it — so the per-instance memory goal (≤ 150 MB resident) holds whatever the load.
 const (
 	GCPercent   = 400
-	MemoryLimit = 96 << 20
+	MemoryLimit = 80 << 20
 )
 
 // TuneGC applies GCPercent and MemoryLimit unless the operator set GOGC or GOMEMLIMIT, which
