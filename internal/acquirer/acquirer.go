@@ -181,6 +181,15 @@ type Ledger struct {
 	// the whole book under its lock (that took ~100 ms at 1.7M entries, every 10 s)
 	settled []settlement
 	head    int
+	keep    int // settlements remembered at most (SettledMax unless KeepSettled changed it)
+}
+
+// KeepSettled changes how many settled authorisations the ledger remembers at most: a test that
+// reconciles every sale of a long run with the database keeps them all.
+func (l *Ledger) KeepSettled(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keep = n
 }
 
 type settlement struct {
@@ -204,7 +213,9 @@ const (
 )
 
 // NewLedger returns an empty ledger.
-func NewLedger() *Ledger { return &Ledger{refs: map[string]*entry{}, gen: map[string]int{}} }
+func NewLedger() *Ledger {
+	return &Ledger{refs: map[string]*entry{}, gen: map[string]int{}, keep: SettledMax}
+}
 
 // Stats counts the ledger's authorisations by state.
 type Stats struct {
@@ -246,7 +257,7 @@ func (l *Ledger) State(ref string) string {
 func (l *Ledger) forget(now time.Time) {
 	for l.head < len(l.settled) {
 		s := l.settled[l.head]
-		if len(l.settled)-l.head <= SettledMax && now.Sub(s.at) <= SettledTTL {
+		if len(l.settled)-l.head <= l.keep && now.Sub(s.at) <= SettledTTL {
 			break
 		}
 		if e := l.refs[s.ref]; e != nil && e.state != "open" && e.at.Equal(s.at) {
