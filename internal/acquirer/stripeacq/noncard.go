@@ -92,20 +92,9 @@ func (a *Acquirer) OpenSlip(ctx context.Context, r acquirer.SlipRequest) (acquir
 	pkey := paramKey(p, r.Account, r.Key, "payment_intent")
 	p.Metadata[AttemptKey] = pkey
 	params(&p.Params, r.Account, pkey)
-	var pi *stripe.PaymentIntent
-	err := a.do(ctx, func(ctx context.Context) error {
-		var err error
-		pi, err = a.c.V1PaymentIntents.Create(ctx, p)
-		return err
-	})
-	if unknownErr(err) {
-		all, lerr := a.lookup(ctx, r.Account, AttemptKey, pkey)
-		found := live(all)
-		if lerr != nil || found == nil {
-			a.cfg.Log.Warn("stripe slip outcome unknown", "err", describe(err))
-			return acquirer.SlipAnswer{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
-		}
-		pi, err = found, nil
+	pi, err := a.createIntent(ctx, r.Account, pkey, p, "slip")
+	if errors.Is(err, acquirer.ErrOutcomeUnknown) {
+		return acquirer.SlipAnswer{}, err
 	}
 	if err != nil {
 		return acquirer.SlipAnswer{}, a.slipErr(err)

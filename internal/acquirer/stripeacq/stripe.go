@@ -384,22 +384,9 @@ func (a *Acquirer) authorize(ctx context.Context, r acquirer.Request, gen int) (
 	pkey := paramKey(p, r.Account, key, "payment_intent")
 	p.Metadata[AttemptKey] = pkey
 	params(&p.Params, r.Account, pkey)
-	var pi *stripe.PaymentIntent
-	err = a.do(ctx, func(ctx context.Context) error {
-		var err error
-		pi, err = a.c.V1PaymentIntents.Create(ctx, p)
-		return err
-	})
-	if unknownErr(err) {
-		// the answer never came: the intent may exist; its metadata names the request that
-		// made it (an earlier intent of the order voided since is over: never the answer)
-		found, lerr := a.lookup(ctx, r.Account, AttemptKey, pkey)
-		cur := live(found)
-		if lerr != nil || cur == nil {
-			a.cfg.Log.Warn("stripe payment intent outcome unknown", "err", describe(err))
-			return acquirer.Response{}, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
-		}
-		pi, err = cur, nil
+	pi, err := a.createIntent(ctx, r.Account, pkey, p, "payment intent")
+	if errors.Is(err, acquirer.ErrOutcomeUnknown) {
+		return acquirer.Response{}, err
 	}
 	if err != nil {
 		return a.failed(err)
@@ -588,6 +575,28 @@ func (a *Acquirer) retrieve(ctx context.Context, account, id string) (*stripe.Pa
 // lookup finds the PaymentIntents whose metadata field holds key (MetaKey: made under Kessai's
 // request key; AttemptKey: by one request), newest first (more than one when the order was charged
 // again after a void, or with another security code); none when there are none.
+// createIntent creates the PaymentIntent p, sent under Idempotency-Key pkey (also its
+// AttemptKey metadata) and retried under it (do). An answer that never came is looked up by that
+// metadata: the intent the request made, unless it is over (an earlier intent voided since is never
+// the answer); ErrOutcomeUnknown when neither settles it. Other errors are Stripe's answer.
+func (a *Acquirer) createIntent(ctx context.Context, account, pkey string, p *stripe.PaymentIntentCreateParams, what string) (*stripe.PaymentIntent, error) {
+	var pi *stripe.PaymentIntent
+	err := a.do(ctx, func(ctx context.Context) error {
+		var err error
+		pi, err = a.c.V1PaymentIntents.Create(ctx, p)
+		return err
+	})
+	if !unknownErr(err) {
+		return pi, err
+	}
+	found, lerr := a.lookup(ctx, account, AttemptKey, pkey)
+	if cur := live(found); lerr == nil && cur != nil {
+		return cur, nil
+	}
+	a.cfg.Log.Warn("stripe "+what+" outcome unknown", "err", describe(err))
+	return nil, fmt.Errorf("%w: %s", acquirer.ErrOutcomeUnknown, describe(err))
+}
+
 func (a *Acquirer) lookup(ctx context.Context, account, field, key string) ([]*stripe.PaymentIntent, error) {
 	p := &stripe.PaymentIntentSearchParams{}
 	p.Query = fmt.Sprintf("metadata['%s']:'%s'", field, strings.ReplaceAll(key, "'", "\\'"))
