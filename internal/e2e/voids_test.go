@@ -36,7 +36,13 @@ func gatewayPost(t *testing.T, base string, v url.Values) string {
 // background; a void that never comes fails after 20 s).
 func untilLedger(t *testing.T, l *acquirer.Ledger, what string, ok func(acquirer.Stats) bool) acquirer.Stats {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	return untilLedgerWithin(t, l, 20*time.Second, what, ok)
+}
+
+// untilLedgerWithin is untilLedger with another bound.
+func untilLedgerWithin(t *testing.T, l *acquirer.Ledger, within time.Duration, what string, ok func(acquirer.Stats) bool) acquirer.Stats {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		st := l.Stats()
 		if ok(st) {
