@@ -398,10 +398,10 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 	if recorded != ok+unknown {
 		t.Errorf("%d payments recorded, %d answered success or settled by a retry", recorded, ok+unknown)
 	}
-	// A void the worker claimed just before a kill cannot read its payment (the worker checks that
-	// no recorded payment holds the authorisation first) nor release its claim: it is tried again
-	// when its 30 s lease runs out, so allow a little more than that.
-	led := untilLedgerWithin(t, s.Ledger, 45*time.Second, fmt.Sprintf("every sale recorded (%d) or voided", recorded), func(st acquirer.Stats) bool {
+	// A void the worker claimed just before a kill can neither read its payment (it checks that
+	// no recorded payment holds the authorisation first) nor record its outcome; the worker tries
+	// it again at every tick while it holds the claim, so it is voided soon after the restart.
+	led := untilLedgerWithin(t, s.Ledger, 20*time.Second, fmt.Sprintf("every sale recorded (%d) or voided", recorded), func(st acquirer.Stats) bool {
 		return st.Sold == recorded && st.Open == 0
 	})
 	if unknown == 0 && ok == 0 {

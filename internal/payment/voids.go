@@ -56,6 +56,10 @@ func (s *Service) queueVoidWhen(ctx context.Context, aid string, p *store.Paymen
 func (s *Service) RunVoids(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	// held: voids this worker claimed whose outcome it could not record (the database went away
+	// mid-way). It still holds their claims, so it tries them again at every tick while the claim
+	// is young, instead of leaving them until the lease runs out.
+	var held []heldVoid
 	for {
 		select {
 		case <-ctx.Done():
@@ -64,26 +68,60 @@ func (s *Service) RunVoids(ctx context.Context) {
 		case <-s.voidWake:
 		}
 		s.flushVoidBacklog(ctx)
-		vs, err := s.DB.ClaimVoids(ctx, time.Now(), 64, 30*time.Second)
+		var again []heldVoid
+		for _, h := range held {
+			if time.Since(h.claimed) > voidRetryWhileClaimed {
+				continue // the claim is about to lapse: whoever claims it next tries it
+			}
+			if !s.runVoid(ctx, h.v) {
+				again = append(again, h)
+			}
+		}
+		held = again
+		vs, err := s.DB.ClaimVoids(ctx, time.Now(), 64, voidLease)
 		if err != nil {
 			continue
 		}
+		claimed := time.Now()
 		for _, v := range vs {
-			vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := s.voidOne(vctx, v)
-			cancel()
-			now := time.Now()
-			next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))
-			msg := ""
-			if err != nil {
-				msg = vault.Redact(err.Error())
-				s.Log.Warn("void failed, will retry", "aid", v.AID, "gid", v.Gid, "attempt", v.Attempts+1, "err", msg)
-			}
-			if ferr := s.DB.FinishVoid(context.WithoutCancel(ctx), v.ID, err == nil, now, next, msg); ferr != nil {
-				s.Log.Warn("void record failed", "id", v.ID, "err", ferr)
+			if !s.runVoid(ctx, v) {
+				held = append(held, heldVoid{v, claimed})
 			}
 		}
 	}
+}
+
+// voidLease is how long a claimed void is this worker's alone; voidRetryWhileClaimed how long,
+// of that, the worker tries again a void whose outcome it could not record (leaving time for the
+// last try, at most 10 s, to end within the lease).
+const (
+	voidLease             = 30 * time.Second
+	voidRetryWhileClaimed = 15 * time.Second
+)
+
+type heldVoid struct {
+	v       *store.Void
+	claimed time.Time
+}
+
+// runVoid sends one claimed void and records its outcome: false when the record could not be
+// written (the database is away), so the caller tries it again while it holds the claim.
+func (s *Service) runVoid(ctx context.Context, v *store.Void) bool {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := s.voidOne(vctx, v)
+	cancel()
+	now := time.Now()
+	next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))
+	msg := ""
+	if err != nil {
+		msg = vault.Redact(err.Error())
+		s.Log.Warn("void failed, will retry", "aid", v.AID, "gid", v.Gid, "attempt", v.Attempts+1, "err", msg)
+	}
+	if ferr := s.DB.FinishVoid(context.WithoutCancel(ctx), v.ID, err == nil, now, next, msg); ferr != nil {
+		s.Log.Warn("void record failed", "id", v.ID, "err", ferr)
+		return false
+	}
+	return true
 }
 
 func (s *Service) flushVoidBacklog(ctx context.Context) {
