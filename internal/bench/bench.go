@@ -32,8 +32,13 @@ type Config struct {
 	Expiry   string // YYMM
 	RunID    string // makes cod values unique across runs
 	// Rate, when positive, caps the requests started per second across all clients (for soak
-	// runs at a fraction of capacity).
+	// runs at a fraction of capacity). With OpenLoop it is the schedule's rate instead.
 	Rate float64
+	// OpenLoop, with Rate, offers a fixed load whatever the server does: requests are due at
+	// exact intervals of 1/Rate, Clients workers send them, and each latency runs from the
+	// request's due time, not from when a worker got to it, so a server that falls behind has
+	// its queueing counted (no coordinated omission). See runOpen.
+	OpenLoop bool
 	// OnTick, when set, is called about once a second with the requests done so far (for mixed
 	// scenarios that start maintenance mid-run).
 	OnTick func(elapsed time.Duration)
@@ -51,6 +56,14 @@ type Report struct {
 	PerSecond   float64
 	HTTPPerSec  float64
 	HTTPRequest int64
+	// Open loop only (Config.OpenLoop); zero otherwise.
+	OpenLoop bool          `json:",omitempty"`
+	Target   float64       `json:",omitempty"` // requests due per second (Config.Rate)
+	Offered  float64       `json:",omitempty"` // requests actually sent per second of the schedule
+	Due      int64         `json:",omitempty"` // requests the schedule held
+	Late     int64         `json:",omitempty"` // due while every worker was busy: waited for one (the wait is in their latency)
+	Behind   int64         `json:",omitempty"` // due but never sent: the workers' backlog when the schedule ended
+	MaxLag   time.Duration `json:",omitempty"` // longest time between a request's due time and its sending
 }
 
 // CheckLoopback refuses any target that is not on this machine's loopback.
@@ -95,6 +108,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer tr.CloseIdleConnections()
+	if cfg.OpenLoop {
+		if cfg.Rate <= 0 {
+			return nil, errors.New("open loop needs a rate (requests per second)")
+		}
+		return runOpen(ctx, cfg, client)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -181,6 +200,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Wait()
 	el := time.Since(start)
+	r := &Report{Scenario: cfg.Scenario, Clients: cfg.Clients, Elapsed: el, OK: ok.Load(), Errors: errs, HTTPRequest: httpN.Load()}
+	r.percentiles(lat)
+	r.PerSecond = float64(r.OK) / el.Seconds()
+	r.HTTPPerSec = float64(r.HTTPRequest) / el.Seconds()
+	return r, nil
+}
+
+// percentiles sets P50 … Max from the latencies of successful requests (one slice per client).
+func (r *Report) percentiles(lat [][]time.Duration) {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -199,14 +227,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		return all[i]
 	}
-	r := &Report{Scenario: cfg.Scenario, Clients: cfg.Clients, Elapsed: el, OK: ok.Load(), Errors: errs, P50: pct(0.50), P95: pct(0.95),
-		P99: pct(0.99), HTTPRequest: httpN.Load()}
+	r.P50, r.P95, r.P99 = pct(0.50), pct(0.95), pct(0.99)
 	if len(all) > 0 {
 		r.Max = all[len(all)-1]
 	}
-	r.PerSecond = float64(r.OK) / el.Seconds()
-	r.HTTPPerSec = float64(r.HTTPRequest) / el.Seconds()
-	return r, nil
 }
 
 func shortErr(err error) string {
@@ -379,6 +403,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	for _, k := range keys {
 		fmt.Fprintf(w, "errors[%s]=%d\n", k, r.Errors[k])
+	}
+	if r.OpenLoop {
+		r.printOpen(w)
 	}
 }
 
