@@ -29,8 +29,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench "+args[0], stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "server address(es), comma-separated; loopback only")
 	aid := fs.String("aid", "100001", "store ID to charge")
-	clients := fs.Int("clients", 32, "concurrent clients")
+	clients := fs.Int("clients", 32, "concurrent clients (with --open-loop: workers sending the scheduled requests, e.g. 64)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to run (at most 1h)")
+	rate := fs.Float64("rate", 0, "at most this many requests started per second across all clients; 0 = as fast as the server answers (with --open-loop: the fixed offered load)")
+	openLoop := fs.Bool("open-loop", false, "open loop (needs --rate): requests are due at fixed intervals of 1/rate whatever the server does, and each latency runs from its due time, so queueing behind a slow server counts")
 	reqs := fs.Int64("requests", 200000, "stop after this many requests")
 	card := fs.String("card", "4111111111111111", "test card number")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -40,7 +42,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg := bench.Config{Addrs: strings.Split(*addr, ","), AID: *aid, Clients: *clients, Duration: *dur, Requests: *reqs,
-		Scenario: scenario, Card: *card, Expiry: time.Now().AddDate(3, 0, 0).Format("0601")}
+		Scenario: scenario, Card: *card, Expiry: time.Now().AddDate(3, 0, 0).Format("0601"), Rate: *rate, OpenLoop: *openLoop}
+	if *rate < 0 {
+		return usageErr("--rate must be 0 or more (requests per second)")
+	}
+	if *openLoop && *rate == 0 {
+		return usageErr("--open-loop needs --rate (requests per second, > 0)")
+	}
 	if scenario == "mixed" {
 		// a maintenance window starts a third of the way in and ends at two thirds: the run
 		// shows refusals with ER999 in between and service resuming by itself

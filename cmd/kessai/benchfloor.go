@@ -27,6 +27,9 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 	pgbench := fs.String("pgbench", "pgbench", "pgfloor: pgbench binary")
 	instances := fs.Int("instances", 2, "pgfloor: Kessai instances on the database")
 	keep := fs.Bool("keep", false, "pgfloor: keep the database afterwards")
+	rate := fs.Float64("rate", 0, "floor: also run, every round, the floor's and each binary's CAPTURE at this fixed offered load (payments/s, open loop, latency from each request's due time) and compare their p50/p99 at that load; 0 = off")
+	rateFrac := fs.Float64("rate-fraction", 0, "floor: like --rate, at this fraction (0–1] of the floor's closed-loop payments/s in the same round, e.g. 0.5; 0 = off")
+	workers := fs.Int("workers", 64, "floor: workers sending the open-loop requests (--rate, --rate-fraction)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -35,6 +38,10 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 		return bench.PGFloor(ctx, bench.PGFloorConfig{AdminURL: *dbURL, PgBench: *pgbench, KessaiBins: strings.Split(*bins, ","), Instances: *instances,
 			Rounds: *rounds, Duration: *dur, Clients: *clients, Card: *card, Expiry: exp, Dir: *dir, Keep: *keep, Out: stdout})
 	}
+	if *rate < 0 || *rateFrac < 0 || *rateFrac > 1 || *rate > 0 && *rateFrac > 0 {
+		return usageErr("--rate (payments/s) or --rate-fraction (0–1] of the floor's, not both")
+	}
 	return bench.Floor(ctx, bench.FloorConfig{FloorBin: *floorBin, KessaiBins: strings.Split(*bins, ","), Scenarios: strings.Split(*scenarios, ","),
-		Rounds: *rounds, Duration: *dur, Clients: *clients, Card: *card, Expiry: exp, Dir: *dir, Out: stdout})
+		Rounds: *rounds, Duration: *dur, Clients: *clients, Card: *card, Expiry: exp, Dir: *dir, Out: stdout,
+		Rate: *rate, RateFraction: *rateFrac, Workers: *workers})
 }

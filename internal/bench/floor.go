@@ -45,6 +45,13 @@ type FloorConfig struct {
 	Expiry     string
 	Dir        string // working directory for data and logs ("" = a new temporary one)
 	Out        io.Writer
+	// Rate, when positive, also runs every round the floor's and each binary's CAPTURE at this
+	// fixed offered load (payments/s, open loop, same Duration), to compare latencies at equal
+	// load; RateFraction instead sets that load to this fraction of the floor's closed-loop
+	// payments/s in the same round. At most one of the two.
+	Rate         float64
+	RateFraction float64
+	Workers      int // open-loop workers (default 64)
 }
 
 // Proc is a server started for a side-by-side run.
@@ -162,10 +169,58 @@ func (s *series) summary(w io.Writer) {
 	fmt.Fprintf(w, "%-40s %-10s payments/s(median)=%.0f p99(median)=%.2fms%s\n", s.label, s.scenario, median(tp), median(p99), ratio)
 }
 
+// openSeries is one server's open-loop CAPTURE runs, one per round.
+type openSeries struct {
+	label   string
+	reports []*Report
+	p99s    []float64 // per round, Kessai's p99 over the floor's at the same offered load
+}
+
+func pick(rs []*Report, f func(*Report) float64) float64 {
+	var xs []float64
+	for _, r := range rs {
+		xs = append(xs, f(r))
+	}
+	return median(xs)
+}
+
+// summary prints the series' medians on one line; floor, when given, is printed beside them.
+func (s *openSeries) summary(w io.Writer, floor *openSeries) {
+	p50 := func(r *Report) float64 { return float64(r.P50) / 1e6 }
+	p99 := func(r *Report) float64 { return float64(r.P99) / 1e6 }
+	var late, behind, failed int64
+	for _, r := range s.reports {
+		late += r.Late
+		behind += r.Behind
+		for _, n := range r.Errors {
+			failed += n
+		}
+	}
+	line := fmt.Sprintf("open-loop %-40s capture target(median)=%.0f/s offered(median)=%.0f/s p50(median)=%.2fms p99(median)=%.2fms",
+		s.label, pick(s.reports, func(r *Report) float64 { return r.Target }), pick(s.reports, func(r *Report) float64 { return r.Offered }),
+		pick(s.reports, p50), pick(s.reports, p99))
+	if floor != nil {
+		var rs []string
+		for _, x := range s.p99s {
+			rs = append(rs, fmt.Sprintf("%.2f", x))
+		}
+		line += fmt.Sprintf(" floor p50/p99(median)=%.2f/%.2fms p99/floor(median)=%.2f p99/floor=%s",
+			pick(floor.reports, p50), pick(floor.reports, p99), median(s.p99s), strings.Join(rs, ","))
+	}
+	fmt.Fprintf(w, "%s late=%d behind=%d failed=%d\n", line, late, behind, failed)
+}
+
 // Floor runs the SQLite side-by-side comparison and prints every run, then a summary.
 func Floor(ctx context.Context, cfg FloorConfig) error {
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 3
+	}
+	if cfg.Rate < 0 || cfg.RateFraction < 0 || cfg.Rate > 0 && cfg.RateFraction > 0 {
+		return fmt.Errorf("open loop: give a rate or a fraction of the floor's, not both (rate %v, fraction %v)", cfg.Rate, cfg.RateFraction)
+	}
+	open := cfg.Rate > 0 || cfg.RateFraction > 0
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
 	}
 	if cfg.Clients <= 0 {
 		cfg.Clients = 32
@@ -184,6 +239,14 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 	}
 	w := cfg.Out
 	fmt.Fprintf(w, "floor run: %d rounds of %s, %d clients; load average at start %s; %s\n", cfg.Rounds, cfg.Duration, cfg.Clients, LoadAvg(), time.Now().UTC().Format(time.RFC3339))
+	if open {
+		at := fmt.Sprintf("%.0f payments/s", cfg.Rate)
+		if cfg.RateFraction > 0 {
+			at = fmt.Sprintf("%.2f of the floor's closed-loop payments/s in the same round", cfg.RateFraction)
+		}
+		fmt.Fprintf(w, "open loop: every round also runs the floor's and each binary's CAPTURE at %s for %s, %d workers, latency from each request's due time\n",
+			at, cfg.Duration, cfg.Workers)
+	}
 	floor, err := start(cfg.FloorBin, []string{"-addr", "{addr}", "-db", filepath.Join(dir, "floor.db")}, nil, filepath.Join(dir, "floor.log"))
 	if err != nil {
 		return err
@@ -210,6 +273,15 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 			return nil, err
 		}
 		return r, nil
+	}
+	openRun := func(addr string, rate float64, tag string) (*Report, error) {
+		return Run(ctx, Config{Addrs: []string{addr}, AID: "100001", Clients: cfg.Workers, Duration: cfg.Duration, Scenario: "capture",
+			Card: cfg.Card, Expiry: cfg.Expiry, Rate: rate, OpenLoop: true, RunID: fmt.Sprintf("%s%x", tag, time.Now().UnixNano()&0xffffffffff)})
+	}
+	openFloor := &openSeries{label: "floor " + cfg.FloorBin}
+	openK := make([]*openSeries, len(ks))
+	for i, k := range ks {
+		openK[i] = &openSeries{label: k.label}
 	}
 	floorS := &series{label: "floor " + cfg.FloorBin, scenario: "capture"}
 	all := map[string]*series{}
@@ -243,11 +315,54 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 				r.Print(w)
 			}
 		}
+		if !open {
+			continue
+		}
+		rate := cfg.Rate
+		if cfg.RateFraction > 0 {
+			rate = cfg.RateFraction * fr.PerSecond
+		}
+		if rate < 1 {
+			return fmt.Errorf("round %d: open-loop rate %.2f/s is too low (the floor's closed-loop run made %.0f payments/s)", round, rate, fr.PerSecond)
+		}
+		ofr, err := openRun(floor.Addr, rate, "fo")
+		if err != nil {
+			return err
+		}
+		openFloor.reports = append(openFloor.reports, ofr)
+		fmt.Fprintf(w, "open round %d  %-40s load %s  %s\n", round, openFloor.label, LoadAvg(), ofr.OpenLine())
+		for i, k := range ks {
+			r, err := openRun(k.p.Addr, rate, "ko")
+			if err != nil {
+				return err
+			}
+			openK[i].reports = append(openK[i].reports, r)
+			if ofr.P99 > 0 {
+				openK[i].p99s = append(openK[i].p99s, float64(r.P99)/float64(ofr.P99))
+			}
+			fmt.Fprintf(w, "open round %d  %-40s load %s  %s\n", round, k.label, LoadAvg(), r.OpenLine())
+		}
 	}
 	fmt.Fprintf(w, "summary (ratio = Kessai payments/s over the floor's in the same round); load average at end %s\n", LoadAvg())
 	floorS.summary(w)
 	for _, s := range order {
 		s.summary(w)
+	}
+	if open {
+		fmt.Fprintln(w, "open-loop summary (CAPTURE at the same offered load for the floor and each binary; latency from each request's due time; p99/floor = Kessai's p99 over the floor's in the same round)")
+		openFloor.summary(w, nil)
+		for _, s := range openK {
+			s.summary(w, openFloor)
+		}
+		var behind int64
+		for _, s := range append([]*openSeries{openFloor}, openK...) {
+			for _, r := range s.reports {
+				behind += r.Behind
+			}
+		}
+		if behind > 0 {
+			fmt.Fprintf(w, "open-loop warning: %d due requests were never sent (behind>0): the offered load fell short of the target in those runs (every worker was waiting on the server: it could not keep up at this rate, or --workers is too few)\n", behind)
+		}
 	}
 	return nil
 }

@@ -100,3 +100,31 @@ func TestOpenLoopNeedsARate(t *testing.T) {
 		t.Fatal("open loop without a rate ran")
 	}
 }
+
+// The open-loop summary puts each binary's p50/p99 beside the floor's at the same load, with the
+// per-round p99 ratio, in keys that the closed-loop summary's readers do not match.
+func TestOpenSummaryLines(t *testing.T) {
+	rep := func(p50, p99 time.Duration, behind int64) *Report {
+		return &Report{OpenLoop: true, Target: 5000, Offered: 4990, P50: p50, P99: p99, Behind: behind}
+	}
+	floor := &openSeries{label: "floor /tmp/limitsrv", reports: []*Report{rep(time.Millisecond, 4*time.Millisecond, 0), rep(time.Millisecond, 2*time.Millisecond, 0)}}
+	k := &openSeries{label: "kessai /tmp/k", reports: []*Report{rep(2*time.Millisecond, 6*time.Millisecond, 0), rep(2*time.Millisecond, 4*time.Millisecond, 3)},
+		p99s: []float64{1.5, 2}}
+	var out bytes.Buffer
+	floor.summary(&out, nil)
+	k.summary(&out, floor)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %q", len(lines), out.String())
+	}
+	for _, want := range []string{"p50(median)=2.00ms", "p99(median)=5.00ms", "floor p50/p99(median)=1.00/3.00ms", "p99/floor(median)=1.75", "p99/floor=1.50,2.00", "behind=3"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("kessai line lacks %q: %s", want, lines[1])
+		}
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "open-loop ") || strings.Contains(l, "ratio(median)=") || strings.Contains(l, "payments/s(median)=") {
+			t.Errorf("line could be read as a closed-loop summary line: %s", l)
+		}
+	}
+}
