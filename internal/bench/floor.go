@@ -354,14 +354,16 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 		for _, s := range openK {
 			s.summary(w, openFloor)
 		}
-		var behind int64
+		var behind, due int64
 		for _, s := range append([]*openSeries{openFloor}, openK...) {
 			for _, r := range s.reports {
 				behind += r.Behind
+				due += r.Due
 			}
 		}
 		if behind > 0 {
-			fmt.Fprintf(w, "open-loop warning: %d due requests were never sent (behind>0): the offered load fell short of the target in those runs (every worker was waiting on the server: it could not keep up at this rate, or --workers is too few)\n", behind)
+			fmt.Fprintf(w, "open-loop warning: %d of %d due requests (%.2f%%) were never sent (behind>0): the offered load fell short of the target by that much, and their latency is not in the figures (every worker was waiting on a server that did not keep up at this rate, or --workers is too few)\n",
+				behind, due, 100*float64(behind)/float64(due))
 		}
 	}
 	return nil

@@ -27,7 +27,8 @@ const openDrain = 5 * time.Second
 // spread out to match the server's pace (no coordinated omission). The report says how many
 // requests found every worker busy (Late), the longest wait (MaxLag) and how many were due but
 // never sent before the schedule ended (Behind): the offered load fell short of the target by
-// exactly that much, and the report says so instead of quietly measuring a lighter load.
+// exactly that much, and the report says so instead of quietly measuring a lighter load. (Those
+// are not sent after the end, so that a run stays bounded; their latency is not in the figures.)
 func runOpen(ctx context.Context, cfg Config, client *http.Client) (*Report, error) {
 	due := int64(math.Ceil(cfg.Duration.Seconds() * cfg.Rate))
 	if due > cfg.Requests {
