@@ -103,7 +103,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	base := "http://" + ln.Addr().String()
 	gcPercent, memLimit := server.TuneGC()
-	log.Debug("garbage collector", "gogc", gcPercent, "memory_limit_bytes", memLimit)
+	procs := server.TuneProcs()
+	log.Debug("go runtime", "gogc", gcPercent, "memory_limit_bytes", memLimit, "gomaxprocs", procs)
 	banner(stdout, s, base, demo, cfg)
 	log.Info("kessai serving", "addr", ln.Addr().String(), "sandbox", s.Sandbox, "storage", s.DB.Dialect, "where", s.DB.Where)
 	if s.Sandbox {

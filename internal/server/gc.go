@@ -3,7 +3,9 @@ package server
 import (
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"sync"
 )
 
 // Garbage-collector settings of kessai serve (issue 18).
@@ -36,3 +38,26 @@ func TuneGC() (gcPercent int, memLimit int64) {
 	}
 	return gcPercent, memLimit
 }
+
+// TuneProcs runs Go code on one more OS thread than the machine has cores, unless the operator set
+// GOMAXPROCS, which always wins. It returns what is in force, for the start-up log.
+//
+// Every payment waits for one goroutine, the group-commit writer (store/groupcommit.go). Its
+// fsync and WAL writes are blocking system calls, during which the runtime hands its P to another
+// goroutine; when the call returns, the writer needs a P back, and with one P per core both are
+// usually busy with request handlers, so the writer — and with it every payment of the next
+// batch — queued behind them. With one P more, a returning writer nearly always finds one free,
+// and the kernel, not Go's run queue, shares the cores (it favours a thread that has just slept,
+// as the writer has). Measured side by side on the 2-core machine (kessai bench floor, 5 rounds of
+// CAPTURE rt=1): see BENCHMARKS.md, "Third pass".
+func TuneProcs() int {
+	procsOnce.Do(func() {
+		if os.Getenv("GOMAXPROCS") == "" {
+			// the default counts the cores this process may use (a container's CPU limit included)
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+		}
+	})
+	return runtime.GOMAXPROCS(0)
+}
+
+var procsOnce sync.Once

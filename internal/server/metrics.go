@@ -1,6 +1,7 @@
 package server
 
 import (
+	"kessai/internal/store"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,18 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_payments_outcome_unknown",
 		Help: "Payments answered ER990 that this instance is still settling."}, func() float64 { return float64(s.Pay.Unsettled()) }))
+	for _, c := range []struct {
+		name, help string
+		v          func(store.WriterStats) int64
+	}{
+		{"kessai_store_batches_total", "Group-committed batches (one disk flush each).", func(w store.WriterStats) int64 { return w.Batches }},
+		{"kessai_store_lingered_batches_total", "Batches the writer held open up to the linger for more writes.", func(w store.WriterStats) int64 { return w.Lingered }},
+		{"kessai_store_batched_writes_total", "Writes committed in those batches (payments and their follow-ups).", func(w store.WriterStats) int64 { return w.Writes }},
+	} {
+		v := c.v
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+			func() float64 { return float64(v(s.DB.WriterStats())) }))
+	}
 	return m
 }
 

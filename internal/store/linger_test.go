@@ -1,0 +1,88 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"kessai/internal/store"
+)
+
+// A payment arriving alone is never held back for company: at a low rate the writer does not wait.
+func TestGroupCommitDoesNotLingerAtALowRate(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	before := db.WriterStats()
+	for i := 0; i < 20; i++ {
+		if err := db.Write(ctx, insertPayment(fmt.Sprintf("low%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // 100 writes/s at most: under one expected per linger window
+	}
+	after := db.WriterStats()
+	if got := after.Writes - before.Writes; got != 20 {
+		t.Fatalf("%d writes counted, want 20", got)
+	}
+	if l := after.Lingered - before.Lingered; l != 0 {
+		t.Fatalf("the writer lingered %d times for writes arriving one at a time", l)
+	}
+}
+
+// Under a steady stream of writes the writer holds batches open, so they grow beyond what happens
+// to be queued, and every write is still committed once.
+func TestGroupCommitLingersUnderLoad(t *testing.T) {
+	if store.Linger <= 0 {
+		t.Skip("KESSAI_GROUP_COMMIT_LINGER=0")
+	}
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	before := db.WriterStats()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				// a little work between writes, as a handler does, so they trickle in
+				time.Sleep(200 * time.Microsecond)
+				if err := db.Write(ctx, insertPayment(fmt.Sprintf("hi%d-%d", c, i))); err != nil {
+					t.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}(c)
+	}
+	wg.Wait()
+	after := db.WriterStats()
+	if after.Lingered == before.Lingered {
+		t.Fatalf("the writer never lingered for %d writes from 16 writers", n.Load())
+	}
+	var rows int64
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE cod LIKE 'hi%'`).Scan(&rows); err != nil || rows != n.Load() {
+		t.Fatalf("%d rows for %d acknowledged writes (%v)", rows, n.Load(), err)
+	}
+	if w := after.Writes - before.Writes; w != n.Load() {
+		t.Fatalf("%d writes counted for %d acknowledged", w, n.Load())
+	}
+	t.Logf("%d writes in %d batches (%d lingered)", n.Load(), after.Batches-before.Batches, after.Lingered-before.Lingered)
+}
+
+func insertPayment(cod string) func(*store.Tx) error {
+	return func(tx *store.Tx) error {
+		now := time.Now()
+		return tx.InsertPayment(&store.Payment{Gid: "g" + cod, AID: "123456", Cod: cod, Job: "CAPTURE", Status: store.StatusCaptured,
+			Rst: "1", Am: 100, Ta: 100, AcceptedAt: now, CreatedAt: now, UpdatedAt: now})
+	}
+}
