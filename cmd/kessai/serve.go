@@ -18,6 +18,7 @@ import (
 	"kessai/internal/clock"
 	"kessai/internal/notify"
 	"kessai/internal/server"
+	"kessai/internal/store"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,7 +104,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	base := "http://" + ln.Addr().String()
 	gcPercent, memLimit := server.TuneGC()
-	procs := server.TuneProcs()
+	procs := server.TuneProcs(s.DB.Dialect == store.SQLite)
 	log.Debug("go runtime", "gogc", gcPercent, "memory_limit_bytes", memLimit, "gomaxprocs", procs)
 	banner(stdout, s, base, demo, cfg)
 	log.Info("kessai serving", "addr", ln.Addr().String(), "sandbox", s.Sandbox, "storage", s.DB.Dialect, "where", s.DB.Where)

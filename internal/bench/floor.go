@@ -294,7 +294,9 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 		floorS.reports = append(floorS.reports, fr)
 		fmt.Fprintf(w, "round %d  %-40s load %s  ", round, floorS.label, LoadAvg())
 		fr.Print(w)
-		for _, k := range ks {
+		// the binaries take turns at running first, so that no binary always follows the floor
+		for j := range ks {
+			k := ks[(j+round-1)%len(ks)]
 			for _, sc := range cfg.Scenarios {
 				r, err := run([]string{k.p.Addr}, sc, "k")
 				if err != nil {
@@ -546,7 +548,12 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 		}
 		floorTPS = append(floorTPS, ft)
 		fmt.Fprintf(w, "round %d  pgbench one-INSERT transaction  load %s  tps=%.0f latency average=%s\n", round, LoadAvg(), ft, lat)
-		for i, g := range groups {
+		// the binaries take turns at running first after pgbench: the first run of a round meets
+		// the server just after pgbench's inserts (its checkpoint, autovacuum), and a fixed order
+		// handed that to the same binary every round
+		for k := range groups {
+			i := (k + round - 1) % len(groups)
+			g := groups[i]
 			ps, err := g.start()
 			if err != nil {
 				return err

@@ -39,8 +39,9 @@ func TuneGC() (gcPercent int, memLimit int64) {
 	return gcPercent, memLimit
 }
 
-// TuneProcs runs Go code on one more OS thread than the machine has cores, unless the operator set
-// GOMAXPROCS, which always wins. It returns what is in force, for the start-up log.
+// TuneProcs runs Go code on one more OS thread than the machine has cores when the database is the
+// embedded SQLite, unless the operator set GOMAXPROCS, which always wins. It returns what is in
+// force, for the start-up log.
 //
 // Every payment waits for one goroutine, the group-commit writer (store/groupcommit.go). Its
 // fsync and WAL writes are blocking system calls, during which the runtime hands its P to another
@@ -49,10 +50,12 @@ func TuneGC() (gcPercent int, memLimit int64) {
 // batch — queued behind them. With one P more, a returning writer nearly always finds one free,
 // and the kernel, not Go's run queue, shares the cores (it favours a thread that has just slept,
 // as the writer has). Measured side by side on the 2-core machine (kessai bench floor, 5 rounds of
-// CAPTURE rt=1): see BENCHMARKS.md, "Third pass".
-func TuneProcs() int {
+// CAPTURE rt=1): see BENCHMARKS.md, "Third pass". On PostgreSQL the writer's commit is a network
+// round trip, which holds no P, and the extra P only added idle spinning (runtime.findRunnable
+// rose to 9% of a PostgreSQL instance's CPU): it is left at the default there.
+func TuneProcs(sqlite bool) int {
 	procsOnce.Do(func() {
-		if os.Getenv("GOMAXPROCS") == "" {
+		if sqlite && os.Getenv("GOMAXPROCS") == "" {
 			// the default counts the cores this process may use (a container's CPU limit included)
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 		}

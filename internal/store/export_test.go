@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // RunBatch runs fns as one group-commit batch (as the writer does when they arrive together) and
 // returns each one's outcome.
 func RunBatch(db *DB, fns ...func(*Tx) error) []error {
@@ -36,3 +38,6 @@ func SmallPermutation(key [IDKeySize]byte, half uint, lo, hi uint64) (permute, i
 
 // IDSpace is how many counter values there are.
 const IDSpace = idSpace
+
+// LingerOf is the longest db's writer waits for a batch to grow.
+func LingerOf(db *DB) time.Duration { return db.gc.lingerMax }

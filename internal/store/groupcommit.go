@@ -26,7 +26,8 @@ type groupCommitter struct {
 	closed    sync.Once
 	// committed batches and the operations in them (WriterStats)
 	batches, ops, lingered atomic.Int64
-	arr                    arrivals // the loop goroutine's estimate of the write rate (linger)
+	arr                    arrivals      // the loop goroutine's estimate of the write rate (linger)
+	lingerMax              time.Duration // lingerFor(the dialect)
 }
 
 type gcOp struct {
@@ -37,7 +38,7 @@ type gcOp struct {
 const maxBatch = 256
 
 func newGroupCommitter(db *DB) *groupCommitter {
-	g := &groupCommitter{db: db, ch: make(chan *gcOp, 4096), quit: make(chan struct{})}
+	g := &groupCommitter{db: db, ch: make(chan *gcOp, 4096), quit: make(chan struct{}), lingerMax: lingerFor(db.Dialect)}
 	// One writer goroutine on both databases. SQLite has one writer anyway. On PostgreSQL two
 	// overlapped their flushes while a batch was four round trips; since a batch of inserts is one
 	// statement (batchrows.go), one writer makes larger batches and its INSERTs no longer contend
@@ -289,16 +290,31 @@ func (db *DB) WriterStats() WriterStats {
 // ID indexes) written to the WAL once per batch whatever its size. So when writes arrive fast
 // enough that another is expected within the window, the writer waits up to Linger for the batch
 // to grow. At a low rate (less than one write expected in the window) it never waits, so a lone
-// payment is not delayed. Measured side by side: BENCHMARKS.md, "Third pass".
+// payment is not delayed. Measured side by side: BENCHMARKS.md, "Third pass". On PostgreSQL a
+// batch is one round trip whatever its size and lingering measured no better, so there the writer
+// lingers only if KESSAI_GROUP_COMMIT_LINGER asks it to.
 
-// Linger is the longest the writer waits for a batch to grow (KESSAI_GROUP_COMMIT_LINGER
-// overrides it, e.g. 0 to never wait).
+// Linger is the longest the SQLite writer waits for a batch to grow (KESSAI_GROUP_COMMIT_LINGER
+// overrides it, e.g. 0 to never wait, and applies on PostgreSQL too).
 var Linger = func() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("KESSAI_GROUP_COMMIT_LINGER")); err == nil && d >= 0 && d <= 10*time.Millisecond {
+	if d, ok := lingerEnv(); ok {
 		return d
 	}
 	return 500 * time.Microsecond
 }()
+
+func lingerEnv() (time.Duration, bool) {
+	d, err := time.ParseDuration(os.Getenv("KESSAI_GROUP_COMMIT_LINGER"))
+	return d, err == nil && d >= 0 && d <= 10*time.Millisecond
+}
+
+// lingerFor is the linger of a writer on dialect.
+func lingerFor(dialect string) time.Duration {
+	if _, set := lingerEnv(); dialect == SQLite || set {
+		return Linger
+	}
+	return 0
+}
 
 // rateWindow is how often the writer re-estimates the rate at which writes arrive.
 const rateWindow = 50 * time.Millisecond
@@ -324,12 +340,12 @@ func (a *arrivals) add(n int, now time.Time) {
 // linger lets batch grow while at least one more write is expected before the window closes.
 func (g *groupCommitter) linger(batch *[]*gcOp) {
 	start := time.Now()
-	if Linger <= 0 || len(*batch) >= maxBatch || g.arr.rate*Linger.Seconds() < 1 {
+	if g.lingerMax <= 0 || len(*batch) >= maxBatch || g.arr.rate*g.lingerMax.Seconds() < 1 {
 		g.arr.add(len(*batch), start)
 		return
 	}
 	g.lingered.Add(1)
-	t := time.NewTimer(Linger)
+	t := time.NewTimer(g.lingerMax)
 	defer t.Stop()
 wait:
 	for len(*batch) < maxBatch {

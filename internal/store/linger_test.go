@@ -37,10 +37,10 @@ func TestGroupCommitDoesNotLingerAtALowRate(t *testing.T) {
 // Under a steady stream of writes the writer holds batches open, so they grow beyond what happens
 // to be queued, and every write is still committed once.
 func TestGroupCommitLingersUnderLoad(t *testing.T) {
-	if store.Linger <= 0 {
-		t.Skip("KESSAI_GROUP_COMMIT_LINGER=0")
-	}
 	db, _ := open(t)
+	if store.LingerOf(db) <= 0 {
+		t.Skip("no linger on this database (PostgreSQL, or KESSAI_GROUP_COMMIT_LINGER=0)")
+	}
 	ctx := context.Background()
 	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
 		t.Fatal(err)
