@@ -27,6 +27,7 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 	pgbench := fs.String("pgbench", "pgbench", "pgfloor: pgbench binary")
 	instances := fs.Int("instances", 2, "pgfloor: Kessai instances on the database")
 	keep := fs.Bool("keep", false, "pgfloor: keep the database afterwards")
+	procs := fs.Int("instance-procs", 0, "pgfloor: GOMAXPROCS of each Kessai instance (0 = Go's default, all the cores; e.g. 1 for two instances sharing two cores, as a container with a CPU limit of one core would run)")
 	rate := fs.Float64("rate", 0, "floor: also run, every round, the floor's and each binary's CAPTURE at this fixed offered load (payments/s, open loop, latency from each request's due time) and compare their p50/p99 at that load; 0 = off")
 	rateFrac := fs.Float64("rate-fraction", 0, "floor: like --rate, at this fraction (0–1] of the floor's closed-loop payments/s in the same round, e.g. 0.5; 0 = off")
 	workers := fs.Int("workers", 64, "floor: workers sending the open-loop requests (--rate, --rate-fraction)")
@@ -35,7 +36,7 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 	}
 	exp := time.Now().AddDate(3, 0, 0).Format("0601")
 	if which == "pgfloor" {
-		return bench.PGFloor(ctx, bench.PGFloorConfig{AdminURL: *dbURL, PgBench: *pgbench, KessaiBins: strings.Split(*bins, ","), Instances: *instances,
+		return bench.PGFloor(ctx, bench.PGFloorConfig{AdminURL: *dbURL, PgBench: *pgbench, KessaiBins: strings.Split(*bins, ","), Instances: *instances, InstanceProcs: *procs,
 			Rounds: *rounds, Duration: *dur, Clients: *clients, Card: *card, Expiry: exp, Dir: *dir, Keep: *keep, Out: stdout})
 	}
 	if *rate < 0 || *rateFrac < 0 || *rateFrac > 1 || *rate > 0 && *rateFrac > 0 {

@@ -377,14 +377,17 @@ type PGFloorConfig struct {
 	PgBench    string // pgbench binary
 	KessaiBins []string
 	Instances  int
-	Rounds     int
-	Duration   time.Duration
-	Clients    int
-	Card       string
-	Expiry     string
-	Dir        string
-	Keep       bool // keep the database afterwards
-	Out        io.Writer
+	// InstanceProcs, when positive, is the GOMAXPROCS of each Kessai instance (the instances and
+	// the database share the machine's cores; Go's default gives each instance all of them)
+	InstanceProcs int
+	Rounds        int
+	Duration      time.Duration
+	Clients       int
+	Card          string
+	Expiry        string
+	Dir           string
+	Keep          bool // keep the database afterwards
+	Out           io.Writer
 }
 
 var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
@@ -472,8 +475,13 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 	key := make([]byte, 32)
 	rand.Read(key)
 	env := []string{"KESSAI_VAULT_KEY=" + base64.StdEncoding.EncodeToString(key)}
-	fmt.Fprintf(w, "pgfloor run: %d rounds of %s, %d clients, %d Kessai instances; load average at start %s; %s\n",
-		cfg.Rounds, cfg.Duration, cfg.Clients, cfg.Instances, LoadAvg(), time.Now().UTC().Format(time.RFC3339))
+	procs := "Go's default"
+	if cfg.InstanceProcs > 0 {
+		env = append(env, fmt.Sprintf("GOMAXPROCS=%d", cfg.InstanceProcs))
+		procs = strconv.Itoa(cfg.InstanceProcs)
+	}
+	fmt.Fprintf(w, "pgfloor run: %d rounds of %s, %d clients, %d Kessai instances (GOMAXPROCS %s each); load average at start %s; %s\n",
+		cfg.Rounds, cfg.Duration, cfg.Clients, cfg.Instances, procs, LoadAvg(), time.Now().UTC().Format(time.RFC3339))
 
 	type group struct {
 		label string
