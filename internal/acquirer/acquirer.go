@@ -465,7 +465,8 @@ type Event struct {
 	Captured, Refunded int64
 	// Method is "" for a card payment, "cvs" or "bank" for a convenience-store or bank-transfer
 	// payment (wire.md §8): such an event moves the payment's slip, and State is then one of
-	// SlipPaid, SlipPartlyFunded, SlipExpired (or "" for an event that moves nothing).
+	// SlipPaid, SlipPartlyFunded, SlipExpired, SlipCancelled (or "" for an event that moves
+	// nothing).
 	Method string
 	// Received is what arrived for a slip so far (bank transfer).
 	Received int64
@@ -475,7 +476,10 @@ type Event struct {
 const (
 	SlipPaid         = "paid"             // paid in full (konbini paid, transfer complete)
 	SlipPartlyFunded = "partially_funded" // part of a bank transfer arrived
-	SlipExpired      = "expired"          // expired or cancelled at the processor
+	SlipExpired      = "expired"          // expired, or cancelled at the processor by anyone but Kessai
+	// SlipCancelled: cancelled at the processor by Kessai itself, at the merchant's request
+	// (SlipNetwork.CancelSlip) — never a natural expiry.
+	SlipCancelled = "cancelled"
 )
 
 // Watch wraps an acquirer and counts consecutive operations that ended without an answer

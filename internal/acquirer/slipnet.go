@@ -52,6 +52,10 @@ type SlipNetwork interface {
 	// it reports what arrived, and a slip still open there is cancelled first, so that nothing
 	// can arrive to it once Kessai has expired it.
 	CloseSlip(ctx context.Context, ref string) (SlipStatus, error)
+	// CancelSlip is CloseSlip for a slip the merchant cancels before its deadline: a slip still
+	// open there is cancelled so that the processor's own notice of it reads as Kessai's cancel
+	// (SlipCancelled), not as an expiry, whichever of the two is recorded first.
+	CancelSlip(ctx context.Context, ref string) (SlipStatus, error)
 	Name() string
 }
 
@@ -84,6 +88,11 @@ func (Sandbox) CloseSlip(ctx context.Context, ref string) (SlipStatus, error) {
 	return SlipStatus{}, nil
 }
 
+// CancelSlip: as CloseSlip, nothing to close elsewhere.
+func (Sandbox) CancelSlip(ctx context.Context, ref string) (SlipStatus, error) {
+	return SlipStatus{}, nil
+}
+
 // OpenSlip passes through to the wrapped acquirer's slip network, counting calls without an answer.
 func (w *Watch) OpenSlip(ctx context.Context, r SlipRequest) (SlipAnswer, error) {
 	n, ok := w.Acquirer.(SlipNetwork)
@@ -101,6 +110,16 @@ func (w *Watch) CloseSlip(ctx context.Context, ref string) (SlipStatus, error) {
 		return SlipStatus{}, nil
 	}
 	st, err := n.CloseSlip(ctx, ref)
+	return st, w.note(err)
+}
+
+// CancelSlip passes through to the wrapped acquirer's slip network.
+func (w *Watch) CancelSlip(ctx context.Context, ref string) (SlipStatus, error) {
+	n, ok := w.Acquirer.(SlipNetwork)
+	if !ok {
+		return SlipStatus{}, nil
+	}
+	st, err := n.CancelSlip(ctx, ref)
 	return st, w.note(err)
 }
 

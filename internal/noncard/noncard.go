@@ -423,20 +423,30 @@ var transitions = map[Kind]struct{ method, from, to string }{
 func (s *Service) Apply(ctx context.Context, aid, gid string, kind Kind, amount int64, actor string) (*Outcome, error) {
 	if kind == Cancel && s.Real() {
 		// the merchant cancels an unpaid slip: closed at the processor first, so that no money
-		// arrives to a cancelled payment (and one paid meanwhile is recorded paid instead)
+		// arrives to a cancelled payment (and one paid meanwhile is recorded paid instead). The
+		// processor knows the cancel as Kessai's (CancelSlip), so its own notice of it, which may
+		// be applied before the cancel below is recorded, cancels the slip too: never an expiry.
 		if sl, err := s.DB.GetSlip(ctx, gid); err == nil && sl.State == store.SlipPending && (aid == "" || sl.AID == aid) {
 			p, err := s.DB.GetPayment(ctx, sl.AID, gid)
 			if err != nil {
 				return nil, wire.Errf(wire.ERInternal, "", "storage unavailable: %v", err)
 			}
 			if p.NetRef != "" {
-				st, err := s.net().CloseSlip(ctx, p.NetRef)
+				st, err := s.net().CancelSlip(ctx, p.NetRef)
 				if err != nil {
 					return nil, wire.Errf(wire.ERNetwork, "", "the processor did not close the slip: %v", err)
 				}
 				if k, amt, moves := arrived(sl.Method, st); moves {
 					return s.apply(ctx, aid, gid, k, amt, s.net().Name()+":cancel", applyOpts{late: true})
 				}
+				out, err := s.apply(ctx, aid, gid, kind, amount, actor, applyOpts{})
+				if errors.Is(err, ErrNoChange) && out != nil && out.Slip.State == store.SlipCancelled {
+					// the processor's notice of this very cancel was recorded first: the cancel
+					// asked for is done
+					out.From, out.To = store.SlipPending, store.SlipCancelled
+					return out, nil
+				}
+				return out, err
 			}
 		}
 	}
@@ -757,7 +767,8 @@ func (s *Service) closeAtProcessor(ctx context.Context, sl *store.Slip, now time
 // ApplyProcessorEvent applies a processor's webhook about a convenience-store or bank-transfer
 // payment (ev.Method set) once, through the same transitions as every other notice: paid → CPL,
 // money arrived (in full or in part) → BAN_SAL with mf/nk/nkd, expired or cancelled there → the
-// expiry (and its opt-in notice). The event's ID is recorded in the transition's transaction, so
+// expiry (and its opt-in notice), except Kessai's own cancel at the merchant's request there →
+// cancelled (no notice, as the merchant's cancel). The event's ID is recorded in the transition's transaction, so
 // a duplicate delivery changes nothing, and a slip never moves backwards: an event arriving after
 // a later one is recorded and changes nothing. It reports what it did: applied, not-forward,
 // duplicate, no-payment or ignored.
@@ -781,6 +792,10 @@ func (s *Service) ApplyProcessorEvent(ctx context.Context, ev acquirer.Event) (s
 		kind, amount = Transfer, ev.Received
 	case acquirer.SlipExpired:
 		kind = Expire
+	case acquirer.SlipCancelled:
+		// Kessai's own cancel at the merchant's request (acquirer.SlipNetwork.CancelSlip), its
+		// notice perhaps applied before the cancel is recorded: the slip ends cancelled either way
+		kind = Cancel
 	}
 	if p == nil || kind == "" {
 		outcome := "ignored"

@@ -207,6 +207,31 @@ func wireText(s string) string {
 // arrive to a payment Kessai has expired. An intent that was paid meanwhile makes the cancel fail:
 // the error leaves the slip for the next pass, which sees it paid.
 func (a *Acquirer) CloseSlip(ctx context.Context, netRef string) (acquirer.SlipStatus, error) {
+	return a.closeSlip(ctx, netRef, nil, "slip-deadline-cancel")
+}
+
+// MerchantCancelKey is the Idempotency-Key purpose of the cancel Kessai sends when the merchant
+// cancels a slip (CancelSlip). Stripe's payment_intent.canceled event names the key of the
+// request that caused it (request.idempotency_key): with this one, and the cancellation reason
+// MerchantCancelReason, the event is Kessai's own cancel (acquirer.SlipCancelled), not an expiry.
+const MerchantCancelKey = "slip-merchant-cancel"
+
+// MerchantCancelReason is the cancellation_reason CancelSlip gives Stripe (one of the four an API
+// cancel may give; it shows on the intent in Stripe's dashboard too).
+const MerchantCancelReason = stripe.PaymentIntentCancellationReasonRequestedByCustomer
+
+// CancelSlip is CloseSlip for the merchant's cancel of a slip before its deadline: the intent is
+// cancelled with MerchantCancelReason under the key MerchantCancelKey, so that Stripe's
+// payment_intent.canceled — which may be applied before Kessai records the cancel — reads as the
+// cancel (acquirer.SlipCancelled) and never as an expiry. Stripe records the reason with the
+// cancel itself: nothing needs to be written at Kessai before the call.
+func (a *Acquirer) CancelSlip(ctx context.Context, netRef string) (acquirer.SlipStatus, error) {
+	return a.closeSlip(ctx, netRef, stripe.String(string(MerchantCancelReason)), MerchantCancelKey)
+}
+
+// closeSlip reads the slip's intent and cancels it when nothing arrived, with reason (nil: none)
+// under the intent's key for purpose.
+func (a *Acquirer) closeSlip(ctx context.Context, netRef string, reason *string, purpose string) (acquirer.SlipStatus, error) {
 	account, id := splitRef(netRef)
 	pi, err := a.retrieve(ctx, account, id)
 	if err != nil {
@@ -223,8 +248,8 @@ func (a *Acquirer) CloseSlip(ctx context.Context, netRef string) (acquirer.SlipS
 	if got := received(pi); got > 0 {
 		return acquirer.SlipStatus{Received: got}, nil
 	}
-	p := &stripe.PaymentIntentCancelParams{}
-	params(&p.Params, account, IdempotencyKey(netRef, "slip-deadline-cancel"))
+	p := &stripe.PaymentIntentCancelParams{CancellationReason: reason}
+	params(&p.Params, account, IdempotencyKey(netRef, purpose))
 	err = a.do(ctx, func(ctx context.Context) error {
 		_, err := a.c.V1PaymentIntents.Cancel(ctx, id, p)
 		return err

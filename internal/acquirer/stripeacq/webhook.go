@@ -42,7 +42,11 @@ func ParseEvent(payload []byte, sigHeader, secret string) (acquirer.Event, error
 		out.Ref = ref(ev.Account, pi.ID)
 		if m := slipMethod(&pi); m != "" {
 			out.Method = m
-			slipEvent(&out, string(ev.Type), &pi)
+			key := ""
+			if ev.Request != nil {
+				key = ev.Request.IdempotencyKey
+			}
+			slipEvent(&out, string(ev.Type), &pi, key)
 			return out, nil
 		}
 		switch ev.Type {
@@ -91,8 +95,11 @@ func slipMethod(pi *stripe.PaymentIntent) string {
 
 // slipEvent maps a konbini or bank-transfer intent's event to the slip state it shows: succeeded →
 // paid (with what arrived); partially_funded → part of a transfer arrived; payment_failed (a
-// konbini voucher that expired unpaid) and canceled → expired. Anything else moves nothing.
-func slipEvent(out *acquirer.Event, typ string, pi *stripe.PaymentIntent) {
+// konbini voucher that expired unpaid) and canceled → expired, except a canceled caused by Kessai's
+// own merchant cancel (CancelSlip: its reason, and its request's Idempotency-Key, key) → cancelled.
+// The key makes it Kessai's: a cancel in Stripe's dashboard with the same reason stays an expiry.
+// Anything else moves nothing.
+func slipEvent(out *acquirer.Event, typ string, pi *stripe.PaymentIntent, key string) {
 	switch typ {
 	case "payment_intent.succeeded":
 		out.State, out.Received = acquirer.SlipPaid, pi.AmountReceived
@@ -103,7 +110,12 @@ func slipEvent(out *acquirer.Event, typ string, pi *stripe.PaymentIntent) {
 		if got := received(pi); got > 0 && out.Method == "bank" {
 			out.State, out.Received = acquirer.SlipPartlyFunded, got
 		}
-	case "payment_intent.payment_failed", "payment_intent.canceled":
+	case "payment_intent.canceled":
+		out.State = acquirer.SlipExpired
+		if pi.CancellationReason == MerchantCancelReason && key != "" && key == IdempotencyKey(out.Ref, MerchantCancelKey) {
+			out.State = acquirer.SlipCancelled
+		}
+	case "payment_intent.payment_failed":
 		out.State = acquirer.SlipExpired
 	}
 }
