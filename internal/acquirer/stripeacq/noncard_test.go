@@ -234,3 +234,81 @@ func TestStripeSlipEventsParsed(t *testing.T) {
 		}
 	}
 }
+
+// The merchant's cancel (CancelSlip) is sent with reason requested_by_customer under the intent's
+// own MerchantCancelKey; the deadline close (CloseSlip) with no reason under another key, so that
+// Stripe's canceled event tells the two apart.
+func TestStripeCancelSlipTellsStripeItIsTheMerchants(t *testing.T) {
+	px := stripetest.Start(t, stripetest.MockURL(t))
+	a := connector(t, px)
+	ctx := context.Background()
+	open := func(key string) string {
+		ans, err := a.OpenSlip(ctx, acquirer.SlipRequest{Key: key, Method: "bank", Amount: 3000, Name: "ア", Email: "a@example.jp",
+			Deadline: time.Now().Add(72 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ans.Ref
+	}
+	merchant, deadline := open("k-merchant"), open("k-deadline")
+	if st, err := a.CancelSlip(ctx, merchant); err != nil || st.Paid || st.Received != 0 {
+		t.Fatalf("cancel: %+v %v", st, err)
+	}
+	if _, err := a.CloseSlip(ctx, deadline); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range px.Intents() {
+		switch in.ID {
+		case merchant:
+			if in.Status != "canceled" || in.CancelReason != "requested_by_customer" || in.CancelKey != stripeacq.IdempotencyKey(merchant, stripeacq.MerchantCancelKey) {
+				t.Errorf("merchant's cancel: %+v", in)
+			}
+		case deadline:
+			if in.Status != "canceled" || in.CancelReason != "" || in.CancelKey == stripeacq.IdempotencyKey(deadline, stripeacq.MerchantCancelKey) {
+				t.Errorf("deadline close: %+v", in)
+			}
+		}
+	}
+}
+
+// payment_intent.canceled is a cancel (acquirer.SlipCancelled) only when Kessai's merchant cancel
+// caused it: its reason and its request's Idempotency-Key; any other cancel, and payment_failed,
+// is an expiry.
+func TestStripeMerchantCancelEventParsed(t *testing.T) {
+	const secret = "whsec_slips"
+	parse := func(typ, obj, request string) acquirer.Event {
+		t.Helper()
+		body := fmt.Sprintf(`{"id":"evt_1","object":"event","account":"acct_1S","api_version":"2025-01-27.acacia","created":%d,"type":%q,"request":%s,"data":{"object":%s}}`,
+			time.Now().Unix(), typ, request, obj)
+		sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(body), Secret: secret, Timestamp: time.Now()})
+		ev, err := stripeacq.ParseEvent(sp.Payload, sp.Header, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	intent := func(method, reason string) string {
+		r := "null"
+		if reason != "" {
+			r = `"` + reason + `"`
+		}
+		return fmt.Sprintf(`{"id":"pi_x","object":"payment_intent","status":"canceled","amount":5500,"cancellation_reason":%s,"payment_method_types":[%q]}`, r, method)
+	}
+	ours := fmt.Sprintf(`{"id":"req_1","idempotency_key":%q}`, stripeacq.IdempotencyKey("acct_1S:pi_x", stripeacq.MerchantCancelKey))
+	for _, c := range []struct {
+		name, typ, obj, request, want string
+	}{
+		{"Kessai's merchant cancel (konbini)", "payment_intent.canceled", intent("konbini", "requested_by_customer"), ours, acquirer.SlipCancelled},
+		{"Kessai's merchant cancel (bank)", "payment_intent.canceled", intent("customer_balance", "requested_by_customer"), ours, acquirer.SlipCancelled},
+		{"the same reason from another request", "payment_intent.canceled", intent("customer_balance", "requested_by_customer"), `{"id":"req_2","idempotency_key":"dash-1"}`, acquirer.SlipExpired},
+		{"the same reason, no request", "payment_intent.canceled", intent("konbini", "requested_by_customer"), "null", acquirer.SlipExpired},
+		{"the deadline close (no reason)", "payment_intent.canceled", intent("customer_balance", ""),
+			fmt.Sprintf(`{"id":"req_3","idempotency_key":%q}`, stripeacq.IdempotencyKey("acct_1S:pi_x", "slip-deadline-cancel")), acquirer.SlipExpired},
+		{"Kessai's key with another reason", "payment_intent.canceled", intent("konbini", "abandoned"), ours, acquirer.SlipExpired},
+		{"a konbini voucher expired unpaid", "payment_intent.payment_failed", intent("konbini", ""), "null", acquirer.SlipExpired},
+	} {
+		if got := parse(c.typ, c.obj, c.request); got.State != c.want || got.Ref != "acct_1S:pi_x" {
+			t.Errorf("%s: %+v, want state %s", c.name, got, c.want)
+		}
+	}
+}

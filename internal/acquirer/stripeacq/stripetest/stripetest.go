@@ -75,7 +75,10 @@ type Intent struct {
 	// ExpiresAt and Confirmation are the konbini options the intent was made with.
 	ExpiresAt              int64
 	Confirmation, Customer string
-	slipN                  int
+	// CancelReason and CancelKey are the cancellation_reason and Idempotency-Key of the request
+	// that cancelled the intent (a payment_intent.canceled event names that key in its request).
+	CancelReason, CancelKey string
+	slipN                   int
 }
 
 // Setup is the proxy's book entry for one SetupIntent (a zero-amount verification).
@@ -560,7 +563,7 @@ func (p *Proxy) apply(method, path string, c Call, form url.Values, mock []byte)
 				b, _ := json.Marshal(map[string]any{"error": map[string]any{"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}})
 				return 400, b
 			}
-			in.Status = "canceled"
+			in.Status, in.CancelReason, in.CancelKey = "canceled", form.Get("cancellation_reason"), c.Key
 		}
 		p.intentJSON(o, in)
 	}
@@ -606,6 +609,10 @@ func (p *Proxy) intentJSON(o map[string]any, in *Intent) {
 		if in.Status == "requires_action" {
 			o["next_action"] = slipAction(in)
 		}
+	}
+	o["cancellation_reason"] = nil
+	if in.CancelReason != "" {
+		o["cancellation_reason"] = in.CancelReason
 	}
 	o["last_payment_error"] = nil
 	if in.authFailed && in.Status == "requires_payment_method" {
