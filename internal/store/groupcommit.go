@@ -327,10 +327,16 @@ type arrivals struct {
 }
 
 func (a *arrivals) add(n int, now time.Time) {
+	a.roll(now)
+	a.n += n
+}
+
+// roll closes the current window once it is rateWindow long, so that the rate never outlives the
+// load that made it: the first write after a quiet spell sees the spell's low rate.
+func (a *arrivals) roll(now time.Time) {
 	if a.since.IsZero() {
 		a.since = now
 	}
-	a.n += n
 	if d := now.Sub(a.since); d >= rateWindow {
 		a.rate = float64(a.n) / d.Seconds()
 		a.since, a.n = now, 0
@@ -340,6 +346,7 @@ func (a *arrivals) add(n int, now time.Time) {
 // linger lets batch grow while at least one more write is expected before the window closes.
 func (g *groupCommitter) linger(batch *[]*gcOp) {
 	start := time.Now()
+	g.arr.roll(start)
 	if g.lingerMax <= 0 || len(*batch) >= maxBatch || g.arr.rate*g.lingerMax.Seconds() < 1 {
 		g.arr.add(len(*batch), start)
 		return

@@ -86,3 +86,39 @@ func insertPayment(cod string) func(*store.Tx) error {
 			Rst: "1", Am: 100, Ta: 100, AcceptedAt: now, CreatedAt: now, UpdatedAt: now})
 	}
 }
+
+// After a burst, the first write of a quiet spell is not held back by the burst's rate.
+func TestGroupCommitStopsLingeringWhenTheLoadStops(t *testing.T) {
+	db, _ := open(t)
+	if store.LingerOf(db) <= 0 {
+		t.Skip("no linger on this database (PostgreSQL, or KESSAI_GROUP_COMMIT_LINGER=0)")
+	}
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				time.Sleep(200 * time.Microsecond)
+				if err := db.Write(ctx, insertPayment(fmt.Sprintf("burst%d-%d", c, i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // a quiet spell, several rate windows long
+	before := db.WriterStats()
+	if err := db.Write(ctx, insertPayment("after-the-burst")); err != nil {
+		t.Fatal(err)
+	}
+	if l := db.WriterStats().Lingered - before.Lingered; l != 0 {
+		t.Fatal("the first write after a quiet spell was held for company, on the burst's rate")
+	}
+}
