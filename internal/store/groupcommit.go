@@ -321,7 +321,8 @@ const rateWindow = 50 * time.Millisecond
 
 // arrivals estimates the rate at which writes reach the writer (only the loop goroutine uses it).
 type arrivals struct {
-	since time.Time
+	since time.Time // start of the current window
+	last  time.Time // when the last batch was taken
 	n     int
 	rate  float64 // writes per second over the last complete window
 }
@@ -329,13 +330,19 @@ type arrivals struct {
 func (a *arrivals) add(n int, now time.Time) {
 	a.roll(now)
 	a.n += n
+	a.last = now
 }
 
-// roll closes the current window once it is rateWindow long, so that the rate never outlives the
-// load that made it: the first write after a quiet spell sees the spell's low rate.
+// roll closes the current window once it is rateWindow long, and forgets the rate after a whole
+// window without a write, so that the rate never outlives the load that made it: the first write
+// after a quiet spell is not held back on the burst's rate.
 func (a *arrivals) roll(now time.Time) {
 	if a.since.IsZero() {
 		a.since = now
+	}
+	if !a.last.IsZero() && now.Sub(a.last) >= rateWindow {
+		a.rate, a.since, a.n = 0, now, 0
+		return
 	}
 	if d := now.Sub(a.since); d >= rateWindow {
 		a.rate = float64(a.n) / d.Seconds()
