@@ -350,11 +350,16 @@ func (a *arrivals) roll(now time.Time) {
 	}
 }
 
+// expects reports whether at least one more write is expected within window from now.
+func (a *arrivals) expects(now time.Time, window time.Duration) bool {
+	a.roll(now)
+	return window > 0 && a.rate*window.Seconds() >= 1
+}
+
 // linger lets batch grow while at least one more write is expected before the window closes.
 func (g *groupCommitter) linger(batch *[]*gcOp) {
 	start := time.Now()
-	g.arr.roll(start)
-	if g.lingerMax <= 0 || len(*batch) >= maxBatch || g.arr.rate*g.lingerMax.Seconds() < 1 {
+	if len(*batch) >= maxBatch || !g.arr.expects(start, g.lingerMax) {
 		g.arr.add(len(*batch), start)
 		return
 	}

@@ -48,7 +48,8 @@ func TestGroupCommitLingersUnderLoad(t *testing.T) {
 	before := db.WriterStats()
 	var n atomic.Int64
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(600 * time.Millisecond)
+	start := time.Now()
+	deadline := start.Add(600 * time.Millisecond)
 	// 64 writers: even on a slow machine (or under the race detector) writes then arrive faster
 	// than one per linger window, the rate at which the writer starts to linger
 	for c := 0; c < 64; c++ {
@@ -67,9 +68,15 @@ func TestGroupCommitLingersUnderLoad(t *testing.T) {
 		}(c)
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	after := db.WriterStats()
-	if after.Lingered == before.Lingered {
-		t.Fatalf("the writer never lingered for %d writes from 64 writers", n.Load())
+	// The writer lingers once writes arrive faster than one per linger window; whether 64 writers
+	// reach that rate depends on the machine (under the race detector on two busy cores they did
+	// not), so the lingering is asserted only when they did, well above it. The decision itself
+	// is tested on synthetic times (TestArrivalsExpectOnlyAtTheLingeringRate).
+	rate := float64(n.Load()) / elapsed.Seconds()
+	if threshold := 1 / store.LingerOf(db).Seconds(); rate >= 3*threshold && after.Lingered == before.Lingered {
+		t.Fatalf("the writer never lingered for %d writes from 64 writers (%.0f/s, 3x the lingering rate)", n.Load(), rate)
 	}
 	var rows int64
 	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE cod LIKE 'hi%'`).Scan(&rows); err != nil || rows != n.Load() {
@@ -78,7 +85,7 @@ func TestGroupCommitLingersUnderLoad(t *testing.T) {
 	if w := after.Writes - before.Writes; w != n.Load() {
 		t.Fatalf("%d writes counted for %d acknowledged", w, n.Load())
 	}
-	t.Logf("%d writes in %d batches (%d lingered)", n.Load(), after.Batches-before.Batches, after.Lingered-before.Lingered)
+	t.Logf("%d writes (%.0f/s) in %d batches (%d lingered)", n.Load(), rate, after.Batches-before.Batches, after.Lingered-before.Lingered)
 }
 
 func insertPayment(cod string) func(*store.Tx) error {
