@@ -146,18 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var wg sync.WaitGroup
 	if cfg.OnTick != nil {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					cfg.OnTick(time.Since(start))
-				}
-			}
-		}()
+		go everySecond(ctx, start, cfg.OnTick)
 	}
 	for c := 0; c < cfg.Clients; c++ {
 		wg.Add(1)
@@ -410,3 +399,17 @@ func (r *Report) Print(w io.Writer) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+// everySecond calls fn with the time since start about once a second until ctx is done.
+func everySecond(ctx context.Context, start time.Time, fn func(time.Duration)) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(time.Since(start))
+		}
+	}
+}

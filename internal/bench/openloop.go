@@ -47,18 +47,7 @@ func runOpen(ctx context.Context, cfg Config, client *http.Client) (*Report, err
 	defer cancelReq()
 
 	if cfg.OnTick != nil {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-schedCtx.Done():
-					return
-				case <-t.C:
-					cfg.OnTick(time.Since(start))
-				}
-			}
-		}()
+		go everySecond(schedCtx, start, cfg.OnTick)
 	}
 
 	var next, sent, ok, httpN, late atomic.Int64

@@ -46,46 +46,28 @@ func TestGroupCommitLingersUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := db.WriterStats()
-	var n atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(600 * time.Millisecond)
 	// 64 writers: even on a slow machine (or under the race detector) writes then arrive faster
 	// than one per linger window, the rate at which the writer starts to linger
-	for c := 0; c < 64; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				// a little work between writes, as a handler does, so they trickle in
-				time.Sleep(200 * time.Microsecond)
-				if err := db.Write(ctx, insertPayment(fmt.Sprintf("hi%d-%d", c, i))); err != nil {
-					t.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}(c)
-	}
-	wg.Wait()
+	n := burst(t, db, 64, 600*time.Millisecond, "hi")
 	elapsed := time.Since(start)
 	after := db.WriterStats()
 	// The writer lingers once writes arrive faster than one per linger window; whether 64 writers
 	// reach that rate depends on the machine (under the race detector on two busy cores they did
 	// not), so the lingering is asserted only when they did, well above it. The decision itself
 	// is tested on synthetic times (TestArrivalsExpectOnlyAtTheLingeringRate).
-	rate := float64(n.Load()) / elapsed.Seconds()
+	rate := float64(n) / elapsed.Seconds()
 	if threshold := 1 / store.LingerOf(db).Seconds(); rate >= 3*threshold && after.Lingered == before.Lingered {
-		t.Fatalf("the writer never lingered for %d writes from 64 writers (%.0f/s, 3x the lingering rate)", n.Load(), rate)
+		t.Fatalf("the writer never lingered for %d writes from 64 writers (%.0f/s, 3x the lingering rate)", n, rate)
 	}
 	var rows int64
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE cod LIKE 'hi%'`).Scan(&rows); err != nil || rows != n.Load() {
-		t.Fatalf("%d rows for %d acknowledged writes (%v)", rows, n.Load(), err)
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM payments WHERE cod LIKE 'hi%'`).Scan(&rows); err != nil || rows != n {
+		t.Fatalf("%d rows for %d acknowledged writes (%v)", rows, n, err)
 	}
-	if w := after.Writes - before.Writes; w != n.Load() {
-		t.Fatalf("%d writes counted for %d acknowledged", w, n.Load())
+	if w := after.Writes - before.Writes; w != n {
+		t.Fatalf("%d writes counted for %d acknowledged", w, n)
 	}
-	t.Logf("%d writes (%.0f/s) in %d batches (%d lingered)", n.Load(), rate, after.Batches-before.Batches, after.Lingered-before.Lingered)
+	t.Logf("%d writes (%.0f/s) in %d batches (%d lingered)", n, rate, after.Batches-before.Batches, after.Lingered-before.Lingered)
 }
 
 func insertPayment(cod string) func(*store.Tx) error {
@@ -106,22 +88,7 @@ func TestGroupCommitStopsLingeringWhenTheLoadStops(t *testing.T) {
 	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(300 * time.Millisecond)
-	for c := 0; c < 16; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				time.Sleep(200 * time.Microsecond)
-				if err := db.Write(ctx, insertPayment(fmt.Sprintf("burst%d-%d", c, i))); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
+	burst(t, db, 16, 300*time.Millisecond, "burst")
 	time.Sleep(200 * time.Millisecond) // a quiet spell, several rate windows long
 	before := db.WriterStats()
 	if err := db.Write(ctx, insertPayment("after-the-burst")); err != nil {
@@ -130,4 +97,29 @@ func TestGroupCommitStopsLingeringWhenTheLoadStops(t *testing.T) {
 	if l := db.WriterStats().Lingered - before.Lingered; l != 0 {
 		t.Fatal("the first write after a quiet spell was held for company, on the burst's rate")
 	}
+}
+
+// burst has writers write payments (order numbers prefix…) for d, each pausing 200 µs between
+// writes as a handler's work would, and returns how many were acknowledged.
+func burst(t *testing.T, db *store.DB, writers int, d time.Duration, prefix string) int64 {
+	t.Helper()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for c := 0; c < writers; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				time.Sleep(200 * time.Microsecond)
+				if err := db.Write(context.Background(), insertPayment(fmt.Sprintf("%s%d-%d", prefix, c, i))); err != nil {
+					t.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}(c)
+	}
+	wg.Wait()
+	return n.Load()
 }
