@@ -37,14 +37,8 @@ func TestGroupCommitDoesNotLingerAtALowRate(t *testing.T) {
 // Under a steady stream of writes the writer holds batches open, so they grow beyond what happens
 // to be queued, and every write is still committed once.
 func TestGroupCommitLingersUnderLoad(t *testing.T) {
-	db, _ := open(t)
-	if store.LingerOf(db) <= 0 {
-		t.Skip("no linger on this database (PostgreSQL, or KESSAI_GROUP_COMMIT_LINGER=0)")
-	}
+	db := lingeringDB(t)
 	ctx := context.Background()
-	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
-		t.Fatal(err)
-	}
 	before := db.WriterStats()
 	start := time.Now()
 	// 64 writers: even on a slow machine (or under the race detector) writes then arrive faster
@@ -80,14 +74,8 @@ func insertPayment(cod string) func(*store.Tx) error {
 
 // After a burst, the first write of a quiet spell is not held back by the burst's rate.
 func TestGroupCommitStopsLingeringWhenTheLoadStops(t *testing.T) {
-	db, _ := open(t)
-	if store.LingerOf(db) <= 0 {
-		t.Skip("no linger on this database (PostgreSQL, or KESSAI_GROUP_COMMIT_LINGER=0)")
-	}
+	db := lingeringDB(t)
 	ctx := context.Background()
-	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
-		t.Fatal(err)
-	}
 	burst(t, db, 16, 300*time.Millisecond, "burst")
 	time.Sleep(200 * time.Millisecond) // a quiet spell, several rate windows long
 	before := db.WriterStats()
@@ -122,4 +110,17 @@ func burst(t *testing.T, db *store.DB, writers int, d time.Duration, prefix stri
 	}
 	wg.Wait()
 	return n.Load()
+}
+
+// lingeringDB opens a database whose writer lingers (SQLite by default), with store 123456.
+func lingeringDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, _ := open(t)
+	if store.LingerOf(db) <= 0 {
+		t.Skip("no linger on this database (PostgreSQL, or KESSAI_GROUP_COMMIT_LINGER=0)")
+	}
+	if err := db.CreateStore(context.Background(), store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
