@@ -62,13 +62,18 @@ type Service struct {
 	voidWake    chan struct{}
 	voidMu      sync.Mutex
 	voidBacklog []*store.Void
-	unknown     atomic.Int64
-	settled     atomic.Int64
+	// voidDB and voidClock are the void worker's database and clock (leases are real time, not
+	// the sandbox clock): s.DB and the wall clock, or a test's
+	voidDB    voidStore
+	voidClock clock.Clock
+	unknown   atomic.Int64
+	settled   atomic.Int64
 }
 
 // New wires a payment service.
 func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
-	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1), voidWake: make(chan struct{}, 1)}
+	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1), voidWake: make(chan struct{}, 1),
+		voidDB: db, voidClock: clock.Real{}}
 	s.Stores = NewStoreCache(db, time.Second)
 	s.ids.db = db
 	return s
