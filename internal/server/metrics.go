@@ -45,11 +45,16 @@ func newMetrics(s *Server) *metrics {
 		{"kessai_store_batches_total", "Group-committed batches (one disk flush each).", func(w store.WriterStats) int64 { return w.Batches }},
 		{"kessai_store_lingered_batches_total", "Batches the writer held open up to the linger for more writes.", func(w store.WriterStats) int64 { return w.Lingered }},
 		{"kessai_store_batched_writes_total", "Writes committed in those batches (payments and their follow-ups).", func(w store.WriterStats) int64 { return w.Writes }},
+		{"kessai_store_linger_trials_total", "Trials in which the writer measured whether lingering raises its throughput.", func(w store.WriterStats) int64 { return w.LingerTrials }},
+		{"kessai_store_linger_trials_chose_total", "Trials that found lingering paid (the writer then lingered until the next trial).", func(w store.WriterStats) int64 { return w.LingerChosen }},
 	} {
 		v := c.v
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
 			func() float64 { return float64(v(s.DB.WriterStats())) }))
 	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kessai_store_lingering",
+		Help: "1 while the writer lingers for larger batches, as its last trial chose (0: it does not)."},
+		func() float64 { return float64(s.DB.WriterStats().Lingering) }))
 	return m
 }
 

@@ -41,3 +41,7 @@ const IDSpace = idSpace
 
 // LingerOf is the longest db's writer waits for a batch to grow.
 func LingerOf(db *DB) time.Duration { return db.gc.lingerMax }
+
+// LingerAlways makes db's writer linger whenever another write is expected, without the trial
+// that otherwise decides whether lingering pays (as KESSAI_GROUP_COMMIT_LINGER does).
+func LingerAlways(db *DB) { db.gc.always.Store(true) }

@@ -28,6 +28,13 @@ type groupCommitter struct {
 	batches, ops, lingered atomic.Int64
 	arr                    arrivals      // the loop goroutine's estimate of the write rate (linger)
 	lingerMax              time.Duration // lingerFor(the dialect)
+	// trial: whether lingering pays, measured (lingertrial.go); always skips it and lingers
+	// whenever a write is expected (KESSAI_GROUP_COMMIT_LINGER set, or a test)
+	trial  lingerTrial
+	always atomic.Bool
+	// the trial's outcome, for WriterStats: finished trials, those that chose to linger, and
+	// whether the writer lingers now (1) or not (0)
+	trials, trialsLinger, lingering atomic.Int64
 }
 
 type gcOp struct {
@@ -39,6 +46,8 @@ const maxBatch = 256
 
 func newGroupCommitter(db *DB) *groupCommitter {
 	g := &groupCommitter{db: db, ch: make(chan *gcOp, 4096), quit: make(chan struct{}), lingerMax: lingerFor(db.Dialect)}
+	_, set := lingerEnv()
+	g.always.Store(set)
 	// One writer goroutine on both databases. SQLite has one writer anyway. On PostgreSQL two
 	// overlapped their flushes while a batch was four round trips; since a batch of inserts is one
 	// statement (batchrows.go), one writer makes larger batches and its INSERTs no longer contend
@@ -102,6 +111,12 @@ func (g *groupCommitter) loop() {
 		}
 		g.linger(&batch)
 		g.run(batch)
+		if g.lingerMax > 0 && !g.always.Load() {
+			g.trial.committed(len(batch), time.Now())
+			g.trials.Store(g.trial.trials)
+			g.trialsLinger.Store(g.trial.chose)
+			g.lingering.Store(b2i(g.trial.on))
+		}
 	}
 }
 
@@ -271,6 +286,9 @@ var ErrOutcomeUnknown = errors.New("write outcome unknown")
 type WriterStats struct {
 	Batches, Writes int64 // committed batches, and the writes (payments…) they held
 	Lingered        int64 // batches the writer held open for more writes (linger)
+	// LingerTrials: the writer's measured trials of lingering (lingertrial.go), LingerChosen how
+	// many of them found it paid, Lingering 1 while their last answer is to linger
+	LingerTrials, LingerChosen, Lingering int64
 }
 
 // WriterStats returns the writer's counters (for the metrics).
@@ -278,6 +296,7 @@ func (db *DB) WriterStats() WriterStats {
 	var s WriterStats
 	if db.gc != nil {
 		s.Batches, s.Writes, s.Lingered = db.gc.batches.Load(), db.gc.ops.Load(), db.gc.lingered.Load()
+		s.LingerTrials, s.LingerChosen, s.Lingering = db.gc.trials.Load(), db.gc.trialsLinger.Load(), db.gc.lingering.Load()
 	}
 	return s
 }
@@ -290,12 +309,15 @@ func (db *DB) WriterStats() WriterStats {
 // ID indexes) written to the WAL once per batch whatever its size. So when writes arrive fast
 // enough that another is expected within the window, the writer waits up to Linger for the batch
 // to grow. At a low rate (less than one write expected in the window) it never waits, so a lone
-// payment is not delayed. Measured side by side: BENCHMARKS.md, "Third pass". On PostgreSQL a
+// payment is not delayed. Measured side by side: BENCHMARKS.md, "Third pass". Whether lingering
+// pays at all depends on the machine, so by default the writer measures it (lingertrial.go) and
+// lingers only while its last trial found it raised the throughput. On PostgreSQL a
 // batch is one round trip whatever its size and lingering measured no better, so there the writer
 // lingers only if KESSAI_GROUP_COMMIT_LINGER asks it to.
 
 // Linger is the longest the SQLite writer waits for a batch to grow (KESSAI_GROUP_COMMIT_LINGER
-// overrides it, e.g. 0 to never wait, and applies on PostgreSQL too).
+// overrides it, e.g. 0 to never wait, and applies on PostgreSQL too; set, it also skips the trial:
+// the writer then lingers whenever another write is expected).
 var Linger = func() time.Duration {
 	if d, ok := lingerEnv(); ok {
 		return d
@@ -359,7 +381,7 @@ func (a *arrivals) expects(now time.Time, window time.Duration) bool {
 // linger lets batch grow while at least one more write is expected before the window closes.
 func (g *groupCommitter) linger(batch *[]*gcOp) {
 	start := time.Now()
-	if len(*batch) >= maxBatch || !g.arr.expects(start, g.lingerMax) {
+	if len(*batch) >= maxBatch || !g.arr.expects(start, g.lingerMax) || !g.always.Load() && !g.trial.lingering(start) {
 		g.arr.add(len(*batch), start)
 		return
 	}
@@ -378,4 +400,11 @@ wait:
 		}
 	}
 	g.arr.add(len(*batch), time.Now())
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
