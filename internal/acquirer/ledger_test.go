@@ -2,6 +2,8 @@ package acquirer
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,4 +47,41 @@ func TestLedgerStaysBounded(t *testing.T) {
 	if l2.State("r") != "" || len(l2.refs) != 0 {
 		t.Fatalf("a settlement older than the TTL is kept: %q", l2.State("r"))
 	}
+}
+
+// The ledger's tables hold no pointers, so the garbage collector does not scan them: under load
+// they are the larger part of a sandbox server's live heap (issue 18).
+func TestLedgerHoldsNoPointers(t *testing.T) {
+	l := NewLedger()
+	for _, typ := range []reflect.Type{reflect.TypeOf(l.refs).Key(), reflect.TypeOf(l.refs).Elem(),
+		reflect.TypeOf(l.gen).Key(), reflect.TypeOf(l.settled).Elem()} {
+		if p := pointerIn(typ); p != "" {
+			t.Errorf("%v holds a pointer (%s): the collector scans every entry", typ, p)
+		}
+	}
+	// and a reference longer than a key is still told apart from its prefix
+	long := strings.Repeat("r", 40)
+	if err := l.set(long, "open"); err != nil {
+		t.Fatal(err)
+	}
+	if l.State(long) != "open" || l.State(long[:31]) != "" || l.State(long[:39]) != "" {
+		t.Fatal("a long reference and its prefixes are confused")
+	}
+}
+
+// pointerIn names a pointer-holding part of t ("" when there is none).
+func pointerIn(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return t.String()
+	case reflect.Array:
+		return pointerIn(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if p := pointerIn(t.Field(i).Type); p != "" {
+				return t.Field(i).Name + " " + p
+			}
+		}
+	}
+	return ""
 }
