@@ -62,18 +62,13 @@ type Service struct {
 	voidWake    chan struct{}
 	voidMu      sync.Mutex
 	voidBacklog []*store.Void
-	// voidDB and voidClock are the void worker's database and clock (leases are real time, not
-	// the sandbox clock): s.DB and the wall clock, or a test's
-	voidDB    voidStore
-	voidClock clock.Clock
-	unknown   atomic.Int64
-	settled   atomic.Int64
+	unknown     atomic.Int64
+	settled     atomic.Int64
 }
 
 // New wires a payment service.
 func New(db *store.DB, kr *vault.KeyRing, acq acquirer.Acquirer, clk clock.Clock, log *slog.Logger) *Service {
-	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1), voidWake: make(chan struct{}, 1),
-		voidDB: db, voidClock: clock.Real{}}
+	s := &Service{DB: db, Vault: kr, Acq: acq, Clock: clk, Log: log, Kicked: make(chan struct{}, 1), voidWake: make(chan struct{}, 1)}
 	s.Stores = NewStoreCache(db, time.Second)
 	s.ids.db = db
 	return s

@@ -57,8 +57,8 @@ func (s *Service) RunVoids(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	// held: voids this worker claimed whose outcome it could not record (the database went away
-	// mid-way), or whose claim's outcome is unknown. They are tried again at every tick, each
-	// first renewing its claim (retryHeld), for as long as the database stays away.
+	// mid-way). It still holds their claims, so it tries them again at every tick while the claim
+	// is young, instead of leaving them until the lease runs out.
 	var held []heldVoid
 	for {
 		select {
@@ -68,111 +68,60 @@ func (s *Service) RunVoids(ctx context.Context) {
 		case <-s.voidWake:
 		}
 		s.flushVoidBacklog(ctx)
-		held = s.retryHeld(ctx, held)
-		room := min(voidBatch, voidHeldMax-len(held))
-		if room <= 0 {
-			continue // claiming more than it can record gains nothing: they wait in the database
-		}
-		vs, err := s.voidDB.ClaimVoids(ctx, s.voidClock.Now(), room, voidLease)
-		if errors.Is(err, store.ErrOutcomeUnknown) {
-			// the claim may have been committed: hold them unsent, the renewal settles whose they are
-			for _, v := range vs {
-				held = append(held, heldVoid{v: v})
+		var again []heldVoid
+		for _, h := range held {
+			if time.Since(h.claimed) > voidRetryWhileClaimed {
+				continue // the claim is about to lapse: whoever claims it next tries it
 			}
-			continue
+			if !s.runVoid(ctx, h.v) {
+				again = append(again, h)
+			}
 		}
+		held = again
+		vs, err := s.DB.ClaimVoids(ctx, time.Now(), 64, voidLease)
 		if err != nil {
 			continue
 		}
+		claimed := time.Now()
 		for _, v := range vs {
-			if h, ok := s.runVoid(ctx, v); !ok {
-				held = append(held, h)
+			if !s.runVoid(ctx, v) {
+				held = append(held, heldVoid{v, claimed})
 			}
 		}
 	}
 }
 
+// voidLease is how long a claimed void is this worker's alone; voidRetryWhileClaimed how long,
+// of that, the worker tries again a void whose outcome it could not record (leaving time for the
+// last try, at most 10 s, to end within the lease).
 const (
-	// voidLease is how long a claimed (or renewed) void is this worker's alone.
-	voidLease = 30 * time.Second
-	// voidBatch is how many voids the worker claims at a tick; voidHeldMax how many it holds at
-	// most with their outcome unrecorded (it claims no more until some are recorded).
-	voidBatch   = 64
-	voidHeldMax = 4 * voidBatch
+	voidLease             = 30 * time.Second
+	voidRetryWhileClaimed = 15 * time.Second
 )
 
-// heldVoid is a claimed void whose outcome is not recorded yet. v.LeaseUntil is the claim's token;
-// maybe, when not zero, a lease end a renewal whose outcome is unknown may have written.
 type heldVoid struct {
-	v     *store.Void
-	maybe time.Time
-	sent  bool   // the acquirer acknowledged the void (or nothing was to be voided): only the record is left
-	msg   string // the failed attempt's error, if any
-}
-
-// retryHeld tries the held voids again, each under a renewed claim. A void is sent or recorded
-// only once the renewal says the claim is still this worker's — or lapsed with no one else having
-// claimed it — and the renewal gives it a whole lease again, so the attempt (at most 10 s) ends
-// within it however long the database was away. A void the renewal refuses (another instance
-// claimed it, or it is done) is dropped: its holder or its record has it. While the database is
-// away (the renewal fails), all are kept for the next tick.
-func (s *Service) retryHeld(ctx context.Context, held []heldVoid) []heldVoid {
-	var again []heldVoid
-	for i, h := range held {
-		until, ok, err := s.voidDB.RenewVoidClaim(ctx, h.v.ID, h.v.LeaseUntil, h.maybe, s.voidClock.Now(), voidLease)
-		if err != nil {
-			if errors.Is(err, store.ErrOutcomeUnknown) {
-				held[i].maybe = until
-			}
-			return append(again, held[i:]...) // the database is still away: one failure a tick is enough
-		}
-		if !ok {
-			s.Log.Info("held void dropped: claimed by another worker or settled meanwhile", "id", h.v.ID, "aid", h.v.AID, "gid", h.v.Gid)
-			continue
-		}
-		h.v.LeaseUntil, h.maybe = until, time.Time{}
-		if !h.sent {
-			h, ok = s.runVoid(ctx, h.v) // its attempt failed, or was not made (a claim of unknown outcome)
-		} else {
-			ok = s.recordVoid(ctx, h)
-		}
-		if !ok {
-			again = append(again, h)
-		}
-	}
-	return again
+	v       *store.Void
+	claimed time.Time
 }
 
 // runVoid sends one claimed void and records its outcome: false when the record could not be
-// written (the database is away), so the caller holds it and tries again.
-func (s *Service) runVoid(ctx context.Context, v *store.Void) (heldVoid, bool) {
+// written (the database is away), so the caller tries it again while it holds the claim.
+func (s *Service) runVoid(ctx context.Context, v *store.Void) bool {
 	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := s.voidOne(vctx, v)
 	cancel()
-	h := heldVoid{v: v, sent: err == nil}
+	now := time.Now()
+	next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))
+	msg := ""
 	if err != nil {
-		h.msg = vault.Redact(err.Error())
-		s.Log.Warn("void failed, will retry", "aid", v.AID, "gid", v.Gid, "attempt", v.Attempts+1, "err", h.msg)
+		msg = vault.Redact(err.Error())
+		s.Log.Warn("void failed, will retry", "aid", v.AID, "gid", v.Gid, "attempt", v.Attempts+1, "err", msg)
 	}
-	return h, s.recordVoid(ctx, h)
-}
-
-// recordVoid records a void's attempt: done, or due again after a backoff.
-func (s *Service) recordVoid(ctx context.Context, h heldVoid) bool {
-	now := s.voidClock.Now()
-	next := now.Add(min(time.Second<<min(h.v.Attempts, 8), 5*time.Minute))
-	if err := s.voidDB.FinishVoid(context.WithoutCancel(ctx), h.v.ID, h.sent, now, next, h.msg); err != nil {
-		s.Log.Warn("void record failed", "id", h.v.ID, "err", err)
+	if ferr := s.DB.FinishVoid(context.WithoutCancel(ctx), v.ID, err == nil, now, next, msg); ferr != nil {
+		s.Log.Warn("void record failed", "id", v.ID, "err", ferr)
 		return false
 	}
 	return true
-}
-
-// voidStore is what the void worker asks of the database: s.DB, or in tests one that goes away.
-type voidStore interface {
-	ClaimVoids(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*store.Void, error)
-	RenewVoidClaim(ctx context.Context, id int64, token, maybe, now time.Time, lease time.Duration) (time.Time, bool, error)
-	FinishVoid(ctx context.Context, id int64, done bool, at, next time.Time, errText string) error
 }
 
 func (s *Service) flushVoidBacklog(ctx context.Context) {

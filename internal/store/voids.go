@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
 	"time"
 )
 
@@ -20,10 +18,6 @@ type Void struct {
 	CreatedAt time.Time
 	DoneAt    time.Time
 	LastError string
-	// LeaseUntil is, on a void returned by ClaimVoids or renewed by RenewVoidClaim, the end of the
-	// caller's lease: also its claim token, since lease_until changes whenever anyone else claims
-	// the void (see RenewVoidClaim).
-	LeaseUntil time.Time
 }
 
 // QueueVoid records that v.NetRef must be voided (again pending if it was queued before).
@@ -38,11 +32,7 @@ func (db *DB) QueueVoid(ctx context.Context, v *Void) error {
 
 const voidCols = `id, aid, gid, cod, net_ref, reason, status, attempts, next_at, created_at, done_at, last_error`
 
-// ClaimVoids leases up to limit due voids to the caller until now+lease (each one's LeaseUntil, with
-// a random part of a millisecond: leaseEnd); no one else claims them before then.
-// An error wrapping ErrOutcomeUnknown (the COMMIT's answer was lost) comes with the voids it tried
-// to claim, each with the LeaseUntil it would have: whether the caller holds them is unknown until
-// RenewVoidClaim says so.
+// ClaimVoids leases up to limit due voids to the caller until now+lease.
 func (db *DB) ClaimVoids(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*Void, error) {
 	rows, err := db.Query(ctx, `SELECT `+voidCols+` FROM acquirer_voids WHERE status = 'pending' AND next_at <= ? AND lease_until < ? ORDER BY next_at LIMIT ?`,
 		NS(now), NS(now), limit)
@@ -64,18 +54,11 @@ func (db *DB) ClaimVoids(ctx context.Context, now time.Time, limit int, lease ti
 	if len(cands) == 0 {
 		return nil, rows.Err()
 	}
-	until := leaseEnd(now, lease)
-	for _, v := range cands {
-		v.LeaseUntil = until
-	}
 	var got []*Void
 	err = db.Write(ctx, func(tx *Tx) error {
 		got = got[:0]
 		for _, v := range cands {
-			// lease_until = until: this very claim, when a first attempt of the batch committed
-			// but its answer was lost and the writer ran the batch again
-			res, err := tx.Exec(`UPDATE acquirer_voids SET lease_until = ? WHERE id = ? AND status = 'pending' AND (lease_until < ? OR lease_until = ?)`,
-				NS(until), v.ID, NS(now), NS(until))
+			res, err := tx.Exec(`UPDATE acquirer_voids SET lease_until = ? WHERE id = ? AND status = 'pending' AND lease_until < ?`, NS(now.Add(lease)), v.ID, NS(now))
 			if err != nil {
 				return err
 			}
@@ -85,59 +68,7 @@ func (db *DB) ClaimVoids(ctx context.Context, now time.Time, limit int, lease ti
 		}
 		return nil
 	})
-	if errors.Is(err, ErrOutcomeUnknown) {
-		return cands, err
-	}
 	return got, err
-}
-
-// leaseEnd is the end of a void's lease taken at now, which is also its holder's token: now+lease
-// and a random part of a millisecond, so that two claimers' tokens differ even when their clocks
-// read the same instant (coarse clocks do, and tests' fixed ones).
-func leaseEnd(now time.Time, lease time.Duration) time.Time {
-	return now.Add(lease + rand.N(time.Millisecond))
-}
-
-// RenewVoidClaim extends the caller's claim on void id to now+lease and returns that new end (the
-// new token). The claim holds when the void is still pending and either still the caller's — its
-// lease_until is token, the end its claim or last renewal wrote, or maybe (when not zero) one a
-// renewal whose outcome is unknown may have written — or lapsed and claimable by anyone, as
-// ClaimVoids would claim it (lease_until < now, due). It is refused (false) when another claimer
-// holds it, when it is done, or when an attempt was recorded since (it is due again later).
-//
-// Why a token is safe: a claimer other than the holder writes lease_until only once the lease
-// lapsed (lease_until < its now), and writes its now+lease, greater than the end it displaced; so
-// a void claimed by someone else shows the holder's token (or the end its own renewal writes, also
-// accepted, for a renewal whose first attempt committed unseen) only if two lease ends coincide
-// to the nanosecond, random part included (leaseEnd) — and at worst the void is then sent twice,
-// which the network takes. When the error wraps ErrOutcomeUnknown, the returned end may have been
-// written: pass it as maybe to the next renewal.
-func (db *DB) RenewVoidClaim(ctx context.Context, id int64, token, maybe, now time.Time, lease time.Duration) (time.Time, bool, error) {
-	if maybe.IsZero() {
-		maybe = token
-	}
-	until := leaseEnd(now, lease)
-	var ok bool
-	err := db.Write(ctx, func(tx *Tx) error {
-		// lease_until = until: this very renewal, when a first attempt of the batch committed but
-		// its answer was lost and the writer ran the batch again
-		res, err := tx.Exec(`UPDATE acquirer_voids SET lease_until = ? WHERE id = ? AND status = 'pending'
-			AND (lease_until IN (?, ?, ?) OR (lease_until < ? AND next_at <= ?))`,
-			NS(until), id, NS(token), NS(maybe), NS(until), NS(now), NS(now))
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		ok = n == 1
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, ErrOutcomeUnknown) {
-			err = classify(err) // (classify would hide ErrOutcomeUnknown)
-		}
-		return until, false, err
-	}
-	return until, ok, nil
 }
 
 // FinishVoid records one attempt: done when the network acknowledged it, else due again at next.
