@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -405,8 +406,18 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 	// crash recovery, which took longer on a slow machine (CI, 2026-11-26: 3 of 17,085 sales still
 	// open after 20 s) — the void waits for its claim to lapse (voidLease, 30 s) and the next tick
 	// claims and sends it. The bound is that designed worst case, plus a margin.
+	// A failure lists the pending voids, where the void worker is, and its last log lines on voids.
 	led := untilLedgerWithin(t, s.Ledger, 40*time.Second, fmt.Sprintf("every sale recorded (%d) or voided", recorded), func(st acquirer.Stats) bool {
 		return st.Sold == recorded && st.Open == 0
+	}, func() string { return pendingVoids(ctx, direct) }, voidWorkerStacks, func() string {
+		b, _ := os.ReadFile(logPath)
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "void") {
+				lines = append(lines, l)
+			}
+		}
+		return "the server's last log lines on voids:\n" + strings.Join(lines[max(0, len(lines)-40):], "\n")
 	})
 	if unknown == 0 && ok == 0 {
 		t.Fatal("no payment succeeded")
@@ -416,4 +427,37 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 	if s.Pay.Settled()+int64(unknown) == 0 {
 		t.Fatal("no COMMIT answer was lost: the kills did not test what they are for")
 	}
+}
+
+// pendingVoids describes the voids not done yet (for a failure message).
+func pendingVoids(ctx context.Context, db *store.DB) string {
+	rows, err := db.Query(ctx, `SELECT id, reason, attempts, next_at, lease_until, last_error FROM acquirer_voids WHERE status = 'pending' ORDER BY id LIMIT 20`)
+	if err != nil {
+		return "pending voids: " + err.Error()
+	}
+	defer rows.Close()
+	out := "pending voids (now " + time.Now().UTC().Format("15:04:05.000") + "):"
+	for rows.Next() {
+		var id, attempts, next, lease int64
+		var reason, last string
+		if err := rows.Scan(&id, &reason, &attempts, &next, &lease, &last); err != nil {
+			return out + " " + err.Error()
+		}
+		out += fmt.Sprintf("\n  id %d %s attempts %d next %s lease %s last error %q", id, reason, attempts,
+			store.FromNS(next).UTC().Format("15:04:05.000"), store.FromNS(lease).UTC().Format("15:04:05.000"), last)
+	}
+	return out
+}
+
+// voidWorkerStacks is where the void worker and the group-commit writer are (for a failure message).
+func voidWorkerStacks() string {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	out := "void worker:"
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "RunVoids") || strings.Contains(g, "groupCommitter") {
+			out += "\n" + g
+		}
+	}
+	return out
 }

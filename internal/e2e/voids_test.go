@@ -40,7 +40,9 @@ func untilLedger(t *testing.T, l *acquirer.Ledger, what string, ok func(acquirer
 }
 
 // untilLedgerWithin is untilLedger with another bound.
-func untilLedgerWithin(t *testing.T, l *acquirer.Ledger, within time.Duration, what string, ok func(acquirer.Stats) bool) acquirer.Stats {
+//
+// explain, if given, adds what it says to the failure (the state behind it, for the next reader).
+func untilLedgerWithin(t *testing.T, l *acquirer.Ledger, within time.Duration, what string, ok func(acquirer.Stats) bool, explain ...func() string) acquirer.Stats {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -49,7 +51,11 @@ func untilLedgerWithin(t *testing.T, l *acquirer.Ledger, within time.Duration, w
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: ledger %+v", what, st)
+			more := ""
+			for _, e := range explain {
+				more += "\n" + e()
+			}
+			t.Fatalf("%s: ledger %+v%s", what, st, more)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -104,6 +104,13 @@ func refundKey(ctx context.Context, p *store.Payment) context.Context {
 // already records) is left alone; one the reconciler claimed is voided — and the retry, having
 // lost, answers ER990 rather than record it. So each charge ends recorded by one payment or voided,
 // never both, never neither.
+// errVoidStorage marks a void attempt that failed in Kessai's own database (reading whether a
+// payment holds the authorisation, claiming it), not at the network: it is tried again after a
+// second, without the growing backoff meant for a network that refuses (recordVoid). Crash
+// recovery answers some queries and not others; each such failure used to double the wait, and a
+// void could then wait tens of seconds after the database was back.
+var errVoidStorage = errors.New("void check: storage unavailable")
+
 func (s *Service) voidOne(ctx context.Context, v *store.Void) error {
 	if _, _, ok := acquirer.ParseKeyRef(v.NetRef); !ok {
 		// an authorisation a recorded payment holds is never voided: a void is queued when its
@@ -114,7 +121,7 @@ func (s *Service) voidOne(ctx context.Context, v *store.Void) error {
 			s.Log.Warn("authorisation queued for a void is recorded: nothing to void", "aid", v.AID, "gid", v.Gid, "reason", v.Reason)
 			return nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return err
+			return fmt.Errorf("%w: %w", errVoidStorage, err)
 		}
 		return s.Acq.Void(ctx, v.NetRef)
 	}
@@ -147,7 +154,7 @@ func (s *Service) settleUnknown(ctx context.Context, v *store.Void, ref string) 
 		s.Log.Info("outcome-unknown charge is recorded: nothing to void", "aid", v.AID, "gid", p.Gid)
 		return nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return fmt.Errorf("%w: %w", errVoidStorage, err)
 	}
 	won := ""
 	if err := s.DB.Write(ctx, func(tx *store.Tx) error {
@@ -155,7 +162,7 @@ func (s *Service) settleUnknown(ctx context.Context, v *store.Void, ref string) 
 		won, err = tx.ClaimUnknown(ref, store.ClaimVoid, v.Gid, time.Now())
 		return err
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errVoidStorage, err)
 	}
 	if won != store.ClaimVoid {
 		s.Log.Info("outcome-unknown charge claimed by the merchant's retry: nothing to void", "aid", v.AID, "gid", v.Gid)

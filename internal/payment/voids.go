@@ -111,7 +111,11 @@ func (s *Service) runVoid(ctx context.Context, v *store.Void) bool {
 	err := s.voidOne(vctx, v)
 	cancel()
 	now := time.Now()
-	next := now.Add(min(time.Second<<min(v.Attempts, 8), 5*time.Minute))
+	delay := min(time.Second<<min(v.Attempts, 8), 5*time.Minute)
+	if errors.Is(err, errVoidStorage) {
+		delay = time.Second // our database failed, not the network: no backoff meant for the network
+	}
+	next := now.Add(delay)
 	msg := ""
 	if err != nil {
 		msg = vault.Redact(err.Error())
