@@ -60,6 +60,7 @@ func (s *Service) RunVoids(ctx context.Context) {
 	// mid-way). It still holds their claims, so it tries them again at every tick while the claim
 	// is young, instead of leaving them until the lease runs out.
 	var held []heldVoid
+	var claimWarned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,6 +81,10 @@ func (s *Service) RunVoids(ctx context.Context) {
 		held = again
 		vs, err := s.DB.ClaimVoids(ctx, time.Now(), 64, voidLease)
 		if err != nil {
+			if time.Since(claimWarned) > 5*time.Second {
+				s.Log.Warn("void worker: claiming voids failed (retried every tick)", "err", vault.Redact(err.Error()))
+				claimWarned = time.Now()
+			}
 			continue
 		}
 		claimed := time.Now()

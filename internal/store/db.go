@@ -215,7 +215,7 @@ func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 		if err != nil {
 			return classify(err)
 		}
-		t := &Tx{Tx: tx, db: db}
+		t := &Tx{Tx: tx, db: db, ctx: ctx}
 		if err := fn(t); err != nil {
 			tx.Rollback()
 			if retryable(err) && attempt < 5 {
@@ -246,6 +246,19 @@ type Tx struct {
 	// (PostgreSQL's optimistic pass of a group commit; see groupCommitter.try)
 	begin    func() (*sql.Tx, error)
 	beginErr error
+	// ctx bounds every statement of the transaction (the group commit's batch deadline): a
+	// statement whose answer never comes — a connection left half-open by a database that died
+	// under it — fails when it ends instead of holding the writer, and every payment behind it,
+	// for ever
+	ctx context.Context
+}
+
+// context is the transaction's deadline (none when it has none).
+func (t *Tx) context() context.Context {
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return context.Background()
 }
 
 // open begins the transaction if it is still deferred.
@@ -318,9 +331,9 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
-		return st.Exec(args...)
+		return st.ExecContext(t.context(), args...)
 	}
-	return t.Tx.Exec(q, args...)
+	return t.Tx.ExecContext(t.context(), q, args...)
 }
 
 // QueryRow runs a one-row query written with "?" placeholders (after the rows buffered so far;
@@ -338,9 +351,9 @@ func (t *Tx) queryRow(q string, args ...any) *sql.Row {
 	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
-		return st.QueryRow(args...)
+		return st.QueryRowContext(t.context(), args...)
 	}
-	return t.Tx.QueryRow(q, args...)
+	return t.Tx.QueryRowContext(t.context(), q, args...)
 }
 
 // Query runs a query written with "?" placeholders (after the rows buffered so far).
@@ -357,9 +370,9 @@ func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
 	}
 	q = t.db.Q(q)
 	if st := t.stmt(q); st != nil {
-		return st.Query(args...)
+		return st.QueryContext(t.context(), args...)
 	}
-	return t.Tx.Query(q, args...)
+	return t.Tx.QueryContext(t.context(), q, args...)
 }
 
 // InsertID inserts and returns the new row's id column on both dialects.

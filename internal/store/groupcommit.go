@@ -182,7 +182,7 @@ var errOpFailed = errors.New("an operation of the batch failed")
 func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	tx := &Tx{db: g.db}
+	tx := &Tx{db: g.db, ctx: ctx}
 	if g.db.Dialect == Postgres && !savepoints {
 		// PostgreSQL, optimistic pass: the transaction opens at the batch's first statement that
 		// is not a buffered row. A batch of payments that only buffered their rows (CAPTURE,
