@@ -436,7 +436,13 @@ func pendingVoids(ctx context.Context, db *store.DB) string {
 		return "pending voids: " + err.Error()
 	}
 	defer rows.Close()
-	out := "pending voids (now " + time.Now().UTC().Format("15:04:05.000") + "):"
+	now := time.Now()
+	var due int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM acquirer_voids WHERE status = 'pending' AND next_at <= ? AND lease_until < ?`, store.NS(now), store.NS(now)).Scan(&due); err != nil {
+		return "claimable voids: " + err.Error()
+	}
+	// the worker's own query (ClaimVoids), from a fresh connection: whether it finds them
+	out := fmt.Sprintf("%d voids claimable now by the worker's query; pending voids (now %s):", due, now.UTC().Format("15:04:05.000"))
 	for rows.Next() {
 		var id, attempts, next, lease int64
 		var reason, last string

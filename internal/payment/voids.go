@@ -87,6 +87,9 @@ func (s *Service) RunVoids(ctx context.Context) {
 			}
 			continue
 		}
+		if len(vs) > 0 || len(held) > 0 {
+			s.Log.Debug("void worker: claimed", "voids", len(vs), "held", len(held), "backlog", s.VoidBacklog())
+		}
 		claimed := time.Now()
 		for _, v := range vs {
 			if !s.runVoid(ctx, v) {
