@@ -39,6 +39,12 @@ func (s *Service) queueVoidWhen(ctx context.Context, aid string, p *store.Paymen
 			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			verr = s.Acq.Void(vctx, p.NetRef)
 			cancel()
+			if verr == nil {
+				// acknowledged: the record catches up as done, so the worker does not send it
+				// again — after an outage there were thousands of these ahead of the voids still
+				// owed, and the worker took tens of seconds to reach those
+				v.Status, v.DoneAt = "done", time.Now()
+			}
 		}
 		s.Log.Warn("void queued in memory: storage unavailable", "aid", aid, "gid", p.Gid, "reason", reason, "voided_now", verr == nil)
 		s.voidMu.Lock()

@@ -20,12 +20,18 @@ type Void struct {
 	LastError string
 }
 
-// QueueVoid records that v.NetRef must be voided (again pending if it was queued before).
+// QueueVoid records that v.NetRef must be voided (again pending if it was queued before) — or,
+// with v.Status "done", that it was voided already (sent while the database was away: the
+// record only catches up, and the worker does not send it again).
 func (db *DB) QueueVoid(ctx context.Context, v *Void) error {
+	status, attempts := "pending", 0
+	if v.Status == "done" {
+		status, attempts = "done", 1
+	}
 	return db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`INSERT INTO acquirer_voids(aid, gid, cod, net_ref, reason, status, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-			ON CONFLICT (net_ref) DO UPDATE SET status = 'pending', next_at = excluded.next_at, lease_until = 0`,
-			v.AID, v.Gid, v.Cod, v.NetRef, v.Reason, NS(v.NextAt), NS(v.CreatedAt))
+		_, err := tx.Exec(`INSERT INTO acquirer_voids(aid, gid, cod, net_ref, reason, status, attempts, next_at, created_at, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (net_ref) DO UPDATE SET status = excluded.status, next_at = excluded.next_at, done_at = excluded.done_at, lease_until = 0`,
+			v.AID, v.Gid, v.Cod, v.NetRef, v.Reason, status, attempts, NS(v.NextAt), NS(v.CreatedAt), NS(v.DoneAt))
 		return err
 	})
 }
