@@ -407,6 +407,7 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 	// open after 20 s) — the void waits for its claim to lapse (voidLease, 30 s) and the next tick
 	// claims and sends it. The bound is that designed worst case, plus a margin.
 	// A failure lists the pending voids, where the void worker is, and its last log lines on voids.
+	pendingAtWait, _ := direct.PendingVoids(ctx)
 	led := untilLedgerWithin(t, s.Ledger, 40*time.Second, fmt.Sprintf("every sale recorded (%d) or voided", recorded), func(st acquirer.Stats) bool {
 		return st.Sold == recorded && st.Open == 0
 	}, func() string { return pendingVoids(ctx, direct) }, voidWorkerStacks, func() string {
@@ -422,8 +423,8 @@ func TestPostgresKilledMidCommit(t *testing.T) {
 	if unknown == 0 && ok == 0 {
 		t.Fatal("no payment succeeded")
 	}
-	t.Logf("%d answers: %d successes (%d of them after a lost COMMIT answer, settled before answering), %d ER000, %d ER990 settled by a retry; %d recorded; network: %d sales, %d voided",
-		len(answers), ok, s.Pay.Settled(), failed, unknown, recorded, led.Sold, led.Voided)
+	t.Logf("%d answers: %d successes (%d of them after a lost COMMIT answer, settled before answering), %d ER000, %d ER990 settled by a retry; %d recorded; network: %d sales, %d voided; %d voids pending in the database when the wait began",
+		len(answers), ok, s.Pay.Settled(), failed, unknown, recorded, led.Sold, led.Voided, pendingAtWait)
 	if s.Pay.Settled()+int64(unknown) == 0 {
 		t.Fatal("no COMMIT answer was lost: the kills did not test what they are for")
 	}
