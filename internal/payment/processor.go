@@ -67,7 +67,7 @@ func (s *Service) processorRequest(ctx context.Context, aid string, areq *acquir
 	areq.Account = a.Account
 	areq.Stored = stored
 	areq.OffSession = stored != ""
-	areq.Keep = r.Card != nil || r.Returned != ""
+	areq.Keep = r.Card != nil && r.keepsCard() || r.Returned != ""
 	areq.ReturnURL = r.ReturnURL
 	return nil
 }

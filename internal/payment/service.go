@@ -148,6 +148,17 @@ type ChargeRequest struct {
 	Returned string
 }
 
+// keepsCard reports whether a new card (Card) is kept, encrypted, once it is charged: only when
+// something can charge it again — one-touch, which finds a customer's newest card by e-mail and
+// phone (both needed, as one-touch itself needs both), an auto-charge plan or a card
+// registration (InTx, NoCharge). A plain server-to-server or hosted payment without them keeps
+// its masked number (first 6, last 4, brand) on the payment and no card at rest (PCI DSS 3.2:
+// card data not needed is not stored); it was also a second row, a counter update and a fifth of
+// the WAL a payment wrote (issue 18).
+func (r *ChargeRequest) keepsCard() bool {
+	return r.Em != "" && r.Pn != "" || r.InTx != nil || r.NoCharge
+}
+
 // Result is the outcome of a charge.
 type Result struct {
 	P        *store.Payment
@@ -349,8 +360,9 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		// A card is kept only when the network took it: a declined number is not stored (less
 		// card data at rest), and one-touch, which charges a customer's newest card, can never
-		// pick a card that was refused.
-		if card != nil && p.Rst == "1" {
+		// pick a card that was refused. And only when something can charge it again
+		// (keepsCard): a card no feature can ever use is not kept at all.
+		if card != nil && p.Rst == "1" && r.keepsCard() {
 			id, err := tx.InsertCard(card)
 			if err != nil {
 				return err
