@@ -632,31 +632,45 @@ func KickbackQuery(p *store.Payment, encoding string) string {
 }
 
 // Sales captures an earlier AUTH, fully (amount 0) or partly.
+//
+// The claim comes first and returns the payment (one write, no read before it); only a SALES that
+// claims nothing reads the payment, to say why.
 func (s *Service) Sales(ctx context.Context, st *store.Store, gid string, amount int64, actor string) (*store.Payment, error) {
-	p, err := s.DB.GetPayment(ctx, st.AID, gid)
+	now := time.Now()
+	p, err := s.DB.ClaimFollowUpPayment(ctx, st.AID, gid, store.StatusAuthorized, now, now.Add(followLease))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, Errf("ER053", "no payment %s", gid)
+		return nil, s.notClaimed(ctx, st, gid)
 	}
 	if err != nil {
 		return nil, unavailable(err)
-	}
-	if p.Status != store.StatusAuthorized {
-		return nil, Errf("ER032", "payment %s is %s, not authorised", gid, p.Status)
 	}
 	if amount == 0 {
 		amount = p.Ta
 	}
 	if amount < 0 || amount > p.Ta {
+		s.release(ctx, p)
 		return nil, Errf("ER032", "capture amount %d exceeds the authorised %d", amount, p.Ta)
-	}
-	if err := s.claim(ctx, p, store.StatusAuthorized, "ER032"); err != nil {
-		return nil, err
 	}
 	if err := s.Acq.Capture(acquirer.WithOpKey(ctx, p.Gid+"/capture"), p.NetRef, amount); err != nil {
 		s.release(ctx, p)
 		return nil, followErr("capture", err)
 	}
 	return s.transition(ctx, p, store.StatusAuthorized, store.StatusCaptured, amount, p.Refunded, "SALES", amount, actor, "ER032")
+}
+
+// notClaimed says why a SALES claimed nothing: no such payment (ER053), a payment that is not
+// authorised, or one another follow-up holds (ER032).
+func (s *Service) notClaimed(ctx context.Context, st *store.Store, gid string) error {
+	p, err := s.DB.GetPayment(ctx, st.AID, gid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Errf("ER053", "no payment %s", gid)
+	case err != nil:
+		return unavailable(err)
+	case p.Status != store.StatusAuthorized:
+		return Errf("ER032", "payment %s is %s, not authorised", gid, p.Status)
+	}
+	return Errf("ER032", "payment %s is being changed by another request, or changed meanwhile", gid)
 }
 
 // Cancel voids an AUTH or refunds the rest of a capture.

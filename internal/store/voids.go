@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -110,6 +112,33 @@ func (db *DB) ClaimFollowUp(ctx context.Context, aid, gid, from string, now, unt
 		return nil
 	})
 	return ok, classify(err)
+}
+
+// ClaimFollowUpPayment claims payment gid of store aid for a follow-up, as ClaimFollowUp does,
+// and returns the payment as the claim left it, from the same statement (UPDATE … RETURNING): a
+// capture needs no read before its claim. ErrNotFound when nothing was claimed — no such
+// payment, another status, or held by another follow-up; the caller reads the payment to say
+// which.
+func (db *DB) ClaimFollowUpPayment(ctx context.Context, aid, gid, from string, now, until time.Time) (*Payment, error) {
+	gid = CanonicalID(gid)
+	var p *Payment
+	err := db.Write(ctx, func(tx *Tx) error {
+		var err error
+		p, err = scanPayment(tx.QueryRow(`UPDATE payments SET follow_lock = ? WHERE gid = ? AND aid = ? AND status = ? AND follow_lock < ? RETURNING `+paymentCols,
+			NS(until), gid, aid, from, NS(now)))
+		if errors.Is(err, sql.ErrNoRows) {
+			p = nil
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	if p == nil {
+		return nil, ErrNotFound
+	}
+	return p, nil
 }
 
 // ReleaseFollowUp gives a claimed payment back (the network refused the follow-up).

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -43,5 +44,58 @@ func TestQueueVoidDoneIsNotClaimed(t *testing.T) {
 	}
 	if n, err := db.PendingVoids(ctx); err != nil || n != 0 {
 		t.Fatalf("%d pending (%v) after the owed void was recorded done", n, err)
+	}
+}
+
+// ClaimFollowUpPayment claims an authorised payment and returns it from the claim's own statement;
+// it claims nothing (ErrNotFound) for an unknown payment, one in another status, or one another
+// follow-up holds, until that claim is released or its lease ends.
+func TestClaimFollowUpPaymentReturnsTheClaimedRow(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p := &store.Payment{Gid: "g-auth", AID: "123456", Cod: "c-auth", Job: "AUTH", Status: store.StatusAuthorized, Rst: "1", Am: 1000, Tx: 100, Ta: 1100,
+		First6: "411111", Last4: "1111", Brand: "VISA", Md: "10", Source: "gateway", NetRef: "SBXa", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.InsertPayment(p) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ClaimFollowUpPayment(ctx, "123456", "g-auth", store.StatusAuthorized, now, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Gid != "g-auth" || got.Ta != 1100 || got.NetRef != "SBXa" || got.Status != store.StatusAuthorized || got.Last4 != "1111" {
+		t.Fatalf("claimed %+v", got)
+	}
+	for name, try := range map[string]func() (*store.Payment, error){
+		"held by the first claim": func() (*store.Payment, error) {
+			return db.ClaimFollowUpPayment(ctx, "123456", "g-auth", store.StatusAuthorized, now, now.Add(time.Minute))
+		},
+		"another store": func() (*store.Payment, error) {
+			return db.ClaimFollowUpPayment(ctx, "654321", "g-auth", store.StatusAuthorized, now.Add(2*time.Minute), now.Add(3*time.Minute))
+		},
+		"another status": func() (*store.Payment, error) {
+			return db.ClaimFollowUpPayment(ctx, "123456", "g-auth", store.StatusCaptured, now.Add(2*time.Minute), now.Add(3*time.Minute))
+		},
+		"unknown": func() (*store.Payment, error) {
+			return db.ClaimFollowUpPayment(ctx, "123456", "g-none", store.StatusAuthorized, now, now.Add(time.Minute))
+		},
+	} {
+		if q, err := try(); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: claimed %+v (%v), want ErrNotFound", name, q, err)
+		}
+	}
+	// the lease ended: claimed again
+	if _, err := db.ClaimFollowUpPayment(ctx, "123456", "g-auth", store.StatusAuthorized, now.Add(2*time.Minute), now.Add(3*time.Minute)); err != nil {
+		t.Fatalf("after the lease: %v", err)
+	}
+	// released: claimed again at once
+	if err := db.ReleaseFollowUp(ctx, "g-auth"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimFollowUpPayment(ctx, "123456", "g-auth", store.StatusAuthorized, now, now.Add(time.Minute)); err != nil {
+		t.Fatalf("after the release: %v", err)
 	}
 }
