@@ -147,11 +147,13 @@ func (g *groupCommitter) run(batch []*gcOp) {
 		}
 		g.db.preparePending()
 		if err == nil {
+			// counted before anyone is answered: a caller that reads WriterStats after its
+			// answer finds its own write counted
+			g.batches.Add(1)
+			g.ops.Add(int64(len(batch)))
 			for i, op := range batch {
 				op.done <- results[i]
 			}
-			g.batches.Add(1)
-			g.ops.Add(int64(len(batch)))
 			return
 		}
 		if !retryable(err) && !errors.Is(classify(err), ErrUnavailable) {
