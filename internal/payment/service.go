@@ -209,7 +209,7 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	}
 	p := &store.Payment{Gid: gid, AID: st.AID, Cod: r.Cod, Job: r.Job, Am: r.Am, Tx: r.Tx, Sf: r.Sf, Ta: r.Total(),
 		Md: r.Md, Em: r.Em, Pn: r.Pn, Inm: r.Inm, Free: r.Free, Source: r.Source, Fingerprint: fp,
-		AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now}
+		AcceptedAt: r.AcceptedAt, CreatedAt: now, UpdatedAt: now, TDS: r.TDS}
 	if p.Md == "" {
 		p.Md = "10"
 	}
@@ -403,11 +403,6 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		if resp.ProcessorCode != "" {
 			if err := tx.SetProcessorCode(p.Gid, resp.ProcessorCode); err != nil {
-				return err
-			}
-		}
-		if r.TDS != "" {
-			if err := tx.SetPaymentTDS(p.Gid, r.TDS); err != nil {
 				return err
 			}
 		}

@@ -36,7 +36,7 @@ type rowBuffer struct {
 	reserve  int // the batch's size
 }
 
-// maxRowsPerInsert bounds one multi-row INSERT (31 columns × 64 rows = 1,984 parameters, far
+// maxRowsPerInsert bounds one multi-row INSERT (32 columns × 64 rows = 2,048 parameters, far
 // below either database's limit); a larger batch takes several statements.
 const maxRowsPerInsert = 64
 
@@ -148,7 +148,7 @@ func (t *Tx) flushAlone(ctx context.Context) error {
 	switch {
 	case len(cards) > 0 && len(payments) > 0:
 		q = t.db.Q(pgCardsAndPayments(len(cards), len(payments)))
-		args = make([]any, 0, len(cards)*13+len(payments)*31)
+		args = make([]any, 0, len(cards)*13+len(payments)*paymentInsertN)
 		args = appendCardArgs(args, cards)
 		for i := range payments {
 			args = appendPaymentArgs(args, &payments[i])
@@ -158,7 +158,7 @@ func (t *Tx) flushAlone(ctx context.Context) error {
 		args = appendCardArgs(make([]any, 0, len(cards)*13), cards)
 	default:
 		q = t.db.Q(t.multiRow(paymentsTable, len(payments)))
-		args = make([]any, 0, len(payments)*31)
+		args = make([]any, 0, len(payments)*paymentInsertN)
 		for i := range payments {
 			args = appendPaymentArgs(args, &payments[i])
 		}
@@ -195,7 +195,7 @@ func (t *Tx) flush() error {
 		// one round trip for both tables: the cards' INSERT as a data-modifying WITH, which
 		// PostgreSQL runs whether or not the payments' INSERT refers to it (it does not: a
 		// payment names its card by the ID reserved above)
-		args := make([]any, 0, len(cards)*13+len(payments)*31)
+		args := make([]any, 0, len(cards)*13+len(payments)*paymentInsertN)
 		args = appendCardArgs(args, cards)
 		for i := range payments {
 			args = appendPaymentArgs(args, &payments[i])
@@ -220,7 +220,7 @@ func (t *Tx) flush() error {
 	b.cards = b.cards[:0]
 	for len(payments) > 0 {
 		n := min(len(payments), maxRowsPerInsert)
-		args := make([]any, 0, n*31)
+		args := make([]any, 0, n*paymentInsertN)
 		for i := range payments[:n] {
 			args = appendPaymentArgs(args, &payments[i])
 		}
@@ -266,7 +266,7 @@ func appendPaymentArgs(args []any, p *Payment) []any {
 		card = p.CardID
 	}
 	return append(args, p.Gid, p.AID, p.Cod, p.Job, p.Status, p.Rst, p.Ec, p.Ap, p.God, p.Am, p.Tx, p.Sf, p.Ta, p.Captured, p.Refunded, card,
-		p.First6, p.Last4, p.Brand, p.Md, p.Em, p.Pn, p.Inm, p.Free, p.Acid, p.Source, p.Fingerprint, p.NetRef, NS(p.AcceptedAt), NS(p.CreatedAt), NS(p.UpdatedAt))
+		p.First6, p.Last4, p.Brand, p.Md, p.Em, p.Pn, p.Inm, p.Free, p.Acid, p.Source, p.Fingerprint, p.NetRef, NS(p.AcceptedAt), NS(p.CreatedAt), NS(p.UpdatedAt), p.TDS)
 }
 
 const (
@@ -301,7 +301,7 @@ func (t *Tx) multiRow(table, rows int) string {
 		b.WriteString(`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `)
 	} else {
 		b.WriteString(`payments(` + paymentInsertCols + `) VALUES `)
-		cols = 31
+		cols = paymentInsertN
 	}
 	for r := 0; r < rows; r++ {
 		if r > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,8 @@ type Payment struct {
 	AcceptedAt, CreatedAt, UpdatedAt             time.Time
 	// Method is card, cvs or bank (migration 0160); written by the non-card service, read here.
 	Method string
+	// TDS is the card's 3-D Secure result (tds.go), written with the row (PaymentTDS reads it)
+	TDS string
 }
 
 // Payment statuses.
@@ -58,15 +61,20 @@ func (t *Tx) InsertPayment(p *Payment) error {
 		t.rows.payments = append(t.rows.payments, *p)
 		return nil
 	}
-	_, err := t.Exec(`INSERT INTO payments(`+paymentInsertCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		appendPaymentArgs(make([]any, 0, 31), p)...)
+	_, err := t.Exec(paymentInsert, appendPaymentArgs(make([]any, 0, paymentInsertN), p)...)
 	if IsUnique(err) {
 		return ErrConflict
 	}
 	return err
 }
 
-const paymentInsertCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, card_id, first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at`
+const paymentInsertCols = `gid, aid, cod, job, status, rst, ec, ap, god, am, tx, sf, ta, captured, refunded, card_id, first6, last4, brand, md, em, pn, inm, free, acid, source, fingerprint, net_ref, accepted_at, created_at, updated_at, tds`
+
+// paymentInsertN is the number of paymentInsertCols (appendPaymentArgs appends as many values).
+const paymentInsertN = 32
+
+// paymentInsert inserts one payment row.
+var paymentInsert = `INSERT INTO payments(` + paymentInsertCols + `) VALUES (?` + strings.Repeat(", ?", paymentInsertN-1) + `)`
 
 // SuccessfulByCod finds the successful payment of (aid, cod) inside a transaction.
 func (t *Tx) SuccessfulByCod(aid, cod string) (*Payment, error) {
