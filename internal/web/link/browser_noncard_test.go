@@ -132,7 +132,7 @@ func TestBrowserConvenienceStore(t *testing.T) {
 	noSideScroll(t, ctx, "the slip page")
 	screenshot(t, ctx, "cvs-slip-ja-desktop", 1280, 900, false)
 	// the English slip, from the language link
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.CSS(`html[lang="en"] #slip-title`))))
+	clickThenWait(t, ctx, chromedp.Click(chromedp.CSS("a.lang")), `document.documentElement.lang === "en" && !!document.getElementById("slip-title")`)
 	if !strings.Contains(text(t, ctx, "steps"), "reception number "+no) || text(t, ctx, "total") != "¥2,178" {
 		t.Fatalf("English slip: %q", text(t, ctx, "steps"))
 	}
@@ -160,9 +160,8 @@ func TestBrowserBankTransfer(t *testing.T) {
 		chromedp.Navigate(ncShopURL(shop, m.aid, "pt", "7", "cod", "NB-1")),
 		chromedp.Click(chromedp.ID("buy")),
 		chromedp.WaitVisible(chromedp.ID("ncform")),
-		chromedp.Click(chromedp.ID("switch-lang")),
-		chromedp.WaitVisible(chromedp.CSS(`html[lang="en"] #ncform`)),
 	))
+	clickThenWait(t, ctx, chromedp.Click(chromedp.ID("switch-lang")), `document.documentElement.lang === "en" && !!document.getElementById("ncform")`)
 	if checked, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('input[type="radio"][name="method"][value="bank"]').checked`)); !checked {
 		t.Fatal("pt=7 did not choose bank transfer")
 	}
@@ -183,7 +182,7 @@ func TestBrowserBankTransfer(t *testing.T) {
 	}
 	screenshot(t, ctx, "bank-slip-en-phone", 390, 844, true)
 	noSideScroll(t, ctx, "the bank slip page")
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.CSS(`html[lang="ja"] #slip-title`))))
+	clickThenWait(t, ctx, chromedp.Click(chromedp.CSS("a.lang")), `document.documentElement.lang === "ja" && !!document.getElementById("slip-title")`)
 	if !strings.Contains(text(t, ctx, "transfer-rule"), "振込名義") {
 		t.Fatal("Japanese transfer-name rule")
 	}
@@ -199,5 +198,25 @@ func TestBrowserBankTransfer(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 404 {
 		t.Fatalf("slip page with a wrong key: %d", res.StatusCode)
+	}
+}
+
+// clickThenWait clicks something that loads another page, then waits until js is true on the page
+// that loads. A wait by node (WaitVisible) started while the old page is still there can hold one
+// of its nodes and fail with "Could not find node with given id" once the new page replaces it
+// (CI, TestBrowserBankTransfer); an expression evaluated again until it holds cannot.
+func clickThenWait(t *testing.T, ctx context.Context, click chromedp.Action[chromedp.Void], js string) {
+	t.Helper()
+	must(t, chromedp.Do(ctx, click))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the click, %s never held (last error: %v)", js, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
