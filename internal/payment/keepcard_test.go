@@ -2,14 +2,10 @@ package payment
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"kessai/internal/acquirer"
-	"kessai/internal/clock"
 	"kessai/internal/store"
-	"kessai/internal/vault"
 )
 
 // TestCardKeptOnlyWhenItCanBeChargedAgain: a plain payment (no e-mail and phone, no plan) keeps
@@ -17,16 +13,7 @@ import (
 // keeps its card, encrypted, and one-touch finds it; a declined card is never kept.
 func TestCardKeptOnlyWhenItCanBeChargedAgain(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := store.NewStore("130003", "keep")
-	if err := db.CreateStore(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	s := New(db, vault.GenerateKeyRing(), acquirer.Sandbox{Ledger: acquirer.NewLedger()}, clock.Real{}, slog.New(slog.DiscardHandler))
+	s, db, st := sandboxService(t, "130003")
 	cards := func() int {
 		n := 0
 		if err := db.AllCards(ctx, func(*store.Card) error { n++; return nil }); err != nil {

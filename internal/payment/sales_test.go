@@ -2,14 +2,10 @@ package payment
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"kessai/internal/acquirer"
-	"kessai/internal/clock"
 	"kessai/internal/store"
-	"kessai/internal/vault"
 )
 
 // TestSalesClaimsFirst: a SALES claims its payment before anything else and reads it only when
@@ -17,17 +13,7 @@ import (
 // the answers name the reason (ER053 unknown, ER032 not authorised or amount too large).
 func TestSalesClaimsFirst(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := store.NewStore("130004", "sales")
-	if err := db.CreateStore(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	ledger := acquirer.NewLedger()
-	s := New(db, vault.GenerateKeyRing(), acquirer.Sandbox{Ledger: ledger}, clock.Real{}, slog.New(slog.DiscardHandler))
+	s, db, st := sandboxService(t, "130004")
 	res, err := s.Charge(ctx, &ChargeRequest{Store: st, Job: "AUTH", Cod: "sa-1", Am: 1000, Tx: 100, Md: "10", Source: "gateway",
 		Card: &CardInput{PAN: "4111111111111111", Exp: "4012", CVV: "123"}, AcceptedAt: time.Now()})
 	if err != nil || res.P.Status != store.StatusAuthorized {
