@@ -394,22 +394,32 @@ func (m *Mailer) SendDue(ctx context.Context, progress func(done, total int)) (i
 	}
 	sent := 0
 	for i, e := range es {
+		if err := ctx.Err(); err != nil {
+			return sent, err // shutting down: nothing more is sent
+		}
 		err := m.Sender.Send(ctx, e.Rcpt, e.Subject, e.Body)
 		at := m.Clock.Now()
+		// The outcome is recorded even if shutdown began during the send: a message that went out
+		// but was not marked sent would go out again at the next start (a race the detector's
+		// slowness showed: the end-of-maintenance notice arrived twice across a restart).
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		if err != nil {
 			n := e.Attempts + 1
 			giveUp := n >= m.MaxAttempts
 			m.Log.Warn("mail failed", "aid", e.AID, "kind", e.Kind, "attempt", n, "give_up", giveUp, "err", err)
-			if err := m.DB.MarkEmail(ctx, e.ID, false, at, err.Error(), at.Add(Backoff(n)), giveUp); err != nil {
+			if err := m.DB.MarkEmail(rec, e.ID, false, at, err.Error(), at.Add(Backoff(n)), giveUp); err != nil {
+				cancel()
 				return sent, err
 			}
 		} else {
 			sent++
 			m.Log.Info("mail sent", "aid", e.AID, "kind", e.Kind, "window", e.WindowID)
-			if err := m.DB.MarkEmail(ctx, e.ID, true, at, "", at, false); err != nil {
+			if err := m.DB.MarkEmail(rec, e.ID, true, at, "", at, false); err != nil {
+				cancel()
 				return sent, err
 			}
 		}
+		cancel()
 		if progress != nil {
 			progress(i+1, len(es))
 		}
