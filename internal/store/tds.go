@@ -16,7 +16,9 @@ const (
 	TDSFailed       = "failed"       // authentication failed (never charged: such tokens are refused)
 )
 
-// SetPaymentTDS records the 3-D Secure result of a payment inside its transaction.
+// SetPaymentTDS changes the 3-D Secure result of a payment already written, inside a transaction.
+// A new payment carries its result in Payment.TDS, written with its row; this UPDATE is what the
+// batch tests use to check that a statement after buffered rows sees them.
 func (t *Tx) SetPaymentTDS(gid, result string) error {
 	_, err := t.Exec(`UPDATE payments SET tds = ? WHERE gid = ?`, result, gid)
 	return err
