@@ -348,9 +348,8 @@ func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store,
 	}
 	jstNow := now.In(jst)
 	f := &formView{Session: o.ID, CSRF: o.CSRF, Signed: fs.Signed, Alert: fs.Alert, Errors: fs.Errors, Holder: fs.Holder,
-		Months: options(months(fs.ExpMonth)), Years: options(years(jstNow.Year(), fs.ExpYear)), CVV: st.RequireCVV, Button: button,
-		NowYYMM:       jstNow.Format("0601"),
-		MsgCNRequired: t["err_cn_required"], MsgCN: t["err_cn"], MsgExp: t["err_exp"], MsgHolder: t["err_holder"], MsgCVV: t["err_cvv"]}
+		Months: expiryOptions(0, fs.ExpMonth), Years: expiryOptions(jstNow.Year(), fs.ExpYear), CVV: st.RequireCVV, Button: button,
+		NowYYMM: jstNow.Format("0601")}
 	if f.Errors == nil {
 		f.Errors = map[string]string{}
 	}
@@ -362,13 +361,13 @@ func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store,
 		f.Methods = options(methods(lang, md))
 	}
 	f.Plan = plan != nil
-	f.MsgBrand, f.MsgClosed = t["err_brand"], map[string]string{}
+	f.MsgClosed = map[string]string{}
 	// the store's brands, and those a maintenance window limited to some brands refuses now
 	accepted := map[string]bool{}
 	for _, b := range st.Brands {
 		accepted[strings.ToUpper(strings.TrimSpace(b))] = true
 	}
-	var badges []brandBadge
+	var bbs []brandBadge
 	var acc, closed []string
 	for _, b := range brandOrder {
 		if len(accepted) > 0 && !accepted[b] {
@@ -383,14 +382,14 @@ func (h *Handler) renderForm(w http.ResponseWriter, status int, st *store.Store,
 			f.BrandNotes = append(f.BrandNotes, msg)
 			f.MsgClosed[strings.ToLower(b)] = msg
 		}
-		badges = append(badges, bb)
+		bbs = append(bbs, bb)
 	}
 	if len(accepted) > 0 {
 		f.Accepted = strings.Join(acc, " ")
 	}
 	f.Closed = strings.Join(closed, " ")
 	v := &view{Lang: lang, Title: title, StoreName: st.Name, AltLang: otherLang(lang), Order: h.orderView(st, o, lang), Form: f,
-		Plan: plan, Brands: badges}
+		Plan: plan, Brands: badges(bbs)}
 	if fs.Signed != "" {
 		v.AltLangForm = &langForm{Session: o.ID, Signed: fs.Signed}
 	} else {

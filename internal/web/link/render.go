@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,14 +26,80 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages holds one template set per page, each the layout plus its "content".
-var pages = func() map[string]*template.Template {
-	m := map[string]*template.Template{}
-	for _, name := range []string{"form", "challenge", "result", "error", "maintenance", "processor"} {
-		m[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
+// pages holds one template set per page, each the layout plus its "content": pages[lang][page]
+// for each language of texts, and pages[""][page] for any other.
+//
+// In a language's set every {{$.T.key}} — a fixed text of the page's own language — is already
+// written into the template, escaped as html/template escapes it there. A page shows some forty
+// of them, and each one run by the template was a map lookup and an escaper called through
+// reflection: with the brand badges (badgeHTML), about half of the card form's render (issue 18,
+// sixth pass). pages[""] leaves them to run, as every set did before; TestPagesWithTextsWritten
+// renders every page both ways and compares the bytes.
+var pages = func() map[string]map[string]*template.Template {
+	m := map[string]map[string]*template.Template{"": parsePages(nil)}
+	for lang, t := range texts {
+		m[lang] = parsePages(t)
 	}
 	return m
 }()
+
+// pageNames are the hosted card pages (render's page argument).
+var pageNames = []string{"form", "challenge", "result", "error", "maintenance", "processor"}
+
+// fixedText matches a fixed text of the page's language in a template.
+var fixedText = regexp.MustCompile(`\{\{\$\.T\.([A-Za-z0-9_]+)\}\}`)
+
+// parsePages parses every page, with t's texts written in place of {{$.T.key}} (t nil: none).
+func parsePages(t map[string]string) map[string]*template.Template {
+	read := func(name string) string {
+		b, err := templateFS.ReadFile("templates/" + name)
+		if err != nil {
+			panic(err)
+		}
+		if t == nil {
+			return string(b)
+		}
+		return fixedText.ReplaceAllStringFunc(string(b), func(action string) string {
+			text, ok := t[fixedText.FindStringSubmatch(action)[1]]
+			if !ok {
+				return action // left to the template, which renders a missing text as before
+			}
+			var esc strings.Builder
+			escapeText.Execute(&esc, text)
+			if strings.Contains(esc.String(), "{{") {
+				return action
+			}
+			return esc.String()
+		})
+	}
+	m := map[string]*template.Template{}
+	for _, name := range pageNames {
+		root := template.Must(template.New("layout.html").Parse(read("layout.html")))
+		for _, file := range []string{"parts.html", name + ".html"} {
+			template.Must(root.New(file).Parse(read(file)))
+		}
+		m[name] = root
+	}
+	return m
+}
+
+// escapeText escapes a text as html/template does in text and quoted attribute values, the only
+// places the pages show a fixed text.
+var escapeText = template.Must(template.New("").Parse(`{{.}}`))
+
+// pageFor returns the template of page for v: the set of v's language, whose fixed texts are
+// those of v.T only when v.T is that language's own.
+func pageFor(v *view, page string) *template.Template {
+	if set, ok := pages[v.Lang]; ok && sameTexts(v.T, texts[v.Lang]) {
+		return set[page]
+	}
+	return pages[""][page]
+}
+
+// sameTexts reports whether a and b are the same map.
+func sameTexts(a, b map[string]string) bool {
+	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
 
 // view is what every page template gets.
 type view struct {
@@ -48,7 +116,7 @@ type view struct {
 
 	Order     *orderView
 	Plan      *planView
-	Brands    []brandBadge
+	Brands    template.HTML // the card form's brand logos (badges)
 	Form      *formView
 	Challenge *challengeView
 	Result    *resultView
@@ -96,10 +164,9 @@ type formView struct {
 	Closed, Accepted string
 	BrandNotes       []string
 	Plan             bool
-	MsgBrand         string
-	MsgClosed        map[string]string
-	// messages the page script shows for inline validation
-	MsgCNRequired, MsgCN, MsgExp, MsgHolder, MsgCVV string
+	// MsgClosed is the message the page script shows for each closed brand (data-closed-BRAND);
+	// its other inline-validation messages are fixed texts ({{$.T.err_cn}} …)
+	MsgClosed map[string]string
 }
 
 type challengeView struct {
@@ -149,6 +216,33 @@ type brandBadge struct {
 	Closed      bool
 }
 
+// badges renders the card form's brand logos. Each badge is the "badge" template run once per
+// brand, open or closed, and kept: the logos are a good part of the form's markup, and running
+// them through the template on every page (a range over the brands, each picking its logo with a
+// chain of eq) took a quarter of the page's render (issue 18, sixth pass).
+func badges(bs []brandBadge) template.HTML {
+	var b strings.Builder
+	for _, bb := range bs {
+		b.WriteString(string(badgeHTML(bb)))
+	}
+	return template.HTML(b.String())
+}
+
+var badgeCache sync.Map // brandBadge -> template.HTML
+
+func badgeHTML(bb brandBadge) template.HTML {
+	if v, ok := badgeCache.Load(bb); ok {
+		return v.(template.HTML)
+	}
+	var b bytes.Buffer
+	if err := pages[""]["form"].ExecuteTemplate(&b, "badge", bb); err != nil {
+		panic("link: the badge template failed: " + err.Error()) // a fixed template and fixed values
+	}
+	h := template.HTML(b.String())
+	badgeCache.Store(bb, h)
+	return h
+}
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // render executes a page into a buffer first, so a template failure never sends half a page.
@@ -167,7 +261,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, page string, v *view
 	if v.FormTo != "" {
 		w.Header().Set("Content-Security-Policy", strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+v.FormTo, 1))
 	}
-	if err := pages[page].Execute(buf, v); err != nil {
+	if err := pageFor(v, page).Execute(buf, v); err != nil {
 		if h.Log != nil {
 			h.Log.Error("template failed", "page", page, "err", err)
 		}
@@ -384,6 +478,27 @@ func otherLang(lang string) string {
 	}
 	return "en"
 }
+
+// expiryOptions is the expiry month's <option> list (from 0) or the year's (from this year), with
+// sel selected: a few dozen lists in all, each built once and kept.
+func expiryOptions(from, sel int) template.HTML {
+	k := [2]int{from, sel}
+	if v, ok := expiryLists.Load(k); ok {
+		return v.(template.HTML)
+	}
+	var h template.HTML
+	if from == 0 {
+		h = options(months(sel))
+	} else {
+		h = options(years(from, sel))
+	}
+	if sel >= 0 && sel <= 99 { // what a form can select; anything else is not worth keeping
+		expiryLists.Store(k, h)
+	}
+	return h
+}
+
+var expiryLists sync.Map // [2]int{from, sel} -> template.HTML
 
 func months(sel int) []option {
 	out := make([]option, 0, 13)
