@@ -736,11 +736,12 @@ func (s *Service) transition(ctx context.Context, p *store.Payment, from, to str
 	var ok bool
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		ok, err = tx.SetPaymentState(p.Gid, from, to, captured, refunded, now)
+		// p was read or claimed before this write: an earlier batch committed it
+		ok, err = tx.SetCommittedPaymentState(p.Gid, from, to, captured, refunded, now)
 		if err != nil || !ok {
 			return err
 		}
-		return tx.AddEvent(store.Event{Gid: p.Gid, At: now, Kind: kind, From: from, To: to, Amount: amount, Actor: actor})
+		return tx.AddCommittedEvent(store.Event{Gid: p.Gid, At: now, Kind: kind, From: from, To: to, Amount: amount, Actor: actor})
 	})
 	if err != nil {
 		return nil, unavailable(err)

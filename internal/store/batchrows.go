@@ -164,6 +164,7 @@ func (t *Tx) flushAlone(ctx context.Context) error {
 		}
 	}
 	var err error
+	t.db.rowStatements.Add(1)
 	if st, perr := t.db.prepared(&t.db.wStmts, t.db.W, q); perr == nil {
 		_, err = st.ExecContext(ctx, args...)
 	} else {
@@ -200,6 +201,7 @@ func (t *Tx) flush() error {
 		for i := range payments {
 			args = appendPaymentArgs(args, &payments[i])
 		}
+		t.db.rowStatements.Add(1)
 		if _, err := t.exec(pgCardsAndPayments(len(cards), len(payments)), args...); err != nil {
 			if IsUnique(err) {
 				return ErrConflict
@@ -212,6 +214,7 @@ func (t *Tx) flush() error {
 	for len(cards) > 0 {
 		n := min(len(cards), maxRowsPerInsert)
 		args := appendCardArgs(make([]any, 0, n*13), cards[:n])
+		t.db.rowStatements.Add(1)
 		if _, err := t.exec(t.multiRow(cardsTable, n), args...); err != nil {
 			return err
 		}
@@ -224,6 +227,7 @@ func (t *Tx) flush() error {
 		for i := range payments[:n] {
 			args = appendPaymentArgs(args, &payments[i])
 		}
+		t.db.rowStatements.Add(1)
 		_, err := t.exec(t.multiRow(paymentsTable, n), args...)
 		if err != nil {
 			if IsUnique(err) {

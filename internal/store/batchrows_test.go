@@ -218,3 +218,95 @@ func TestPostgresBatchOfInsertsNeedsNoTransaction(t *testing.T) {
 		t.Fatalf("the update: %q, %v", tds, err)
 	}
 }
+
+// A follow-up of a committed payment (a SALES's claim, its state change and timeline step) runs
+// beside the rows its batch has buffered: the batch's new payments still go in one statement, and
+// every operation ends as it would have alone. With the statements that write the buffered rows
+// first (SetPaymentState, AddEvent), the same batch takes three statements.
+func TestFollowUpsRunBesideBufferedRows(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pay := func(gid, status string) *store.Payment {
+		return &store.Payment{Gid: gid, AID: "123456", Cod: "c" + gid, Job: "AUTH", Status: status, Rst: "1", Am: 100, Ta: 100,
+			Last4: "1111", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}
+	}
+	for _, g := range []string{"a1", "a2"} {
+		if err := db.Write(ctx, func(tx *store.Tx) error { return tx.InsertPayment(pay(g, store.StatusAuthorized)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(gid string) func(*store.Tx) error {
+		return func(tx *store.Tx) error { return tx.InsertPayment(pay(gid, store.StatusAuthorized)) }
+	}
+	var claimed, unknown *store.Payment
+	var moved bool
+	before := store.RowStatements(db)
+	errs := store.RunBatch(db,
+		insert("n1"),
+		func(tx *store.Tx) error {
+			var err error
+			claimed, err = tx.ClaimCommittedPayment("123456", "a1", store.StatusAuthorized, now, now.Add(time.Minute))
+			return err
+		},
+		insert("n2"),
+		func(tx *store.Tx) error {
+			var err error
+			moved, err = tx.SetCommittedPaymentState("a2", store.StatusAuthorized, store.StatusCaptured, 100, 0, now)
+			if err != nil {
+				return err
+			}
+			return tx.AddCommittedEvent(store.Event{Gid: "a2", At: now, Kind: "SALES", From: store.StatusAuthorized, To: store.StatusCaptured, Amount: 100})
+		},
+		func(tx *store.Tx) error { // a payment of this very batch cannot be claimed: its gid was never answered
+			var err error
+			unknown, err = tx.ClaimCommittedPayment("123456", "n1", store.StatusAuthorized, now, now.Add(time.Minute))
+			return err
+		},
+		insert("n3"),
+	)
+	for i, e := range errs {
+		if e != nil {
+			t.Fatalf("operation %d: %v", i, e)
+		}
+	}
+	if n := store.RowStatements(db) - before; n != 1 {
+		t.Fatalf("the batch's three new payments took %d statements, want 1", n)
+	}
+	if claimed == nil || claimed.Gid != "a1" || !moved || unknown != nil {
+		t.Fatalf("claimed %+v, moved %v, claimed in the same batch %+v", claimed, moved, unknown)
+	}
+	for _, g := range []string{"n1", "n2", "n3"} {
+		if _, err := db.GetPayment(ctx, "123456", g); err != nil {
+			t.Fatalf("%s: %v", g, err)
+		}
+	}
+	if p, err := db.GetPayment(ctx, "123456", "a2"); err != nil || p.Status != store.StatusCaptured {
+		t.Fatalf("a2: %+v, %v", p, err)
+	}
+	evs, err := db.Events(ctx, "a2")
+	if err != nil || len(evs) != 2 || evs[1].Kind != "SALES" {
+		t.Fatalf("a2's timeline: %+v, %v", evs, err)
+	}
+
+	// the same batch with statements that write the buffered rows first
+	before = store.RowStatements(db)
+	errs = store.RunBatch(db,
+		insert("m1"),
+		func(tx *store.Tx) error { _, err := tx.SetPaymentState("a1", store.StatusAuthorized, store.StatusCaptured, 100, 0, now); return err },
+		insert("m2"),
+		func(tx *store.Tx) error { return tx.AddEvent(store.Event{Gid: "a1", At: now, Kind: "SALES", To: store.StatusCaptured}) },
+		insert("m3"),
+	)
+	for i, e := range errs {
+		if e != nil {
+			t.Fatalf("second batch, operation %d: %v", i, e)
+		}
+	}
+	if n := store.RowStatements(db) - before; n != 3 {
+		t.Fatalf("with statements in order the batch took %d statements, want 3", n)
+	}
+}

@@ -20,6 +20,9 @@ func RunBatch(db *DB, fns ...func(*Tx) error) []error {
 // BatchesAlone is how many batches were written as one statement without a transaction.
 func BatchesAlone(db *DB) int64 { return db.batchesAlone.Load() }
 
+// RowStatements is how many multi-row INSERTs wrote buffered rows.
+func RowStatements(db *DB) int64 { return db.rowStatements.Load() }
+
 // CardByCustomerQuery is CardByCustomer's query, for its plan.
 const CardByCustomerQuery = cardByCustomerQuery
 

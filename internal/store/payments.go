@@ -131,6 +131,28 @@ func (t *Tx) SetPaymentState(gid, from, to string, captured, refunded int64, at 
 	return n == 1, nil
 }
 
+// SetCommittedPaymentState is SetPaymentState for a payment an earlier batch committed (one read
+// or claimed before this write began), with AddCommittedEvent its timeline step: both run beside
+// the rows this batch has buffered (Tx.execBeside). A payment's follow-ups (SALES, changes,
+// cancels) use them, so that a batch mixing new payments and follow-ups still writes all its new
+// rows in one statement.
+func (t *Tx) SetCommittedPaymentState(gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
+	res, err := t.execBeside(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ?, follow_lock = 0 WHERE gid = ? AND status = ?`,
+		to, captured, refunded, NS(at), gid, from)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// AddCommittedEvent is AddEvent for a payment an earlier batch committed (SetCommittedPaymentState).
+func (t *Tx) AddCommittedEvent(e Event) error {
+	_, err := t.execBeside(`INSERT INTO payment_events(gid, at, kind, from_status, to_status, amount, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Gid, NS(e.At), e.Kind, e.From, e.To, e.Amount, e.Actor)
+	return err
+}
+
 // Event is one step of a payment's timeline.
 type Event struct {
 	ID             int64

@@ -124,12 +124,7 @@ func (db *DB) ClaimFollowUpPayment(ctx context.Context, aid, gid, from string, n
 	var p *Payment
 	err := db.Write(ctx, func(tx *Tx) error {
 		var err error
-		p, err = scanPayment(tx.QueryRow(`UPDATE payments SET follow_lock = ? WHERE gid = ? AND aid = ? AND status = ? AND follow_lock < ? RETURNING `+paymentCols,
-			NS(until), gid, aid, from, NS(now)))
-		if errors.Is(err, sql.ErrNoRows) {
-			p = nil
-			return nil
-		}
+		p, err = tx.ClaimCommittedPayment(aid, gid, from, now, until)
 		return err
 	})
 	if err != nil {
@@ -139,6 +134,18 @@ func (db *DB) ClaimFollowUpPayment(ctx context.Context, aid, gid, from string, n
 		return nil, ErrNotFound
 	}
 	return p, nil
+}
+
+// ClaimCommittedPayment is ClaimFollowUpPayment's statement: it returns the claimed payment, or
+// nil when none was claimed. The payment is one an earlier batch committed (its gid was answered),
+// so the claim runs beside the rows this batch has buffered (Tx.execBeside).
+func (t *Tx) ClaimCommittedPayment(aid, gid, from string, now, until time.Time) (*Payment, error) {
+	p, err := scanPayment(t.queryRowBeside(`UPDATE payments SET follow_lock = ? WHERE gid = ? AND aid = ? AND status = ? AND follow_lock < ? RETURNING `+paymentCols,
+		NS(until), gid, aid, from, NS(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return p, err
 }
 
 // ReleaseFollowUp gives a claimed payment back (the network refused the follow-up).
