@@ -138,6 +138,12 @@ type ChargeRequest struct {
 	// InTx runs inside the payment's transaction (e.g. to create the auto-charge plan); it may set
 	// p.Acid before the kickback is written.
 	InTx func(tx *store.Tx, p *store.Payment) error
+	// Recorded, when set, runs inside the transaction that records a successful payment (P.Rst
+	// "1"), after its row: state of the caller's that must change with the payment, all or
+	// nothing — the hosted order session turned paid. Unlike InTx it keeps no card. It may run
+	// more than once if the transaction is tried again, so it must only touch the database
+	// through tx. A replayed result (Result.Replayed) did not run it.
+	Recorded func(tx *store.Tx, p *store.Payment) error
 	// ReturnURL is where a processor's own 3-D Secure authentication sends the shopper back
 	// (hosted pages); empty for server-to-server charges, which then cannot be authenticated.
 	// A charge the processor wants authenticated first is then not recorded: its Result carries
@@ -403,6 +409,11 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 		}
 		if resp.ProcessorCode != "" {
 			if err := tx.SetProcessorCode(p.Gid, resp.ProcessorCode); err != nil {
+				return err
+			}
+		}
+		if p.Rst == "1" && r.Recorded != nil {
+			if err := r.Recorded(tx, p); err != nil {
 				return err
 			}
 		}

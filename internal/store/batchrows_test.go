@@ -296,9 +296,14 @@ func TestFollowUpsRunBesideBufferedRows(t *testing.T) {
 	before = store.RowStatements(db)
 	errs = store.RunBatch(db,
 		insert("m1"),
-		func(tx *store.Tx) error { _, err := tx.SetPaymentState("a1", store.StatusAuthorized, store.StatusCaptured, 100, 0, now); return err },
+		func(tx *store.Tx) error {
+			_, err := tx.SetPaymentState("a1", store.StatusAuthorized, store.StatusCaptured, 100, 0, now)
+			return err
+		},
 		insert("m2"),
-		func(tx *store.Tx) error { return tx.AddEvent(store.Event{Gid: "a1", At: now, Kind: "SALES", To: store.StatusCaptured}) },
+		func(tx *store.Tx) error {
+			return tx.AddEvent(store.Event{Gid: "a1", At: now, Kind: "SALES", To: store.StatusCaptured})
+		},
 		insert("m3"),
 	)
 	for i, e := range errs {

@@ -92,6 +92,19 @@ func (db *DB) GetLinkOrder(ctx context.Context, id string) (*LinkOrder, error) {
 // whether it did: the conditional update that keeps two submissions of one form from charging
 // twice. Non-empty token, gid and lastEc are recorded too; bump adds one attempt.
 func (db *DB) MoveLinkOrder(ctx context.Context, id string, from []string, to string, now time.Time, token, gid, lastEc *string, bump bool) (bool, error) {
+	var ok bool
+	err := db.Write(ctx, func(tx *Tx) error {
+		var err error
+		ok, err = tx.MoveLinkOrder(id, from, to, now, token, gid, lastEc, bump)
+		return err
+	})
+	return ok, err
+}
+
+// MoveLinkOrder is DB.MoveLinkOrder inside a transaction: a payment's, which records it together
+// with the order turned paid. It runs beside the rows the batch has buffered (execBeside): an
+// order session is never one of them, and no buffered row refers to one.
+func (t *Tx) MoveLinkOrder(id string, from []string, to string, now time.Time, token, gid, lastEc *string, bump bool) (bool, error) {
 	if len(from) == 0 {
 		return false, nil
 	}
@@ -113,18 +126,13 @@ func (db *DB) MoveLinkOrder(ctx context.Context, id string, from []string, to st
 	for _, f := range from {
 		args = append(args, f)
 	}
-	var ok bool
-	err := db.Write(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(`UPDATE link_orders SET `+strings.Join(set, ", ")+` WHERE id = ? AND expires_at > ? AND status IN (?`+
-			strings.Repeat(", ?", len(from)-1)+`)`, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
-		return err
-	})
-	return ok, err
+	res, err := t.execBeside(`UPDATE link_orders SET `+strings.Join(set, ", ")+` WHERE id = ? AND expires_at > ? AND status IN (?`+
+		strings.Repeat(", ?", len(from)-1)+`)`, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // PaidLinkOrderOf returns the newest paid order session of store aid with order number cod opened

@@ -294,9 +294,11 @@ func (h *Handler) iGatewaySubmit(w http.ResponseWriter, r *http.Request) {
 		h.iGatewayFail(w, r, st, o, lang, code)
 		return
 	}
-	if err := h.orders().Charged(ctx, o.ID, res.P.Gid, res.P.Ec); err != nil {
-		// the payment is recorded and its kickback queued; only the session's state is lost
-		h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+	if res.P.Rst != wire.RstSuccess || res.Replayed { // a success recorded now turned the session paid with it
+		if err := h.orders().Charged(ctx, o.ID, res.P.Gid, res.P.Ec); err != nil {
+			// the payment is recorded and its kickback queued; only the session's state is lost
+			h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		}
 	}
 	h.iGatewayReturn(w, r, o, res.P)
 }

@@ -924,3 +924,40 @@ func TestLongFreeParametersCanBePaid(t *testing.T) {
 		t.Fatalf("%d payments", ok)
 	}
 }
+
+// A successful payment turns its order session paid in the transaction that records it: the
+// card form's submission is two writes (the order claimed, the payment with the order paid), not
+// three. A second session of an order number paid before gets the first payment's result
+// (replayed, nothing charged) and is turned paid after it, with that payment's gid.
+func TestOrderPaidWithItsPayment(t *testing.T) {
+	e := newEnv(t, time.Time{})
+	b := e.browser()
+	s := hidden(t, do(t, b, "POST", e.srv.URL+"/link/creditcard", orderForm(), nil).body)
+	before := e.s.DB.WriterStats().Writes
+	a := do(t, b, "POST", e.srv.URL+"/link/creditcard/pay", cardForm(s, "4111111111111111"), nil)
+	if a.url.Path != "/link/creditcard/result" {
+		t.Fatalf("after payment: %d %s", a.status, a.url)
+	}
+	if n := e.s.DB.WriterStats().Writes - before; n != 2 {
+		t.Fatalf("the submission took %d writes, want 2 (claim the order; record the payment with the order paid)", n)
+	}
+	gid := regexp.MustCompile(`id="gid">(\d+)<`).FindStringSubmatch(a.body)
+	o, err := e.s.DB.GetLinkOrder(context.Background(), s.o)
+	if err != nil || gid == nil || o.Status != store.LinkPaid || o.Gid != gid[1] {
+		t.Fatalf("order after payment: %+v (%v), result page gid %v", o, err, gid)
+	}
+
+	b2 := e.browser()
+	s2 := hidden(t, do(t, b2, "POST", e.srv.URL+"/link/creditcard", orderForm(), nil).body)
+	a = do(t, b2, "POST", e.srv.URL+"/link/creditcard/pay", cardForm(s2, "4111111111111111"), nil)
+	if a.url.Path != "/link/creditcard/result" {
+		t.Fatalf("second session of a paid order: %d %s", a.status, a.url)
+	}
+	if ok, _ := successes(t, e, "123456", "W-1001"); ok != 1 {
+		t.Fatalf("%d successful payments for one order number", ok)
+	}
+	o2, err := e.s.DB.GetLinkOrder(context.Background(), s2.o)
+	if err != nil || o2.Status != store.LinkPaid || o2.Gid != gid[1] {
+		t.Fatalf("the second session after the replayed result: %+v (%v), want paid with gid %s", o2, err, gid[1])
+	}
+}

@@ -280,6 +280,10 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) chargeRequest(r *http.Request, st *store.Store, o *store.LinkOrder, md string, accepted time.Time) (*payment.ChargeRequest, error) {
 	req := &payment.ChargeRequest{Store: st, Job: o.Jb, Cod: o.Cod, Am: o.Am, Tx: o.Tx, Sf: o.Sf, Inm: o.Inm, Em: o.Em, Pn: o.Pn,
 		Md: md, Free: o.Free, Source: "link", Kickback: true, AcceptedAt: accepted}
+	// a successful payment turns the order paid in its own transaction (finish does it for a
+	// replayed result, which did not run this)
+	orders := h.orders()
+	req.Recorded = func(tx *store.Tx, p *store.Payment) error { return orders.ChargedIn(tx, o.ID, p.Gid) }
 	if o.Plan != "" {
 		ac := h.autoCharger()
 		pp, err := wire.ParseQuery(o.Plan)
@@ -308,9 +312,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o *store.LinkOr
 		return
 	}
 	if res.P.Rst == wire.RstSuccess {
-		if err := h.orders().Charged(r.Context(), o.ID, res.P.Gid, ""); err != nil {
-			// the payment is recorded and its kickback queued; only the page state is lost
-			h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+		// a payment recorded now turned the order paid with it (chargeRequest); a replayed one
+		// (the order number was paid before) did not
+		if res.Replayed {
+			if err := h.orders().Charged(r.Context(), o.ID, res.P.Gid, ""); err != nil {
+				// the payment is recorded and its kickback queued; only the page state is lost
+				h.logRefusal(r, &wire.Error{Code: wire.ERInternal, Msg: "storage", Err: err})
+			}
 		}
 		redirect(w, r, "/link/creditcard/result", o.ID, lang)
 		return
