@@ -122,13 +122,7 @@ func (t *Tx) GetPayment(aid, gid string) (*Payment, error) {
 // SetPaymentState moves a payment from one status to another (compare-and-set on the status).
 // It reports false when the payment was no longer in from.
 func (t *Tx) SetPaymentState(gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
-	res, err := t.Exec(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ?, follow_lock = 0 WHERE gid = ? AND status = ?`,
-		to, captured, refunded, NS(at), gid, from)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return setPaymentState(t.Exec, gid, from, to, captured, refunded, at)
 }
 
 // SetCommittedPaymentState is SetPaymentState for a payment an earlier batch committed (one read
@@ -137,20 +131,17 @@ func (t *Tx) SetPaymentState(gid, from, to string, captured, refunded int64, at 
 // cancels) use them, so that a batch mixing new payments and follow-ups still writes all its new
 // rows in one statement.
 func (t *Tx) SetCommittedPaymentState(gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
-	res, err := t.execBeside(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ?, follow_lock = 0 WHERE gid = ? AND status = ?`,
+	return setPaymentState(t.execBeside, gid, from, to, captured, refunded, at)
+}
+
+func setPaymentState(exec func(string, ...any) (sql.Result, error), gid, from, to string, captured, refunded int64, at time.Time) (bool, error) {
+	res, err := exec(`UPDATE payments SET status = ?, captured = ?, refunded = ?, updated_at = ?, follow_lock = 0 WHERE gid = ? AND status = ?`,
 		to, captured, refunded, NS(at), gid, from)
 	if err != nil {
 		return false, err
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
-}
-
-// AddCommittedEvent is AddEvent for a payment an earlier batch committed (SetCommittedPaymentState).
-func (t *Tx) AddCommittedEvent(e Event) error {
-	_, err := t.execBeside(`INSERT INTO payment_events(gid, at, kind, from_status, to_status, amount, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.Gid, NS(e.At), e.Kind, e.From, e.To, e.Amount, e.Actor)
-	return err
 }
 
 // Event is one step of a payment's timeline.
@@ -164,8 +155,13 @@ type Event struct {
 }
 
 // AddEvent appends a timeline step.
-func (t *Tx) AddEvent(e Event) error {
-	_, err := t.Exec(`INSERT INTO payment_events(gid, at, kind, from_status, to_status, amount, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+func (t *Tx) AddEvent(e Event) error { return addEvent(t.Exec, e) }
+
+// AddCommittedEvent is AddEvent for a payment an earlier batch committed (SetCommittedPaymentState).
+func (t *Tx) AddCommittedEvent(e Event) error { return addEvent(t.execBeside, e) }
+
+func addEvent(exec func(string, ...any) (sql.Result, error), e Event) error {
+	_, err := exec(`INSERT INTO payment_events(gid, at, kind, from_status, to_status, amount, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.Gid, NS(e.At), e.Kind, e.From, e.To, e.Amount, e.Actor)
 	return err
 }
