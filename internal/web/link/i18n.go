@@ -8,7 +8,9 @@ import (
 )
 
 // texts holds every fixed string of the hosted pages, Japanese first. Templates read them as
-// {{.T.key}}; TestTextsComplete keeps the two languages in step.
+// {{$.T.key}} (or {{.T.key}} inside a part with its own language); each language's card pages
+// have their own already written in at start (render.go, pages). TestTextsComplete keeps the two
+// languages in step.
 var texts = map[string]map[string]string{
 	"ja": {
 		"title_pay":           "クレジットカード決済",
