@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +33,9 @@ import (
 type rowBuffer struct {
 	cards    []Card
 	payments []Payment
+	// a statement's values (row after row), its arguments (shared columns once), and PostgreSQL's
+	// arguments for cards and payments together — kept for the next batch, like the rows
+	values, args, both []any
 	// card IDs reserved in this transaction: SQLite counts from its counter, PostgreSQL takes
 	// values of the sequence, as many as the batch has operations, in one round trip
 	nextCard int64
@@ -53,6 +59,10 @@ func getRowBuffer(n int) *rowBuffer {
 func putRowBuffer(b *rowBuffer) {
 	clear(b.cards[:cap(b.cards)])
 	clear(b.payments[:cap(b.payments)])
+	clear(b.values[:cap(b.values)])
+	clear(b.args[:cap(b.args)])
+	clear(b.both[:cap(b.both)])
+	b.values, b.args, b.both = b.values[:0], b.args[:0], b.both[:0]
 	b.cards, b.payments, b.nextCard, b.reserve = b.cards[:0], b.payments[:0], 0, 0
 	rowBuffers.Put(b)
 }
@@ -142,26 +152,16 @@ func (b *rowBuffer) oneStatement() bool {
 // commit: errCommitLost.
 func (t *Tx) flushAlone(ctx context.Context) error {
 	b := t.rows
-	cards, payments := b.cards, b.payments
+	pg := t.db.Dialect == Postgres
 	var q string
 	var args []any
 	switch {
-	case len(cards) > 0 && len(payments) > 0:
-		q = t.db.Q(pgCardsAndPayments(len(cards), len(payments)))
-		args = make([]any, 0, len(cards)*13+len(payments)*paymentInsertN)
-		args = appendCardArgs(args, cards)
-		for i := range payments {
-			args = appendPaymentArgs(args, &payments[i])
-		}
-	case len(cards) > 0:
-		q = t.db.Q(t.multiRow(cardsTable, len(cards)))
-		args = appendCardArgs(make([]any, 0, len(cards)*13), cards)
+	case len(b.cards) > 0 && len(b.payments) > 0:
+		q, args = b.cardsAndPayments(pg)
+	case len(b.cards) > 0:
+		_, q, args = b.cardRows(pg, b.cards, 1)
 	default:
-		q = t.db.Q(t.multiRow(paymentsTable, len(payments)))
-		args = make([]any, 0, len(payments)*paymentInsertN)
-		for i := range payments {
-			args = appendPaymentArgs(args, &payments[i])
-		}
+		_, q, args = b.paymentRows(pg, b.payments, 1)
 	}
 	var err error
 	t.db.rowStatements.Add(1)
@@ -191,18 +191,15 @@ func (t *Tx) flush() error {
 	if b == nil || b.empty() {
 		return nil
 	}
+	pg := t.db.Dialect == Postgres
 	cards, payments := b.cards, b.payments
-	if t.db.Dialect == Postgres && len(cards) <= maxRowsPerInsert && len(payments) <= maxRowsPerInsert && len(cards) > 0 && len(payments) > 0 {
+	if pg && len(cards) <= maxRowsPerInsert && len(payments) <= maxRowsPerInsert && len(cards) > 0 && len(payments) > 0 {
 		// one round trip for both tables: the cards' INSERT as a data-modifying WITH, which
 		// PostgreSQL runs whether or not the payments' INSERT refers to it (it does not: a
 		// payment names its card by the ID reserved above)
-		args := make([]any, 0, len(cards)*13+len(payments)*paymentInsertN)
-		args = appendCardArgs(args, cards)
-		for i := range payments {
-			args = appendPaymentArgs(args, &payments[i])
-		}
+		q, args := b.cardsAndPayments(true)
 		t.db.rowStatements.Add(1)
-		if _, err := t.exec(pgCardsAndPayments(len(cards), len(payments)), args...); err != nil {
+		if _, err := t.exec(q, args...); err != nil {
 			if IsUnique(err) {
 				return ErrConflict
 			}
@@ -213,9 +210,9 @@ func (t *Tx) flush() error {
 	}
 	for len(cards) > 0 {
 		n := min(len(cards), maxRowsPerInsert)
-		args := appendCardArgs(make([]any, 0, n*13), cards[:n])
+		_, q, args := b.cardRows(pg, cards[:n], 1)
 		t.db.rowStatements.Add(1)
-		if _, err := t.exec(t.multiRow(cardsTable, n), args...); err != nil {
+		if _, err := t.exec(q, args...); err != nil {
 			return err
 		}
 		cards = cards[n:]
@@ -223,12 +220,9 @@ func (t *Tx) flush() error {
 	b.cards = b.cards[:0]
 	for len(payments) > 0 {
 		n := min(len(payments), maxRowsPerInsert)
-		args := make([]any, 0, n*paymentInsertN)
-		for i := range payments[:n] {
-			args = appendPaymentArgs(args, &payments[i])
-		}
+		_, q, args := b.paymentRows(pg, payments[:n], 1)
 		t.db.rowStatements.Add(1)
-		_, err := t.exec(t.multiRow(paymentsTable, n), args...)
+		_, err := t.exec(q, args...)
 		if err != nil {
 			if IsUnique(err) {
 				return ErrConflict
@@ -241,27 +235,45 @@ func (t *Tx) flush() error {
 	return nil
 }
 
+// cardRows is the INSERT of cards and its arguments, its parameters numbered from first.
+func (b *rowBuffer) cardRows(pg bool, cards []Card, first int) (rowShape, string, []any) {
+	b.values = appendCardArgs(b.values[:0], cards)
+	return b.shape(pg, cardsTable, len(cards), first)
+}
+
+// paymentRows is the INSERT of payments and its arguments, its parameters numbered from first.
+func (b *rowBuffer) paymentRows(pg bool, payments []Payment, first int) (rowShape, string, []any) {
+	b.values = b.values[:0]
+	for i := range payments {
+		b.values = appendPaymentArgs(b.values, &payments[i])
+	}
+	return b.shape(pg, paymentsTable, len(payments), first)
+}
+
+// cardsAndPayments is PostgreSQL's one statement for all the buffered cards and payments (at
+// most maxRowsPerInsert of each) and its arguments.
+func (b *rowBuffer) cardsAndPayments(pg bool) (string, []any) {
+	ck, cq, cargs := b.cardRows(pg, b.cards, 1)
+	b.both = append(b.both[:0], cargs...)
+	pk, pq, pargs := b.paymentRows(pg, b.payments, len(b.both)+1)
+	b.both = append(b.both, pargs...)
+	k := [2]rowShape{ck, pk}
+	if q, ok := bothShapes.Load(k); ok {
+		return q.(string), b.both
+	}
+	q := "WITH c AS (" + cq + ") " + pq
+	if rowShapeCount.Load() < maxRowShapes {
+		bothShapes.Store(k, q)
+	}
+	return q, b.both
+}
+
 func appendCardArgs(args []any, cards []Card) []any {
 	for i := range cards {
 		c := &cards[i]
 		args = append(args, c.ID, c.AID, c.KeyID, c.Blob, c.First6, c.Last4, c.Brand, c.Lookup, c.Exp, c.Holder, c.Em, c.Pn, NS(c.CreatedAt))
 	}
 	return args
-}
-
-var pgBoth sync.Map // [2]int{cards, payments} -> query
-
-// pgCardsAndPayments is the PostgreSQL statement that inserts cards cards and payments payments.
-func pgCardsAndPayments(cards, payments int) string {
-	k := [2]int{cards, payments}
-	if v, ok := pgBoth.Load(k); ok {
-		return v.(string)
-	}
-	var tx Tx
-	tx.db = &DB{Dialect: Postgres}
-	q := "WITH c AS (" + tx.multiRow(cardsTable, cards) + ") " + tx.multiRow(paymentsTable, payments)
-	pgBoth.Store(k, q)
-	return q
 }
 
 func appendPaymentArgs(args []any, p *Payment) []any {
@@ -278,49 +290,210 @@ const (
 	paymentsTable
 )
 
-var multiRowSQL sync.Map // multiRowKey -> query
+// Shared parameters (issue 18, seventh pass). Binding was a good part of the SQLite writer's
+// time: the driver copies each text value into C memory, binds it, and after the step unbinds and
+// frees it, each call under the connection's mutex — 32 columns a payment. Most columns of a batch
+// hold one value in every row (the store, the job, the status, the many empty fields), so a column
+// whose value is the same in all the rows of a statement is bound once, and every row names that
+// one parameter (?N on SQLite, $N on PostgreSQL). The rows written are exactly those of one
+// parameter per cell; only how many values cross into the database changes.
 
-type multiRowKey struct {
-	postgres    bool
+// rowShape is one multi-row INSERT: its table, its rows, which of its columns are shared, and the
+// number of its first parameter (PostgreSQL's two-table statement goes on counting).
+type rowShape struct {
+	pg          bool
 	table, rows int
+	shared      uint64 // bit c set: column c is one parameter for all the rows
+	first       int
 }
 
-// multiRow returns the INSERT of rows rows into table. On SQLite it is INSERT OR ROLLBACK: a row
-// that fails undoes the whole transaction (which the batch then runs again, one savepoint per
-// operation), so SQLite keeps no statement journal — a copy of every page the statement changes,
-// to undo it alone, which cost more than the inserts themselves.
-func (t *Tx) multiRow(table, rows int) string {
-	k := multiRowKey{t.db.Dialect == Postgres, table, rows}
-	if v, ok := multiRowSQL.Load(k); ok {
-		return v.(string)
+var (
+	rowShapes     sync.Map // rowShape -> query
+	rowShapeCount atomic.Int64
+	bothShapes    sync.Map // [2]rowShape -> PostgreSQL's statement for cards and payments
+)
+
+// maxRowShapes bounds the statements kept (each is also prepared): past it, a new shape shares no
+// column — one shape per row count — so an unusual mix of batches cannot grow the caches without end.
+const maxRowShapes = 512
+
+var tableCols = [...]struct {
+	name string
+	n    int
+}{
+	cardsTable:    {`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at)`, 13},
+	paymentsTable: {`payments(` + paymentInsertCols + `)`, paymentInsertN},
+}
+
+// shape turns b.values — rows rows of table's columns, row after row — into the INSERT that
+// writes them and its arguments: first the shared columns' values, then each row's others.
+func (b *rowBuffer) shape(pg bool, table, rows, first int) (rowShape, string, []any) {
+	cols := tableCols[table].n
+	vals := b.values
+	var shared uint64
+	if rows > 1 {
+		for c := 0; c < cols; c++ {
+			if sameInAllRows(vals, c, cols, rows) {
+				shared |= 1 << c
+			}
+		}
 	}
+	if bits.OnesCount64(shared) == cols {
+		shared &^= 1 // identical rows (not seen: IDs differ) still keep a column of their own
+	}
+	k := rowShape{pg, table, rows, shared, first}
+	q, ok := rowShapes.Load(k)
+	if !ok && shared != 0 && rowShapeCount.Load() >= maxRowShapes {
+		k.shared, shared = 0, 0
+		q, ok = rowShapes.Load(k)
+	}
+	if !ok {
+		var loaded bool
+		if q, loaded = rowShapes.LoadOrStore(k, k.sql()); !loaded {
+			rowShapeCount.Add(1)
+		}
+	}
+	args := b.args[:0]
+	for c := 0; c < cols; c++ {
+		if shared&(1<<c) != 0 {
+			args = append(args, vals[c])
+		}
+	}
+	for r := 0; r < rows; r++ {
+		for c, v := range vals[r*cols : (r+1)*cols] {
+			if shared&(1<<c) == 0 {
+				args = append(args, v)
+			}
+		}
+	}
+	b.args = args
+	return k, q.(string), args
+}
+
+// sameInAllRows reports whether column c holds one value in every row. Only strings, integers and
+// NULLs are compared; byte slices (sealed cards, lookup digests) are never shared.
+func sameInAllRows(vals []any, c, cols, rows int) bool {
+	switch v := vals[c].(type) {
+	case string:
+		for r := 1; r < rows; r++ {
+			if s, ok := vals[r*cols+c].(string); !ok || s != v {
+				return false
+			}
+		}
+	case int64:
+		for r := 1; r < rows; r++ {
+			if n, ok := vals[r*cols+c].(int64); !ok || n != v {
+				return false
+			}
+		}
+	case nil:
+		for r := 1; r < rows; r++ {
+			if vals[r*cols+c] != nil {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// sql writes the statement: on SQLite INSERT OR ROLLBACK — a row that fails undoes the whole
+// transaction (which the batch then runs again, one savepoint per operation), so SQLite keeps no
+// statement journal, a copy of every page the statement changes to undo it alone, which cost more
+// than the inserts themselves.
+func (k rowShape) sql() string {
 	var b strings.Builder
-	if k.postgres {
+	if k.pg {
 		b.WriteString("INSERT INTO ")
 	} else {
 		b.WriteString("INSERT OR ROLLBACK INTO ")
 	}
-	cols := 13
-	if table == cardsTable {
-		b.WriteString(`cards(id, aid, key_id, blob, first6, last4, brand, lookup, exp, holder, em, pn, created_at) VALUES `)
-	} else {
-		b.WriteString(`payments(` + paymentInsertCols + `) VALUES `)
-		cols = paymentInsertN
+	t := tableCols[k.table]
+	b.WriteString(t.name)
+	if !k.pg && k.shared != 0 {
+		k.sqliteShared(&b)
+		return b.String()
 	}
-	for r := 0; r < rows; r++ {
+	b.WriteString(" VALUES ")
+	mark := byte('?')
+	if k.pg {
+		mark = '$'
+	}
+	nShared := bits.OnesCount64(k.shared)
+	distinct := t.n - nShared
+	for r := 0; r < k.rows; r++ {
 		if r > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for c := 0; c < cols; c++ {
+		si, di := 0, 0
+		for c := 0; c < t.n; c++ {
 			if c > 0 {
+				b.WriteByte(',')
+			}
+			var n int
+			if k.shared&(1<<c) != 0 {
+				n = k.first + si
+				si++
+			} else {
+				n = k.first + nShared + r*distinct + di
+				di++
+			}
+			b.WriteByte(mark)
+			b.WriteString(strconv.Itoa(n))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// sqliteShared writes SQLite's form of a statement with shared columns. SQLite's numbered
+// parameters (?N) cost the driver a lookup of each parameter's name at every execution, more than
+// the binding they save, so the shared values are one row of plain parameters joined to the rows
+// of the others: SELECT s.c0, v.column1, … FROM (SELECT ? AS c0, …) AS s, (VALUES (?, …), …) AS v.
+func (k rowShape) sqliteShared(b *strings.Builder) {
+	t := tableCols[k.table]
+	b.WriteString(" SELECT ")
+	v := 0
+	for c := 0; c < t.n; c++ {
+		if c > 0 {
+			b.WriteByte(',')
+		}
+		if k.shared&(1<<c) != 0 {
+			b.WriteString("s.c")
+			b.WriteString(strconv.Itoa(c))
+		} else {
+			v++
+			b.WriteString("v.column")
+			b.WriteString(strconv.Itoa(v))
+		}
+	}
+	b.WriteString(" FROM (SELECT ")
+	first := true
+	for c := 0; c < t.n; c++ {
+		if k.shared&(1<<c) != 0 {
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			b.WriteString("? AS c")
+			b.WriteString(strconv.Itoa(c))
+		}
+	}
+	b.WriteString(") AS s, (VALUES ")
+	for r := 0; r < k.rows; r++ {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for i := 0; i < v; i++ {
+			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteByte('?')
 		}
 		b.WriteByte(')')
 	}
-	q := b.String()
-	multiRowSQL.Store(k, q)
-	return q
+	b.WriteString(") AS v")
 }

@@ -315,3 +315,64 @@ func TestFollowUpsRunBesideBufferedRows(t *testing.T) {
 		t.Fatalf("with statements in order the batch took %d statements, want 3", n)
 	}
 }
+
+// A column whose value is the same in every row of a batch is bound once (batchrows.go, shared
+// parameters): each row must still read back exactly as it was written — shared and per-row
+// columns, NULL and non-NULL card IDs, equal and different amounts — and the statement must bind
+// fewer values than one per cell.
+func TestSharedColumnsWriteEveryRowAsItWas(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	var want []store.Payment
+	for i := 0; i < 9; i++ {
+		p := store.Payment{Gid: fmt.Sprintf("s%04d", i), AID: "123456", Cod: fmt.Sprintf("o%d", i), Job: "CAPTURE",
+			Status: store.StatusCaptured, Rst: "1", Am: 1000, Tx: 100, Ta: 1100, Captured: 1100, First6: "411111",
+			Last4: "1111", Brand: "VISA", Md: "10", Em: "a@example.com", Source: "gateway", NetRef: fmt.Sprintf("SBX%d", i),
+			AcceptedAt: now, CreatedAt: now.Add(time.Duration(i) * time.Microsecond), UpdatedAt: now}
+		switch i % 3 {
+		case 1:
+			p.Am, p.Ta, p.Captured, p.Free = 2000, 2100, 2100, "free text"
+		case 2:
+			p.Em, p.Pn, p.Last4 = "", "0312345678", "4242"
+		}
+		want = append(want, p)
+	}
+	// the statement: the columns equal in all nine rows are bound once
+	q, args := store.PaymentsInsert(db.Dialect == store.Postgres, want)
+	if len(args) >= 9*32 || len(args) < 9 {
+		t.Fatalf("%d values bound for 9 rows of 32 columns; want fewer than one per cell: %s", len(args), q)
+	}
+	// a cache of shapes that is full makes statements that share nothing, and they write the same
+	restore := store.FillRowShapes(true)
+	q2, args2 := store.PaymentsInsert(db.Dialect == store.Postgres, want[:7])
+	restore()
+	if len(args2) != 7*32 {
+		t.Fatalf("with the cache full: %d values for 7 rows (%s), want 224", len(args2), q2)
+	}
+	var fns []func(*store.Tx) error
+	for i := range want {
+		p := want[i]
+		fns = append(fns, func(tx *store.Tx) error { return tx.InsertPayment(&p) })
+	}
+	for i, e := range store.RunBatch(db, fns...) {
+		if e != nil {
+			t.Fatalf("operation %d: %v", i, e)
+		}
+	}
+	for _, w := range want {
+		got, err := db.GetPayment(ctx, "123456", w.Gid)
+		if err != nil {
+			t.Fatalf("%s: %v", w.Gid, err)
+		}
+		if got.Cod != w.Cod || got.Am != w.Am || got.Ta != w.Ta || got.Captured != w.Captured || got.Free != w.Free ||
+			got.Em != w.Em || got.Pn != w.Pn || got.Last4 != w.Last4 || got.NetRef != w.NetRef || got.CardID != 0 ||
+			got.Job != w.Job || got.Status != w.Status || got.Brand != w.Brand || got.Md != w.Md || got.Source != w.Source ||
+			!got.CreatedAt.Equal(w.CreatedAt) || !got.AcceptedAt.Equal(w.AcceptedAt) {
+			t.Fatalf("%s read back as\n%+v\nwant\n%+v", w.Gid, *got, w)
+		}
+	}
+}

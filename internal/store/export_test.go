@@ -48,3 +48,19 @@ func LingerOf(db *DB) time.Duration { return db.gc.lingerMax }
 // LingerAlways makes db's writer linger whenever another write is expected, without the trial
 // that otherwise decides whether lingering pays (as KESSAI_GROUP_COMMIT_LINGER does).
 func LingerAlways(db *DB) { db.gc.always.Store(true) }
+
+// PaymentsInsert is the multi-row INSERT flush writes for payments, and its arguments.
+func PaymentsInsert(pg bool, payments []Payment) (string, []any) {
+	var b rowBuffer
+	_, q, args := b.paymentRows(pg, payments, 1)
+	return q, args
+}
+
+// FillRowShapes pretends the cache of statement shapes is full (true) or restores its count.
+func FillRowShapes(full bool) (restore func()) {
+	was := rowShapeCount.Load()
+	if full {
+		rowShapeCount.Store(maxRowShapes)
+	}
+	return func() { rowShapeCount.Store(was) }
+}
