@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Multi-row statements for a group commit (issue 18).
@@ -139,17 +141,22 @@ func (e errString) Error() string { return string(e) }
 
 const errNoIDs = errString("store: the card sequence returned no value")
 
-// oneStatement reports whether flush writes the buffered rows with one statement (PostgreSQL:
-// at most maxRowsPerInsert cards and payments, written together).
-func (b *rowBuffer) oneStatement() bool {
+// oneStatement reports whether flush writes the buffered rows with one statement: on PostgreSQL
+// at most maxRowsPerInsert cards and payments, written together; on SQLite at most
+// maxRowsPerInsert payments and no card (a card's ID is read in a transaction, which is then open).
+func (b *rowBuffer) oneStatement(pg bool) bool {
+	if !pg {
+		return len(b.cards) == 0 && len(b.payments) > 0 && len(b.payments) <= maxRowsPerInsert
+	}
 	return !b.empty() && len(b.cards) <= maxRowsPerInsert && len(b.payments) <= maxRowsPerInsert
 }
 
 // flushAlone writes the buffered rows — the whole of a batch that opened no transaction — with
-// one statement on its own, which PostgreSQL makes atomic. A refused row (a taken order number)
-// wrote nothing: errOpFailed, so the batch runs again one savepoint per operation. An error that
-// is not the server's answer (the connection died after the statement was sent) may hide a
-// commit: errCommitLost.
+// one statement on its own, which the database makes atomic (and SQLite, with synchronous=FULL,
+// durable before it returns). A refused row (a taken order number) wrote nothing: errOpFailed, so
+// the batch runs again one savepoint per operation. Any other error may hide a commit — on
+// PostgreSQL the connection died after the statement was sent, on SQLite the commit's write or
+// fsync failed — so it is errCommitLost, as a failed COMMIT is.
 func (t *Tx) flushAlone(ctx context.Context) error {
 	b := t.rows
 	pg := t.db.Dialect == Postgres
@@ -175,12 +182,12 @@ func (t *Tx) flushAlone(ctx context.Context) error {
 		t.db.batchesAlone.Add(1)
 		return nil
 	}
+	if retryable(err) {
+		return err // SQLite busy, a serialization failure: certainly not committed
+	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		if retryable(err) {
-			return err
-		}
-		return errOpFailed // refused by the server: nothing was written
+	if errors.As(err, &pgErr) || refusedBySQLite(err) {
+		return errOpFailed // refused by the database: nothing was written
 	}
 	return fmt.Errorf("%w: %w", errCommitLost, err)
 }
@@ -496,4 +503,11 @@ func (k rowShape) sqliteShared(b *strings.Builder) {
 		b.WriteByte(')')
 	}
 	b.WriteString(") AS v")
+}
+
+// refusedBySQLite reports whether err is SQLite refusing a statement by a constraint (a taken
+// order number, a NOT NULL column): the statement then changed nothing.
+func refusedBySQLite(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }

@@ -185,12 +185,15 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	tx := &Tx{db: g.db, ctx: ctx}
-	if g.db.Dialect == Postgres && !savepoints {
-		// PostgreSQL, optimistic pass: the transaction opens at the batch's first statement that
-		// is not a buffered row. A batch of payments that only buffered their rows (CAPTURE,
-		// AUTH) then needs no transaction: its one multi-row INSERT runs on its own and is
-		// atomic by itself — one round trip instead of four (BEGIN, the card IDs, the INSERT,
-		// COMMIT).
+	if !savepoints {
+		// Optimistic pass: the transaction opens at the batch's first statement that is not a
+		// buffered row. A batch of payments that only buffered their rows (CAPTURE, AUTH) then
+		// needs no transaction: its one multi-row INSERT runs on its own and is atomic and, on
+		// SQLite with synchronous=FULL, durable by itself when it returns. On PostgreSQL that is
+		// one round trip instead of four (BEGIN, the card IDs, the INSERT, COMMIT); on SQLite it
+		// spares the writer BEGIN IMMEDIATE and COMMIT, each a statement the driver prepares
+		// afresh. (On SQLite a card's ID is read in the transaction, so a batch with a new card
+		// opens one.)
 		tx.begin = func() (*sql.Tx, error) { return g.db.W.BeginTx(ctx, nil) }
 	} else {
 		sqlTx, err := g.db.W.BeginTx(ctx, nil)
@@ -251,7 +254,7 @@ func (g *groupCommitter) try(batch []*gcOp, results []error, savepoints bool) er
 		}
 		results[i] = e
 	}
-	if tx.Tx == nil && tx.rows != nil && tx.rows.oneStatement() {
+	if tx.Tx == nil && tx.rows != nil && tx.rows.oneStatement(g.db.Dialect == Postgres) {
 		// no transaction was opened: the buffered rows are the whole batch, one statement
 		return tx.flushAlone(ctx)
 	}
