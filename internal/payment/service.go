@@ -226,7 +226,13 @@ func (s *Service) Charge(ctx context.Context, r *ChargeRequest) (*Result, error)
 	var card *store.Card
 	switch {
 	case r.Card != nil:
-		sealed, err := s.Vault.Seal(r.Card.PAN)
+		// a card that is not kept is only described (masked parts, lookup digest): its number is
+		// never encrypted, since no row will hold it
+		describe := s.Vault.Describe
+		if r.keepsCard() {
+			describe = s.Vault.Seal
+		}
+		sealed, err := describe(r.Card.PAN)
 		if err != nil {
 			return nil, Errf("ER055", "card number")
 		}

@@ -421,6 +421,17 @@ func (k *KeyRing) Seal(pan string) (Sealed, error) {
 	}, nil
 }
 
+// Describe is Seal without the encryption: the masked parts (first 6, last 4, brand) and the
+// keyed lookup digest of a card that is charged but not kept, which nothing will ever decrypt
+// (KeyID and Blob empty). It spares a payment that keeps no card the cipher and the random nonce.
+func (k *KeyRing) Describe(pan string) (Sealed, error) {
+	d, ok := NormalizePAN(pan)
+	if !ok {
+		return Sealed{}, ErrInvalidPAN
+	}
+	return Sealed{First6: First6(d), Last4: Last4(d), Brand: Brand(d), Hash: k.Lookup(d)}, nil
+}
+
 func seal(kk *key, id, pan string) []byte {
 	out := make([]byte, nonceSize, nonceSize+len(pan)+kk.aead.Overhead())
 	_, _ = rand.Read(out)

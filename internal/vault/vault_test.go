@@ -374,3 +374,28 @@ func BenchmarkRedact(b *testing.B) {
 		_ = Redact(line)
 	}
 }
+
+// Describe gives what Seal gives a card that is not kept — the masked parts and the same lookup
+// digest — and nothing that could be decrypted; a non-number is refused as Seal refuses it.
+func TestDescribeIsSealWithoutTheCipher(t *testing.T) {
+	kr := testRing(t)
+	for _, pan := range []string{testPAN, "4111 1111 1111 1111", "378282246310005"} {
+		s, err := kr.Seal(pan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := kr.Describe(pan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.First6 != s.First6 || d.Last4 != s.Last4 || d.Brand != s.Brand || !bytes.Equal(d.Hash, s.Hash) {
+			t.Fatalf("Describe(%q) = %+v, Seal gave %+v", pan, d, s)
+		}
+		if d.Blob != nil || d.KeyID != "" {
+			t.Fatalf("Describe(%q) holds a blob or key: %+v", pan, d)
+		}
+	}
+	if _, err := kr.Describe("1234"); !errors.Is(err, ErrInvalidPAN) {
+		t.Fatalf("Describe(1234): %v", err)
+	}
+}
