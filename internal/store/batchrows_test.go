@@ -141,84 +141,6 @@ func TestBatchedRowsKeepEachOperationsOutcome(t *testing.T) {
 	}
 }
 
-// On PostgreSQL a batch whose operations only insert cards and payments opens no transaction:
-// its one multi-row INSERT is atomic on its own (one round trip instead of four). The rows must
-// all be there with the right card IDs; a batch with a taken order number must still refuse that
-// operation alone (the batch runs again one savepoint each); and an operation that also updates
-// opens a transaction as before.
-func TestPostgresBatchOfInsertsNeedsNoTransaction(t *testing.T) {
-	db, _ := open(t)
-	if db.Dialect != store.Postgres {
-		t.Skip("PostgreSQL only (KESSAI_TEST_PG)") // on SQLite a new card's ID is read in a transaction: TestBatchOfPaymentsNeedsNoTransaction
-	}
-	ctx := context.Background()
-	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	op := func(gid, cod string, then func(*store.Tx) error) func(*store.Tx) error {
-		return func(tx *store.Tx) error {
-			id, err := tx.InsertCard(&store.Card{AID: "123456", KeyID: "k", Blob: []byte("sealed"), First6: "411111", Last4: "1111",
-				Brand: "VISA", Lookup: []byte("h" + gid), Exp: "3001", CreatedAt: now})
-			if err != nil {
-				return err
-			}
-			if err := tx.InsertPayment(&store.Payment{Gid: gid, AID: "123456", Cod: cod, Job: "CAPTURE", Status: store.StatusCaptured,
-				Rst: "1", Am: 100, Ta: 100, CardID: id, Last4: "1111", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if then != nil {
-				return then(tx)
-			}
-			return nil
-		}
-	}
-	before := store.BatchesAlone(db)
-	var fns []func(*store.Tx) error
-	for i := 0; i < 40; i++ {
-		fns = append(fns, op(fmt.Sprintf("a%04d", i), fmt.Sprintf("cod-a%d", i), nil))
-	}
-	for i, e := range store.RunBatch(db, fns...) {
-		if e != nil {
-			t.Fatalf("operation %d: %v", i, e)
-		}
-	}
-	if got := store.BatchesAlone(db) - before; got != 1 {
-		t.Fatalf("a batch of inserts was written %d times as one statement, want 1", got)
-	}
-	for i := 0; i < 40; i++ {
-		p, err := db.GetPayment(ctx, "123456", fmt.Sprintf("a%04d", i))
-		if err != nil {
-			t.Fatalf("payment %d: %v", i, err)
-		}
-		if c, err := db.GetCard(ctx, "123456", p.CardID); err != nil || string(c.Lookup) != "h"+p.Gid {
-			t.Fatalf("payment %d names card %d: %+v, %v", i, p.CardID, c, err)
-		}
-	}
-	// a taken order number in the batch: refused alone, the others written
-	errs := store.RunBatch(db, op("b0001", "cod-b1", nil), op("b0002", "cod-a3", nil), op("b0003", "cod-b3", nil))
-	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], store.ErrConflict) {
-		t.Fatalf("batch with a taken order number: %v", errs)
-	}
-	for _, gid := range []string{"b0001", "b0003"} {
-		if _, err := db.GetPayment(ctx, "123456", gid); err != nil {
-			t.Fatalf("%s after the rerun: %v", gid, err)
-		}
-	}
-	// an operation that also updates opens a transaction; the batch is still one unit
-	before = store.BatchesAlone(db)
-	errs = store.RunBatch(db, op("c0001", "cod-c1", nil), op("c0002", "cod-c2", func(tx *store.Tx) error { return tx.SetPaymentTDS("c0002", "Y") }))
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("batch with an update: %v", errs)
-	}
-	if store.BatchesAlone(db) != before {
-		t.Fatal("a batch with an update was written without a transaction")
-	}
-	if tds, err := db.PaymentTDS(ctx, "123456", "c0002"); err != nil || tds != "Y" {
-		t.Fatalf("the update: %q, %v", tds, err)
-	}
-}
-
 // A follow-up of a committed payment (a SALES's claim, its state change and timeline step) runs
 // beside the rows its batch has buffered: the batch's new payments still go in one statement, and
 // every operation ends as it would have alone. With the statements that write the buffered rows
@@ -377,13 +299,26 @@ func TestSharedColumnsWriteEveryRowAsItWas(t *testing.T) {
 	}
 }
 
-// On either database a batch whose operations only insert payments (CAPTURE, AUTH) opens no
-// transaction: its one multi-row INSERT commits on its own (on SQLite with synchronous=FULL, durably
-// before it returns). A taken order number fails that statement, which wrote nothing; the batch
-// runs again one savepoint per operation and only that one is refused. An operation that also
-// updates opens a transaction as before.
-func TestBatchOfPaymentsNeedsNoTransaction(t *testing.T) {
-	db, _ := open(t)
+// A batch whose operations only insert payments (CAPTURE, AUTH) — and on PostgreSQL also their
+// cards — opens no transaction: its one multi-row INSERT commits on its own (PostgreSQL: one round
+// trip instead of four; SQLite, synchronous=FULL: durably before it returns, without BEGIN and
+// COMMIT; there a new card's ID is read in a transaction, so cards open one). The rows must all be
+// there, with the right card IDs; a taken order number fails that statement, which wrote nothing,
+// and the batch runs again one savepoint per operation so only that one is refused; an operation
+// that also updates opens a transaction as before.
+func TestBatchOfInsertsNeedsNoTransaction(t *testing.T) {
+	for _, withCards := range []bool{false, true} {
+		t.Run(map[bool]string{false: "payments", true: "cards and payments"}[withCards], func(t *testing.T) {
+			db, _ := open(t)
+			if withCards && db.Dialect != store.Postgres {
+				t.Skip("PostgreSQL only (KESSAI_TEST_PG): on SQLite a new card's ID is read in a transaction")
+			}
+			batchOfInsertsAlone(t, db, withCards)
+		})
+	}
+}
+
+func batchOfInsertsAlone(t *testing.T, db *store.DB, withCards bool) {
 	ctx := context.Background()
 	if err := db.CreateStore(ctx, store.NewStore("123456", "A")); err != nil {
 		t.Fatal(err)
@@ -391,8 +326,16 @@ func TestBatchOfPaymentsNeedsNoTransaction(t *testing.T) {
 	now := time.Now()
 	op := func(gid, cod string, then func(*store.Tx) error) func(*store.Tx) error {
 		return func(tx *store.Tx) error {
+			var id int64
+			if withCards {
+				var err error
+				if id, err = tx.InsertCard(&store.Card{AID: "123456", KeyID: "k", Blob: []byte("sealed"), First6: "411111", Last4: "1111",
+					Brand: "VISA", Lookup: []byte("h" + gid), Exp: "3001", CreatedAt: now}); err != nil {
+					return err
+				}
+			}
 			if err := tx.InsertPayment(&store.Payment{Gid: gid, AID: "123456", Cod: cod, Job: "CAPTURE", Status: store.StatusCaptured,
-				Rst: "1", Am: 100, Ta: 100, Last4: "1111", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+				Rst: "1", Am: 100, Ta: 100, CardID: id, Last4: "1111", AcceptedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
 			}
 			if then != nil {
@@ -403,8 +346,8 @@ func TestBatchOfPaymentsNeedsNoTransaction(t *testing.T) {
 	}
 	before := store.BatchesAlone(db)
 	var fns []func(*store.Tx) error
-	for i := 0; i < 20; i++ {
-		fns = append(fns, op(fmt.Sprintf("p%04d", i), fmt.Sprintf("cod-p%d", i), nil))
+	for i := 0; i < 40; i++ {
+		fns = append(fns, op(fmt.Sprintf("a%04d", i), fmt.Sprintf("cod-a%d", i), nil))
 	}
 	for i, e := range store.RunBatch(db, fns...) {
 		if e != nil {
@@ -412,31 +355,40 @@ func TestBatchOfPaymentsNeedsNoTransaction(t *testing.T) {
 		}
 	}
 	if got := store.BatchesAlone(db) - before; got != 1 {
-		t.Fatalf("a batch of payments was written %d times as one statement alone, want 1", got)
+		t.Fatalf("a batch of inserts was written %d times as one statement alone, want 1", got)
 	}
-	for i := 0; i < 20; i++ {
-		if _, err := db.GetPayment(ctx, "123456", fmt.Sprintf("p%04d", i)); err != nil {
+	for i := 0; i < 40; i++ {
+		p, err := db.GetPayment(ctx, "123456", fmt.Sprintf("a%04d", i))
+		if err != nil {
 			t.Fatalf("payment %d: %v", i, err)
 		}
+		if !withCards {
+			continue
+		}
+		if c, err := db.GetCard(ctx, "123456", p.CardID); err != nil || string(c.Lookup) != "h"+p.Gid {
+			t.Fatalf("payment %d names card %d: %+v, %v", i, p.CardID, c, err)
+		}
 	}
-	errs := store.RunBatch(db, op("q0001", "cod-q1", nil), op("q0002", "cod-p3", nil), op("q0003", "cod-q3", nil))
+	// a taken order number in the batch: refused alone, the others written
+	errs := store.RunBatch(db, op("b0001", "cod-b1", nil), op("b0002", "cod-a3", nil), op("b0003", "cod-b3", nil))
 	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], store.ErrConflict) {
 		t.Fatalf("batch with a taken order number: %v", errs)
 	}
-	for gid, want := range map[string]error{"q0001": nil, "q0002": store.ErrNotFound, "q0003": nil} {
+	for gid, want := range map[string]error{"b0001": nil, "b0002": store.ErrNotFound, "b0003": nil} {
 		if _, err := db.GetPayment(ctx, "123456", gid); !errors.Is(err, want) {
 			t.Fatalf("%s after the rerun: %v, want %v", gid, err, want)
 		}
 	}
+	// an operation that also updates opens a transaction; the batch is still one unit
 	before = store.BatchesAlone(db)
-	errs = store.RunBatch(db, op("r0001", "cod-r1", nil), op("r0002", "cod-r2", func(tx *store.Tx) error { return tx.SetPaymentTDS("r0002", "Y") }))
+	errs = store.RunBatch(db, op("c0001", "cod-c1", nil), op("c0002", "cod-c2", func(tx *store.Tx) error { return tx.SetPaymentTDS("c0002", "Y") }))
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("batch with an update: %v", errs)
 	}
 	if store.BatchesAlone(db) != before {
 		t.Fatal("a batch with an update was written without a transaction")
 	}
-	if tds, err := db.PaymentTDS(ctx, "123456", "r0002"); err != nil || tds != "Y" {
+	if tds, err := db.PaymentTDS(ctx, "123456", "c0002"); err != nil || tds != "Y" {
 		t.Fatalf("the update: %q, %v", tds, err)
 	}
 }
