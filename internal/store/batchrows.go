@@ -302,8 +302,9 @@ const (
 // frees it, each call under the connection's mutex — 32 columns a payment. Most columns of a batch
 // hold one value in every row (the store, the job, the status, the many empty fields), so a column
 // whose value is the same in all the rows of a statement is bound once, and every row names that
-// one parameter (?N on SQLite, $N on PostgreSQL). The rows written are exactly those of one
-// parameter per cell; only how many values cross into the database changes.
+// one parameter (PostgreSQL: $N in every row; SQLite: a one-row subquery joined to the rows, see
+// sqliteShared). The rows written are exactly those of one parameter per cell; only how many
+// values cross into the database changes.
 
 // rowShape is one multi-row INSERT: its table, its rows, which of its columns are shared, and the
 // number of its first parameter (PostgreSQL's two-table statement goes on counting).
@@ -448,7 +449,11 @@ func (k rowShape) sql() string {
 				di++
 			}
 			b.WriteByte(mark)
-			b.WriteString(strconv.Itoa(n))
+			if k.pg {
+				// on SQLite (nothing shared here) the parameters come in order: plain "?", as a
+				// numbered one costs the driver a lookup of its name at every execution
+				b.WriteString(strconv.Itoa(n))
+			}
 		}
 		b.WriteByte(')')
 	}
