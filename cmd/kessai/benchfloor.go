@@ -30,6 +30,7 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 	procs := fs.Int("instance-procs", 0, "pgfloor: GOMAXPROCS of each Kessai instance (0 = Go's default, all the cores; e.g. 1 for two instances sharing two cores, as a container with a CPU limit of one core would run)")
 	rate := fs.Float64("rate", 0, "floor: also run, every round, the floor's and each binary's CAPTURE at this fixed offered load (payments/s, open loop, latency from each request's due time) and compare their p50/p99 at that load; 0 = off")
 	rateFrac := fs.Float64("rate-fraction", 0, "floor: like --rate, at this fraction (0–1] of the floor's closed-loop payments/s in the same round, e.g. 0.5; 0 = off")
+	serverCPUs := fs.String("server-cpus", "", "floor: run the floor and each Kessai binary on these CPUs (e.g. 0) and the load generator on all the others, so they do not compete for cores (Linux); the ratio then moves far less from round to round")
 	workers := fs.Int("workers", 64, "floor: workers sending the open-loop requests (--rate, --rate-fraction)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
@@ -44,5 +45,5 @@ func cmdBenchFloor(ctx context.Context, which string, args []string, stdout, std
 	}
 	return bench.Floor(ctx, bench.FloorConfig{FloorBin: *floorBin, KessaiBins: strings.Split(*bins, ","), Scenarios: strings.Split(*scenarios, ","),
 		Rounds: *rounds, Duration: *dur, Clients: *clients, Card: *card, Expiry: exp, Dir: *dir, Out: stdout,
-		Rate: *rate, RateFraction: *rateFrac, Workers: *workers})
+		Rate: *rate, RateFraction: *rateFrac, Workers: *workers, ServerCPUs: *serverCPUs})
 }

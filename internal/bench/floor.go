@@ -52,6 +52,9 @@ type FloorConfig struct {
 	Rate         float64
 	RateFraction float64
 	Workers      int // open-loop workers (default 64)
+	// ServerCPUs, when set ("0", "0-1"), runs the floor and every Kessai binary on those CPUs and
+	// the load generator on all the others (Linux), so that they do not share cores.
+	ServerCPUs string
 }
 
 // Proc is a server started for a side-by-side run.
@@ -81,7 +84,7 @@ func freeAddr() (string, error) {
 
 // start runs bin with args (where "{addr}" is replaced by a free loopback address) and waits until
 // it accepts connections.
-func start(bin string, args []string, env []string, logPath string) (*Proc, error) {
+func start(pin *pinning, bin string, args []string, env []string, logPath string) (*Proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func start(bin string, args []string, env []string, logPath string) (*Proc, erro
 	cmd := exec.Command(bin, a...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
+	if err := pin.startCmd(cmd); err != nil {
 		lf.Close()
 		return nil, err
 	}
@@ -247,7 +250,16 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 		fmt.Fprintf(w, "open loop: every round also runs the floor's and each binary's CAPTURE at %s for %s, %d workers, latency from each request's due time\n",
 			at, cfg.Duration, cfg.Workers)
 	}
-	floor, err := start(cfg.FloorBin, []string{"-addr", "{addr}", "-db", filepath.Join(dir, "floor.db")}, nil, filepath.Join(dir, "floor.log"))
+	var pin *pinning
+	if cfg.ServerCPUs != "" {
+		p, err := newPinning(cfg.ServerCPUs)
+		if err != nil {
+			return err
+		}
+		pin = p
+		fmt.Fprintf(w, "pinned: the servers run on CPU %s, the load generator on CPU %s\n", formatCPUs(p.servers), formatCPUs(p.load))
+	}
+	floor, err := start(pin, cfg.FloorBin, []string{"-addr", "{addr}", "-db", filepath.Join(dir, "floor.db")}, nil, filepath.Join(dir, "floor.log"))
 	if err != nil {
 		return err
 	}
@@ -259,7 +271,7 @@ func Floor(ctx context.Context, cfg FloorConfig) error {
 	var ks []kp
 	for i, bin := range cfg.KessaiBins {
 		data := filepath.Join(dir, fmt.Sprintf("kessai%d", i))
-		p, err := start(bin, []string{"serve", "--data", data, "--addr", "{addr}"}, nil, filepath.Join(dir, fmt.Sprintf("kessai%d.log", i)))
+		p, err := start(pin, bin, []string{"serve", "--data", data, "--addr", "{addr}"}, nil, filepath.Join(dir, fmt.Sprintf("kessai%d.log", i)))
 		if err != nil {
 			return err
 		}
@@ -513,7 +525,7 @@ func PGFloor(ctx context.Context, cfg PGFloorConfig) error {
 		g.start = func() ([]*Proc, error) {
 			var ps []*Proc
 			for j := 0; j < cfg.Instances; j++ {
-				p, err := start(bin, []string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("k%d-%d", i, j)), "--database-url", dbURL, "--addr", "{addr}"},
+				p, err := start(nil, bin, []string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("k%d-%d", i, j)), "--database-url", dbURL, "--addr", "{addr}"},
 					env, filepath.Join(dir, fmt.Sprintf("k%d-%d.log", i, j)))
 				if err != nil {
 					for _, q := range ps {
