@@ -46,21 +46,29 @@ func newPinning(serverList string) (*pinning, error) {
 	if len(p.load) == 0 {
 		return nil, fmt.Errorf("the servers would take every CPU (%s): leave at least one for the load generator", formatCPUs(servers))
 	}
-	// every thread of this process; threads made later inherit their creator's mask
+	if err := pinProcess(p.load); err != nil {
+		return nil, fmt.Errorf("CPU affinity of the load generator: %w", err)
+	}
+	return p, nil
+}
+
+// pinProcess confines every thread of this process to cpus; threads made later inherit the mask
+// of the thread that makes them.
+func pinProcess(cpus []int) error {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
 			continue
 		}
-		if err := unix.SchedSetaffinity(tid, cpuSet(p.load)); err != nil && err != unix.ESRCH {
-			return nil, fmt.Errorf("CPU affinity of the load generator: %w", err)
+		if err := unix.SchedSetaffinity(tid, cpuSet(cpus)); err != nil && err != unix.ESRCH {
+			return err // ESRCH: the thread has just exited
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // startCmd starts cmd on the servers' CPUs: the calling thread takes that mask for the fork (a

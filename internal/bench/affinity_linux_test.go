@@ -4,11 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // restore gives every thread of the test process back the CPUs it had (list as in /proc).
@@ -17,11 +14,8 @@ func restore(t *testing.T, list string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, d := range tasks {
-		if tid, err := strconv.Atoi(d.Name()); err == nil {
-			unix.SchedSetaffinity(tid, cpuSet(cpus))
-		}
+	if err := pinProcess(cpus); err != nil {
+		t.Fatal(err)
 	}
 }
 
